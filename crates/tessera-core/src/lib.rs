@@ -1,1 +1,24 @@
-//! placeholder
+//! Tessera's domain and use cases: what a user, a session, a role and a signing key are, and
+//! the rules for registering, logging in and issuing tokens.
+//!
+//! This crate decides; it does not talk HTTP (no axum, tower or hyper), it does not talk SQL
+//! (no sqlx: persistence goes through the traits in [`store`]), and it does not parse command
+//! lines. Token verification is `tessera-verify`'s, so issuance and verification share one
+//! `Claims` type and cannot drift.
+//!
+//! # Layout
+//! - [`clock`]: the `Clock` trait; the only place that reads the wall clock.
+//! - [`domain`]: identifiers and validated names (user and session ids, roles, permissions).
+//! - [`password`], [`username`]: Argon2id hashing, the NIST password policy, RFC 8265 names.
+//! - [`signing`]: signing keys and JWS signing for every supported algorithm.
+//! - [`keyring`]: the master key and the sealing of private keys at rest (AES-256-GCM).
+//! - [`token`]: access-token issuance and opaque refresh tokens.
+//! - [`store`]: the persistence traits the store crate implements.
+//! - [`auth`]: the use cases (register, login, profile) and their error type.
+
+pub mod auth;
+pub mod clock;
+pub mod domain;
+pub mod keyring;
+pub mod store;
+pub mod token;

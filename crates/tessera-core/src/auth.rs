@@ -1,0 +1,338 @@
+//! The use cases behind the HTTP API: register, log in, read one's profile.
+//!
+//! [`AuthError`] separates what the client caused from what failed on the server. Unknown,
+//! disabled and wrong-password logins all become [`AuthError::InvalidCredentials`] by
+//! construction, and all three cost one Argon2 verification, so neither the answer nor its
+//! timing tells which usernames exist.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use thiserror::Error;
+use tracing::Span;
+
+use crate::clock::Clock;
+use crate::domain::{SessionId, UserId};
+use crate::password::{
+    Password, PasswordError, PasswordHasher, PasswordPolicy, PolicyViolation, Verification,
+};
+use crate::store::{NewSession, NewUser, Store, StoreError, User};
+use crate::token::{AccessToken, FIRST_PARTY_CLIENT_ID, Grant, RandomError, RefreshToken, TokenIssuer};
+use crate::username::{Username, UsernameError};
+
+/// Why a use case failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// The input broke a rule the client can fix (message is safe to show).
+    #[error("{0}")]
+    InvalidInput(String),
+    /// Unknown user, wrong password or disabled user: one answer for all three.
+    #[error("invalid username or password")]
+    InvalidCredentials,
+    /// A refresh token that is unknown, expired, revoked or reused.
+    #[error("invalid refresh token")]
+    InvalidGrant,
+    /// The username is taken.
+    #[error("username is already taken")]
+    Conflict,
+    /// Refused by policy (e.g. registration is closed).
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// The user no longer exists or was disabled after the token was issued.
+    #[error("unknown user")]
+    UnknownUser,
+    /// Too many password hashes are queued; try again shortly.
+    #[error("the server is busy; retry shortly")]
+    Busy,
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Anything else that failed on the server.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<PasswordError> for AuthError {
+    fn from(e: PasswordError) -> Self {
+        match e {
+            PasswordError::Busy => Self::Busy,
+            other => Self::Internal(Box::new(other)),
+        }
+    }
+}
+
+impl From<RandomError> for AuthError {
+    fn from(e: RandomError) -> Self {
+        Self::Internal(Box::new(e))
+    }
+}
+
+impl From<PolicyViolation> for AuthError {
+    fn from(e: PolicyViolation) -> Self {
+        Self::InvalidInput(e.to_string())
+    }
+}
+
+impl From<UsernameError> for AuthError {
+    fn from(e: UsernameError) -> Self {
+        Self::InvalidInput(e.to_string())
+    }
+}
+
+/// Session limits and registration policy.
+#[derive(Debug, Clone)]
+pub struct AuthPolicy {
+    /// Whether `POST /auth/register` is open to anyone (default true).
+    pub registration_open: bool,
+    /// Absolute session lifetime from login (default 30 days).
+    pub session_lifetime: Duration,
+    /// Idle timeout (default 7 days).
+    pub session_idle_timeout: Duration,
+}
+
+impl Default for AuthPolicy {
+    fn default() -> Self {
+        Self {
+            registration_open: true,
+            session_lifetime: Duration::from_secs(30 * 24 * 3600),
+            session_idle_timeout: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// Request details recorded with a new session.
+#[derive(Debug, Clone, Default)]
+pub struct LoginContext {
+    /// The `User-Agent` header.
+    pub user_agent: Option<String>,
+    /// The client's address.
+    pub client_ip: Option<String>,
+}
+
+/// What a successful login returns.
+#[derive(Debug)]
+pub struct TokenPair {
+    /// The access token.
+    pub access: AccessToken,
+    /// The refresh token (shown once).
+    pub refresh: RefreshToken,
+    /// Seconds until the refresh token's session ends at the latest.
+    pub refresh_expires_in: u64,
+}
+
+/// The reference protected resource: who the caller is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// User id.
+    pub sub: String,
+    /// Username (display form).
+    pub username: String,
+    /// Roles from the token.
+    pub roles: Vec<String>,
+    /// Permissions from the token.
+    pub scope: String,
+}
+
+/// The use cases, with everything they need.
+#[derive(Debug, Clone)]
+pub struct AuthService {
+    store: Arc<dyn Store>,
+    hasher: PasswordHasher,
+    policy: PasswordPolicy,
+    issuer: TokenIssuer,
+    clock: Arc<dyn Clock>,
+    rules: AuthPolicy,
+}
+
+const MAX_USER_AGENT: usize = 256;
+
+impl AuthService {
+    /// Wires the use cases together.
+    pub fn new(
+        store: Arc<dyn Store>,
+        hasher: PasswordHasher,
+        policy: PasswordPolicy,
+        issuer: TokenIssuer,
+        clock: Arc<dyn Clock>,
+        rules: AuthPolicy,
+    ) -> Self {
+        Self { store, hasher, policy, issuer, clock, rules }
+    }
+
+    /// The token issuer (for discovery metadata).
+    pub fn issuer(&self) -> &TokenIssuer {
+        &self.issuer
+    }
+
+    /// The clock every use case reads.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The store behind the use cases.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Registers a user with no roles.
+    #[tracing::instrument(skip_all, fields(user_id))]
+    pub async fn register(&self, username: &str, password: &SecretString) -> Result<User, AuthError> {
+        if !self.rules.registration_open {
+            return Err(AuthError::Forbidden("registration is closed"));
+        }
+        self.create_user(username, password, Vec::new()).await
+    }
+
+    /// Creates a user with the given roles (used by registration and the CLI).
+    pub async fn create_user(
+        &self,
+        username: &str,
+        password: &SecretString,
+        roles: Vec<crate::domain::RoleName>,
+    ) -> Result<User, AuthError> {
+        let username = Username::parse(username)?;
+        let password = self.policy.check(password)?;
+        // Check the name before paying for a hash; the unique index still decides races.
+        if self.store.user_by_username(username.canonical()).await?.is_some() {
+            return Err(AuthError::Conflict);
+        }
+        let password_hash = self.hasher.hash(&password).await?;
+        let new = NewUser {
+            id: UserId::random(),
+            username: username.as_str().to_owned(),
+            username_canonical: username.canonical().to_owned(),
+            password_hash,
+            roles,
+            created_at: self.clock.unix(),
+        };
+        let user = self.store.create_user(&new).await.map_err(|e| match e {
+            StoreError::Conflict(_) => AuthError::Conflict,
+            StoreError::UnknownRole(role) => AuthError::InvalidInput(format!("unknown role '{role}'")),
+            other => AuthError::Store(other),
+        })?;
+        Span::current().record("user_id", user.id.as_str());
+        tracing::info!(event = "user.registered", "user registered");
+        Ok(user)
+    }
+
+    /// Checks a username and password and starts a session.
+    #[tracing::instrument(skip_all, fields(user_id, session_id))]
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &SecretString,
+        context: LoginContext,
+    ) -> Result<TokenPair, AuthError> {
+        let Ok(password) = Password::for_login(password) else {
+            // Over the maximum length: refused before hashing, whoever the user is.
+            return Err(AuthError::InvalidCredentials);
+        };
+        let found = match Username::parse(username) {
+            Ok(name) => self.store.user_by_username(name.canonical()).await?,
+            Err(_) => None,
+        };
+        let Some(found) = found.filter(|c| !c.user.disabled) else {
+            self.hasher.verify_dummy(&password).await?;
+            tracing::info!(event = "login.failed", "login failed");
+            return Err(AuthError::InvalidCredentials);
+        };
+        let user = found.user;
+        Span::current().record("user_id", user.id.as_str());
+        match self.hasher.verify(&password, &found.password_hash).await? {
+            Verification::Invalid => {
+                tracing::info!(event = "login.failed", "login failed");
+                return Err(AuthError::InvalidCredentials);
+            }
+            Verification::Valid { needs_rehash: true } => self.upgrade_hash(&user.id, &password).await,
+            Verification::Valid { needs_rehash: false } => {}
+        }
+        let pair = self.start_session(&user, context).await?;
+        tracing::info!(event = "login.succeeded", "login succeeded");
+        Ok(pair)
+    }
+
+    /// Re-hashes with the current parameters after a successful login. A failure here must not
+    /// fail the login: the old hash still works, and the next login tries again.
+    async fn upgrade_hash(&self, user_id: &UserId, password: &Password) {
+        let result = match self.hasher.hash(password).await {
+            Ok(hash) => self.store.set_password_hash(user_id, &hash, self.clock.unix()).await.map_err(AuthError::from),
+            Err(e) => Err(e.into()),
+        };
+        match result {
+            Ok(()) => tracing::info!(event = "password.rehashed", "password hash upgraded to current parameters"),
+            Err(e) => tracing::warn!(error.message = %e, "password hash upgrade failed"),
+        }
+    }
+
+    async fn start_session(&self, user: &User, context: LoginContext) -> Result<TokenPair, AuthError> {
+        let now = self.clock.unix();
+        let lifetime = secs(self.rules.session_lifetime);
+        let idle = secs(self.rules.session_idle_timeout);
+        let refresh = RefreshToken::generate()?;
+        let session = NewSession {
+            id: SessionId::random(),
+            user_id: user.id.clone(),
+            client_id: FIRST_PARTY_CLIENT_ID.to_owned(),
+            created_at: now,
+            absolute_expires_at: now.saturating_add(lifetime),
+            idle_expires_at: now.saturating_add(idle.min(lifetime)),
+            user_agent: context.user_agent.map(|ua| truncate(ua, MAX_USER_AGENT)),
+            client_ip: context.client_ip,
+            refresh_token_hash: refresh.hash(),
+        };
+        self.store.create_session(&session).await?;
+        Span::current().record("session_id", session.id.as_str());
+        let permissions = self.store.permissions_of(&user.roles).await?;
+        let access = self
+            .issuer
+            .issue(
+                now,
+                Grant {
+                    user_id: &user.id,
+                    session_id: &session.id,
+                    roles: user.roles.clone(),
+                    permissions,
+                    token_version: user.token_version,
+                },
+            )
+            .map_err(|e| AuthError::Internal(Box::new(e)))?;
+        Ok(TokenPair {
+            access,
+            refresh,
+            refresh_expires_in: u64::try_from(lifetime).unwrap_or(0),
+        })
+    }
+
+    /// The caller's profile: the username from the store, roles and scope from the token.
+    pub async fn profile(&self, claims: &tessera_verify::Claims) -> Result<Profile, AuthError> {
+        let user = self
+            .store
+            .user_by_id(&UserId::from_trusted(claims.sub.clone()))
+            .await?
+            .filter(|u| !u.disabled)
+            .ok_or(AuthError::UnknownUser)?;
+        Ok(Profile {
+            sub: user.id.as_str().to_owned(),
+            username: user.username,
+            roles: claims.roles.clone(),
+            scope: claims.scope.clone().unwrap_or_default(),
+        })
+    }
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}

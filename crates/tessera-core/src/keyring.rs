@@ -1,0 +1,214 @@
+//! The master key and the key ring.
+//!
+//! Private signing keys are stored in the database sealed with AES-256-GCM under a 256-bit
+//! master key that never enters the database (it comes from `TESSERA_MASTER_KEY` or an
+//! owner-only file), so a copy of the database alone reveals no private key. Each record has
+//! its own random 96-bit nonce, and the key id and algorithm are the associated data: a sealed
+//! key moved to another row, or relabelled with another algorithm, fails to open.
+//!
+//! The [`KeyRing`] is the set of usable keys built from the store at start: the active key
+//! signs; every published key verifies.
+
+use std::fmt;
+use std::sync::Arc;
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use tessera_verify::{Algorithm, JwkSet, VerificationKey};
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+use crate::signing::SigningKey;
+
+/// Master-key and sealing failures. Messages never contain key material.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum KeyringError {
+    /// The master key is not 32 bytes of base64url.
+    #[error("the master key must be 32 random bytes encoded as base64url without padding (43 characters); generate one with `tessera keys generate-master-key`")]
+    BadMasterKey,
+    /// A sealed key did not open: wrong master key, or the record was tampered with.
+    #[error("signing key '{kid}' cannot be decrypted: the master key is not the one it was sealed with, or the record was altered")]
+    Unseal {
+        /// The key id.
+        kid: String,
+    },
+    /// The random source or the cipher failed.
+    #[error("cryptographic operation failed")]
+    Crypto,
+    /// No active signing key in the ring.
+    #[error("no active signing key")]
+    NoActiveKey,
+}
+
+/// A private key or secret sealed under the master key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedSecret {
+    /// The 96-bit GCM nonce, random per record.
+    pub nonce: Vec<u8>,
+    /// Ciphertext followed by the 128-bit tag.
+    pub ciphertext: Vec<u8>,
+}
+
+impl fmt::Debug for SealedSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SealedSecret").finish_non_exhaustive()
+    }
+}
+
+/// The 256-bit key that seals private signing keys at rest.
+pub struct MasterKey(Zeroizing<[u8; 32]>);
+
+impl fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MasterKey(<redacted>)")
+    }
+}
+
+impl MasterKey {
+    /// A new random master key.
+    pub fn generate() -> Result<Self, KeyringError> {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        aws_lc_rs::rand::fill(bytes.as_mut()).map_err(|_| KeyringError::Crypto)?;
+        Ok(Self(bytes))
+    }
+
+    /// Parses the base64url (no padding) text form; surrounding whitespace is ignored so a
+    /// key file may end with a newline.
+    pub fn from_encoded(text: &str) -> Result<Self, KeyringError> {
+        let decoded = Zeroizing::new(
+            URL_SAFE_NO_PAD
+                .decode(text.trim())
+                .map_err(|_| KeyringError::BadMasterKey)?,
+        );
+        let bytes: [u8; 32] = decoded
+            .as_slice()
+            .try_into()
+            .map_err(|_| KeyringError::BadMasterKey)?;
+        Ok(Self(Zeroizing::new(bytes)))
+    }
+
+    /// The base64url text form, for writing the key file.
+    pub fn encode(&self) -> Zeroizing<String> {
+        Zeroizing::new(URL_SAFE_NO_PAD.encode(self.0.as_ref()))
+    }
+
+    fn cipher(&self) -> Result<LessSafeKey, KeyringError> {
+        let key = UnboundKey::new(&AES_256_GCM, self.0.as_ref()).map_err(|_| KeyringError::Crypto)?;
+        Ok(LessSafeKey::new(key))
+    }
+
+    /// Seals `plaintext` for the key `kid` of algorithm `alg`.
+    pub fn seal(&self, kid: &str, alg: Algorithm, plaintext: &[u8]) -> Result<SealedSecret, KeyringError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        aws_lc_rs::rand::fill(&mut nonce).map_err(|_| KeyringError::Crypto)?;
+        let mut in_out = plaintext.to_vec();
+        self.cipher()?
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(associated_data(kid, alg)),
+                &mut in_out,
+            )
+            .map_err(|_| KeyringError::Crypto)?;
+        Ok(SealedSecret { nonce: nonce.to_vec(), ciphertext: in_out })
+    }
+
+    /// Opens what [`MasterKey::seal`] sealed for the same `kid` and `alg`.
+    pub fn open(
+        &self,
+        kid: &str,
+        alg: Algorithm,
+        sealed: &SealedSecret,
+    ) -> Result<Zeroizing<Vec<u8>>, KeyringError> {
+        let unseal = || KeyringError::Unseal { kid: kid.to_owned() };
+        let nonce = Nonce::try_assume_unique_for_key(&sealed.nonce).map_err(|_| unseal())?;
+        let mut in_out = Zeroizing::new(sealed.ciphertext.clone());
+        let plain_len = self
+            .cipher()?
+            .open_in_place(nonce, Aad::from(associated_data(kid, alg)), in_out.as_mut())
+            .map_err(|_| unseal())?
+            .len();
+        in_out.truncate(plain_len);
+        Ok(in_out)
+    }
+}
+
+fn associated_data(kid: &str, alg: Algorithm) -> Vec<u8> {
+    format!("tessera signing key v1\0{kid}\0{}", alg.as_str()).into_bytes()
+}
+
+/// The usable keys: one signs, all published ones verify.
+#[derive(Debug, Clone)]
+pub struct KeyRing {
+    active: Arc<SigningKey>,
+    verifying: Vec<Arc<SigningKey>>,
+}
+
+impl KeyRing {
+    /// A ring from the active key and the other keys that still verify (next, retiring).
+    pub fn new(active: SigningKey, others: Vec<SigningKey>) -> Self {
+        let active = Arc::new(active);
+        let mut verifying = vec![active.clone()];
+        verifying.extend(others.into_iter().map(Arc::new));
+        Self { active, verifying }
+    }
+
+    /// The key that signs new tokens.
+    pub fn active(&self) -> &Arc<SigningKey> {
+        &self.active
+    }
+
+    /// Verification keys for every key in the ring.
+    pub fn verification_keys(&self) -> Vec<VerificationKey> {
+        self.verifying.iter().map(|k| k.verification_key()).collect()
+    }
+
+    /// The public JWK Set (HMAC secrets are never published).
+    pub fn jwks(&self) -> JwkSet {
+        JwkSet { keys: self.verifying.iter().filter_map(|k| k.public_jwk()).collect() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_secret_opens_only_with_the_same_key_kid_and_alg() {
+        let master = MasterKey::generate().unwrap();
+        let sealed = master.seal("kid-1", Algorithm::EdDSA, b"private bytes").unwrap();
+        assert_ne!(sealed.ciphertext, b"private bytes".to_vec(), "ciphertext must not be the plaintext");
+        assert_eq!(master.open("kid-1", Algorithm::EdDSA, &sealed).unwrap().as_slice(), b"private bytes");
+
+        assert!(master.open("kid-2", Algorithm::EdDSA, &sealed).is_err(), "another kid");
+        assert!(master.open("kid-1", Algorithm::ES256, &sealed).is_err(), "another alg");
+        let other = MasterKey::generate().unwrap();
+        assert!(other.open("kid-1", Algorithm::EdDSA, &sealed).is_err(), "another master key");
+        let mut tampered = sealed.clone();
+        tampered.ciphertext[0] ^= 1;
+        assert!(master.open("kid-1", Algorithm::EdDSA, &tampered).is_err(), "tampered ciphertext");
+    }
+
+    #[test]
+    fn each_seal_uses_a_fresh_nonce() {
+        let master = MasterKey::generate().unwrap();
+        let a = master.seal("k", Algorithm::EdDSA, b"same").unwrap();
+        let b = master.seal("k", Algorithm::EdDSA, b"same").unwrap();
+        assert_ne!(a.nonce, b.nonce);
+        assert_ne!(a.ciphertext, b.ciphertext);
+    }
+
+    #[test]
+    fn master_key_round_trips_through_its_text_form_and_refuses_bad_text() {
+        let master = MasterKey::generate().unwrap();
+        let text = master.encode();
+        assert_eq!(text.len(), 43);
+        let again = MasterKey::from_encoded(&format!("{}\n", text.as_str())).unwrap();
+        assert_eq!(again.encode().as_str(), text.as_str());
+        for bad in ["", "short", "!!!!", &"A".repeat(44)] {
+            assert!(MasterKey::from_encoded(bad).is_err(), "{bad:?} should be refused");
+        }
+        assert_eq!(format!("{master:?}"), "MasterKey(<redacted>)");
+    }
+}

@@ -1,0 +1,266 @@
+//! The persistence traits that `tessera-store` implements for SQLite and PostgreSQL.
+//!
+//! No database type appears here: the traits speak in domain types and [`StoreError`], so the
+//! use cases cannot tell (and must not care) which backend is behind them. Every method is
+//! one atomic operation: a method that writes several rows does so in one transaction.
+
+use async_trait::async_trait;
+use tessera_verify::Algorithm;
+use thiserror::Error;
+
+use crate::domain::{Permission, RoleName, SessionId, UserId};
+use crate::keyring::SealedSecret;
+use crate::password::PasswordHash;
+
+/// What can go wrong in a store call. Messages never contain secrets or SQL.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A unique value (username, role, key id) is already taken.
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    /// The row to change does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A referenced role does not exist.
+    #[error("unknown role '{0}'")]
+    UnknownRole(String),
+    /// The database cannot be reached or timed out.
+    #[error("database unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The stored schema is newer than this binary knows.
+    #[error("database schema version {found} is newer than this binary supports ({supported}); upgrade tessera")]
+    SchemaTooNew {
+        /// The newest migration found in the database.
+        found: i64,
+        /// The newest migration this binary has.
+        supported: i64,
+    },
+    /// Anything else: a bug or a corrupt row.
+    #[error("database error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A user as the use cases see it (no password hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Stable id (`sub`).
+    pub id: UserId,
+    /// The username as registered (display form).
+    pub username: String,
+    /// Disabled users cannot log in.
+    pub disabled: bool,
+    /// Role names, sorted.
+    pub roles: Vec<String>,
+    /// Bumped to invalidate every access token issued before (logout-all).
+    pub token_version: i64,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A user together with the password hash, for login only.
+#[derive(Debug, Clone)]
+pub struct UserCredentials {
+    /// The user.
+    pub user: User,
+    /// The stored Argon2id PHC string.
+    pub password_hash: PasswordHash,
+}
+
+/// A user to create.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// Fresh random id.
+    pub id: UserId,
+    /// Display form of the username.
+    pub username: String,
+    /// RFC 8265 case-mapped form; unique.
+    pub username_canonical: String,
+    /// Argon2id PHC string.
+    pub password_hash: PasswordHash,
+    /// Roles to grant; each must exist.
+    pub roles: Vec<RoleName>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// Users and their credentials.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Creates a user. `Conflict` if the canonical username is taken, `UnknownRole` if a role
+    /// does not exist.
+    async fn create_user(&self, user: &NewUser) -> Result<User, StoreError>;
+    /// Looks a user up by canonical username, with the password hash.
+    async fn user_by_username(&self, canonical: &str)
+    -> Result<Option<UserCredentials>, StoreError>;
+    /// Looks a user up by id.
+    async fn user_by_id(&self, id: &UserId) -> Result<Option<User>, StoreError>;
+    /// Every user, ordered by username.
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    /// Replaces the password hash.
+    async fn set_password_hash(
+        &self,
+        id: &UserId,
+        hash: &PasswordHash,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Enables or disables a user.
+    async fn set_disabled(&self, id: &UserId, disabled: bool, now: i64) -> Result<(), StoreError>;
+    /// Replaces the user's roles. `UnknownRole` if one does not exist.
+    async fn set_roles(&self, id: &UserId, roles: &[RoleName], now: i64) -> Result<(), StoreError>;
+}
+
+/// A role and the permissions it grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    /// The role's name.
+    pub name: RoleName,
+    /// Its permissions, sorted.
+    pub permissions: Vec<Permission>,
+}
+
+/// Roles and their permissions.
+#[async_trait]
+pub trait RoleStore: Send + Sync {
+    /// Creates a role with no permissions. `Conflict` if it exists.
+    async fn create_role(&self, name: &RoleName, now: i64) -> Result<(), StoreError>;
+    /// Creates the role if it is missing and adds the given permissions (idempotent; used to
+    /// apply roles declared in the configuration file).
+    async fn ensure_role(&self, role: &Role, now: i64) -> Result<(), StoreError>;
+    /// Every role, ordered by name.
+    async fn list_roles(&self) -> Result<Vec<Role>, StoreError>;
+    /// Adds a permission to a role (idempotent). `NotFound` if the role does not exist.
+    async fn grant_permission(&self, role: &RoleName, perm: &Permission) -> Result<(), StoreError>;
+    /// Removes a permission from a role (idempotent). `NotFound` if the role does not exist.
+    async fn revoke_permission(&self, role: &RoleName, perm: &Permission)
+    -> Result<(), StoreError>;
+    /// The union of the permissions of the given roles, sorted and without duplicates.
+    async fn permissions_of(&self, roles: &[String]) -> Result<Vec<String>, StoreError>;
+}
+
+/// A login session to create, with its first refresh token.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// Fresh random id (`sid`).
+    pub id: SessionId,
+    /// Whose session.
+    pub user_id: UserId,
+    /// The client it was issued to (`tessera` for the first-party API).
+    pub client_id: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// The absolute end of the session (rotation never extends it).
+    pub absolute_expires_at: i64,
+    /// The end of the session if it is not used again before then.
+    pub idle_expires_at: i64,
+    /// The `User-Agent` of the login request, truncated.
+    pub user_agent: Option<String>,
+    /// The client's address as the socket saw it.
+    pub client_ip: Option<String>,
+    /// SHA-256 of the first refresh token; the token itself is never stored.
+    pub refresh_token_hash: [u8; 32],
+}
+
+/// A stored session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Its id.
+    pub id: SessionId,
+    /// Whose session.
+    pub user_id: UserId,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds of the last login or refresh.
+    pub last_used_at: i64,
+    /// Absolute end.
+    pub absolute_expires_at: i64,
+    /// Idle end.
+    pub idle_expires_at: i64,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+    /// `User-Agent` at login.
+    pub user_agent: Option<String>,
+    /// Client address at login.
+    pub client_ip: Option<String>,
+}
+
+/// Login sessions and their refresh tokens.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Creates a session and records its first refresh token's hash, atomically.
+    async fn create_session(&self, session: &NewSession) -> Result<(), StoreError>;
+    /// Looks a session up by id.
+    async fn session(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
+}
+
+/// Where a signing key is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyStatus {
+    /// Published in JWKS, not yet signing.
+    Next,
+    /// Signing (exactly one).
+    Active,
+    /// Published, verifying only.
+    Retiring,
+    /// Removed from JWKS; kept for audit without private material.
+    Retired,
+}
+
+impl KeyStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Next => "next",
+            Self::Active => "active",
+            Self::Retiring => "retiring",
+            Self::Retired => "retired",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "next" => Self::Next,
+            "active" => Self::Active,
+            "retiring" => Self::Retiring,
+            "retired" => Self::Retired,
+            _ => return None,
+        })
+    }
+}
+
+/// A signing key as stored: public part in the clear, private part sealed under the master key.
+#[derive(Debug, Clone)]
+pub struct StoredSigningKey {
+    /// Key id (RFC 7638 thumbprint for generated asymmetric keys).
+    pub kid: String,
+    /// The one algorithm this key signs with.
+    pub alg: Algorithm,
+    /// Lifecycle state.
+    pub status: KeyStatus,
+    /// The public JWK as JSON (`None` for HMAC secrets, which are never published).
+    pub public_jwk: Option<String>,
+    /// The private key (PKCS#8) or secret, sealed with the kid and alg as associated data.
+    pub sealed: SealedSecret,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// Signing keys.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// Inserts a key. `Conflict` if the kid exists, or if it is `Active` while another
+    /// active key exists (so two instances starting at once cannot both create one).
+    async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError>;
+    /// Every key that is not retired, oldest first.
+    async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError>;
+}
+
+/// Everything the server needs from a database.
+#[async_trait]
+pub trait Store: UserStore + RoleStore + SessionStore + KeyStore {
+    /// Succeeds when the database answers (`/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+}

@@ -1,0 +1,167 @@
+//! Token issuance: signed access tokens (RFC 9068 profile) and opaque refresh tokens.
+//!
+//! Access tokens carry only what API.md lists: no username, no personal data. Refresh tokens
+//! are 256 random bits, handed to the client once and stored only as their SHA-256.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lc_rs::digest;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use tessera_verify::{Audience, Claims};
+use zeroize::Zeroizing;
+
+use crate::domain::{SessionId, UserId};
+use crate::signing::{SigningError, SigningKey};
+
+/// The `client_id` of tokens issued to the first-party API.
+pub const FIRST_PARTY_CLIENT_ID: &str = "tessera";
+
+/// A signed access token and what the token response says about it.
+#[derive(Clone)]
+pub struct AccessToken {
+    /// The compact JWS.
+    pub token: String,
+    /// Seconds until it expires.
+    pub expires_in: u64,
+    /// The claims it carries.
+    pub claims: Claims,
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("expires_in", &self.expires_in)
+            .field("jti", &self.claims.jti)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who and what an access token is for.
+#[derive(Debug, Clone)]
+pub struct Grant<'a> {
+    /// The user (`sub`).
+    pub user_id: &'a UserId,
+    /// The session (`sid`).
+    pub session_id: &'a SessionId,
+    /// The user's roles.
+    pub roles: Vec<String>,
+    /// The permissions of those roles (`scope`).
+    pub permissions: Vec<String>,
+    /// The user's token version (`ver`), bumped by logout-all.
+    pub token_version: i64,
+}
+
+/// Signs access tokens for one issuer and audience.
+#[derive(Debug, Clone)]
+pub struct TokenIssuer {
+    key: Arc<SigningKey>,
+    issuer: String,
+    audience: String,
+    ttl: Duration,
+}
+
+impl TokenIssuer {
+    /// An issuer signing with `key`; `ttl` is the access-token lifetime.
+    pub fn new(key: Arc<SigningKey>, issuer: String, audience: String, ttl: Duration) -> Self {
+        Self { key, issuer, audience, ttl }
+    }
+
+    /// The `iss` this issuer writes.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The `aud` this issuer writes.
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
+    /// The access-token lifetime.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// Issues an access token at `now` (Unix seconds).
+    pub fn issue(&self, now: i64, grant: Grant<'_>) -> Result<AccessToken, SigningError> {
+        let ttl = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX);
+        let mut extra = serde_json::Map::new();
+        extra.insert("ver".to_owned(), grant.token_version.into());
+        let claims = Claims {
+            iss: self.issuer.clone(),
+            aud: Audience::One(self.audience.clone()),
+            sub: grant.user_id.as_str().to_owned(),
+            client_id: FIRST_PARTY_CLIENT_ID.to_owned(),
+            iat: now,
+            nbf: Some(now),
+            exp: now.saturating_add(ttl),
+            jti: uuid::Uuid::new_v4().to_string(),
+            sid: Some(grant.session_id.as_str().to_owned()),
+            roles: grant.roles,
+            scope: Some(grant.permissions.join(" ")),
+            extra,
+        };
+        let token = self.key.sign(&claims)?;
+        Ok(AccessToken { token, expires_in: self.ttl.as_secs(), claims })
+    }
+}
+
+/// The system's random source failed.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("random number generator failed")]
+pub struct RandomError;
+
+/// An opaque refresh token: 256 random bits, base64url. Shown to the client once.
+pub struct RefreshToken(Zeroizing<String>);
+
+impl fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RefreshToken(<redacted>)")
+    }
+}
+
+impl RefreshToken {
+    /// A new random refresh token.
+    pub fn generate() -> Result<Self, RandomError> {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        aws_lc_rs::rand::fill(bytes.as_mut()).map_err(|_| RandomError)?;
+        Ok(Self(Zeroizing::new(URL_SAFE_NO_PAD.encode(bytes.as_ref()))))
+    }
+
+    /// The token text, for the response body.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The SHA-256 under which it is stored and looked up.
+    pub fn hash(&self) -> [u8; 32] {
+        hash_refresh_token(&self.0)
+    }
+}
+
+/// The SHA-256 of a presented refresh token (lookups are by hash, so the comparison happens
+/// inside the database index on a value the client cannot steer bit by bit).
+pub fn hash_refresh_token(token: &str) -> [u8; 32] {
+    let digest = digest::digest(&digest::SHA256, token.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refresh_tokens_are_256_bit_random_and_stored_as_their_sha256() {
+        let a = RefreshToken::generate().unwrap();
+        let b = RefreshToken::generate().unwrap();
+        assert_ne!(a.expose(), b.expose());
+        assert_eq!(URL_SAFE_NO_PAD.decode(a.expose()).unwrap().len(), 32);
+        assert_eq!(a.hash(), hash_refresh_token(a.expose()));
+        assert_ne!(a.hash(), b.hash());
+        assert_eq!(format!("{a:?}"), "RefreshToken(<redacted>)");
+    }
+}

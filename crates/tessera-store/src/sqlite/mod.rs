@@ -1,0 +1,474 @@
+//! `SqliteStore`: the embedded default. One database file in WAL mode with
+//! `synchronous = FULL`, so a write the server has acknowledged survives a power failure
+//! (WAL with `NORMAL` may lose the last transactions), and foreign keys enforced.
+//!
+//! Writes that read before they write run under `BEGIN IMMEDIATE`: a deferred transaction that
+//! upgrades from reader to writer fails with `SQLITE_BUSY` under load in WAL mode instead of
+//! waiting for the lock.
+
+mod rows;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, Sqlite, Transaction};
+use tessera_core::domain::{Permission, RoleName, SessionId, UserId};
+use tessera_core::password::PasswordHash;
+use tessera_core::store::{
+    KeyStatus, KeyStore, NewSession, NewUser, Role, RoleStore, Session, SessionStore, Store, StoreError,
+    StoredSigningKey, User, UserCredentials, UserStore,
+};
+
+use crate::deadline::within;
+use crate::{ConnectOptions, migrate};
+use rows::{db_error, is_unique_violation, key_from_row, session_from_row};
+
+const MIGRATIONS: &[migrate::Source] = &[(1, "initial", include_str!("../../migrations/sqlite/0001_initial.sql"))];
+
+/// The SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    call_timeout: Duration,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url` and applies migrations.
+    pub async fn open(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
+        let connect = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Internal(Box::new(e)))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(options.call_timeout);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.call_timeout)
+            .connect_with(connect)
+            .await
+            .map_err(db_error)?;
+        let store = Self { pool, call_timeout: options.call_timeout };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies pending migrations; refuses a database whose schema is newer than this binary.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let migrator = migrate::migrator(MIGRATIONS).await?;
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| migrate::error(e, migrate::latest(MIGRATIONS)))
+    }
+
+    /// The schema version this binary applies.
+    pub fn schema_version() -> i64 {
+        migrate::latest(MIGRATIONS)
+    }
+
+    /// Starts a write transaction that takes the write lock at once (`BEGIN IMMEDIATE`).
+    async fn begin_immediate(&self) -> Result<Transaction<'_, Sqlite>, StoreError> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)
+    }
+
+    async fn roles_of(&self, user: &str) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT role FROM user_roles WHERE user_id = ? ORDER BY role")
+            .bind(user)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(|r| r.try_get::<String, _>("role").map_err(db_error)).collect()
+    }
+
+    async fn user_row(&self, row: &sqlx::sqlite::SqliteRow) -> Result<User, StoreError> {
+        let id: String = row.try_get("id").map_err(db_error)?;
+        let roles = self.roles_of(&id).await?;
+        Ok(User {
+            id: UserId::from_trusted(id),
+            username: row.try_get("username").map_err(db_error)?,
+            disabled: row.try_get::<i64, _>("disabled").map_err(db_error)? != 0,
+            roles,
+            token_version: row.try_get("token_version").map_err(db_error)?,
+            created_at: row.try_get("created_at").map_err(db_error)?,
+        })
+    }
+}
+
+async fn insert_roles(tx: &mut Transaction<'_, Sqlite>, user: &UserId, roles: &[RoleName]) -> Result<(), StoreError> {
+    for role in roles {
+        let exists = sqlx::query("SELECT 1 FROM roles WHERE name = ?")
+            .bind(role.as_str())
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_error)?;
+        if exists.is_none() {
+            return Err(StoreError::UnknownRole(role.as_str().to_owned()));
+        }
+        sqlx::query("INSERT OR IGNORE INTO user_roles (user_id, role) VALUES (?, ?)")
+            .bind(user.as_str())
+            .bind(role.as_str())
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
+}
+
+const USER_COLUMNS: &str = "id, username, disabled, token_version, created_at, password_hash";
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn create_user(&self, user: &NewUser) -> Result<User, StoreError> {
+        within(self.call_timeout, async {
+            let mut tx = self.begin_immediate().await?;
+            sqlx::query(
+                "INSERT INTO users (id, username, username_canonical, password_hash, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(user.id.as_str())
+            .bind(&user.username)
+            .bind(&user.username_canonical)
+            .bind(user.password_hash.as_ref())
+            .bind(user.created_at)
+            .bind(user.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict("username") } else { db_error(e) })?;
+            insert_roles(&mut tx, &user.id, &user.roles).await?;
+            tx.commit().await.map_err(db_error)?;
+            let mut roles: Vec<String> = user.roles.iter().map(|r| r.as_str().to_owned()).collect();
+            roles.sort();
+            roles.dedup();
+            Ok(User {
+                id: user.id.clone(),
+                username: user.username.clone(),
+                disabled: false,
+                roles,
+                token_version: 0,
+                created_at: user.created_at,
+            })
+        })
+        .await
+    }
+
+    async fn user_by_username(&self, canonical: &str) -> Result<Option<UserCredentials>, StoreError> {
+        within(self.call_timeout, async {
+            let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE username_canonical = ?"))
+                .bind(canonical)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error)?;
+            let Some(row) = row else { return Ok(None) };
+            let user = self.user_row(&row).await?;
+            let hash: String = row.try_get("password_hash").map_err(db_error)?;
+            let password_hash = PasswordHash::from_phc(hash).map_err(|e| StoreError::Internal(Box::new(e)))?;
+            Ok(Some(UserCredentials { user, password_hash }))
+        })
+        .await
+    }
+
+    async fn user_by_id(&self, id: &UserId) -> Result<Option<User>, StoreError> {
+        within(self.call_timeout, async {
+            let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"))
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error)?;
+            match row {
+                Some(row) => Ok(Some(self.user_row(&row).await?)),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        within(self.call_timeout, async {
+            let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username_canonical"))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)?;
+            let mut users = Vec::with_capacity(rows.len());
+            for row in &rows {
+                users.push(self.user_row(row).await?);
+            }
+            Ok(users)
+        })
+        .await
+    }
+
+    async fn set_password_hash(&self, id: &UserId, hash: &PasswordHash, now: i64) -> Result<(), StoreError> {
+        within(self.call_timeout, async {
+            let done = sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?")
+                .bind(hash.as_ref())
+                .bind(now)
+                .bind(id.as_str())
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+            if done.rows_affected() == 0 { Err(StoreError::NotFound("user")) } else { Ok(()) }
+        })
+        .await
+    }
+
+    async fn set_disabled(&self, id: &UserId, disabled: bool, now: i64) -> Result<(), StoreError> {
+        within(self.call_timeout, async {
+            let done = sqlx::query("UPDATE users SET disabled = ?, updated_at = ? WHERE id = ?")
+                .bind(i64::from(disabled))
+                .bind(now)
+                .bind(id.as_str())
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+            if done.rows_affected() == 0 { Err(StoreError::NotFound("user")) } else { Ok(()) }
+        })
+        .await
+    }
+
+    async fn set_roles(&self, id: &UserId, roles: &[RoleName], now: i64) -> Result<(), StoreError> {
+        within(self.call_timeout, async {
+            let mut tx = self.begin_immediate().await?;
+            let done = sqlx::query("UPDATE users SET updated_at = ? WHERE id = ?")
+                .bind(now)
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound("user"));
+            }
+            sqlx::query("DELETE FROM user_roles WHERE user_id = ?")
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            insert_roles(&mut tx, id, roles).await?;
+            tx.commit().await.map_err(db_error)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl RoleStore for SqliteStore {
+    async fn create_role(&self, name: &RoleName, now: i64) -> Result<(), StoreError> {
+        within(self.call_timeout, async {
+            sqlx::query("INSERT INTO roles (name, created_at) VALUES (?, ?)")
+                .bind(name.as_str())
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict("role") } else { db_error(e) })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn ensure_role(&self, role: &Role, now: i64) -> Result<(), StoreError> {
+        within(self.call_timeout, async {
+            let mut tx = self.begin_immediate().await?;
+            sqlx::query("INSERT OR IGNORE INTO roles (name, created_at) VALUES (?, ?)")
+                .bind(role.name.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            for perm in &role.permissions {
+                sqlx::query("INSERT OR IGNORE INTO role_permissions (role, permission) VALUES (?, ?)")
+                    .bind(role.name.as_str())
+                    .bind(perm.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+            }
+            tx.commit().await.map_err(db_error)
+        })
+        .await
+    }
+
+    async fn list_roles(&self) -> Result<Vec<Role>, StoreError> {
+        within(self.call_timeout, async {
+            let rows = sqlx::query(
+                "SELECT r.name AS name, p.permission AS permission FROM roles r \
+                 LEFT JOIN role_permissions p ON p.role = r.name ORDER BY r.name, p.permission",
+            )
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+            let mut roles: Vec<Role> = Vec::new();
+            for row in &rows {
+                let name: String = row.try_get("name").map_err(db_error)?;
+                let perm: Option<String> = row.try_get("permission").map_err(db_error)?;
+                if roles.last().is_none_or(|r| r.name.as_str() != name) {
+                    let name = RoleName::parse(&name).map_err(|e| StoreError::Internal(Box::new(e)))?;
+                    roles.push(Role { name, permissions: Vec::new() });
+                }
+                if let (Some(perm), Some(role)) = (perm, roles.last_mut()) {
+                    role.permissions.push(Permission::parse(&perm).map_err(|e| StoreError::Internal(Box::new(e)))?);
+                }
+            }
+            Ok(roles)
+        })
+        .await
+    }
+
+    async fn grant_permission(&self, role: &RoleName, perm: &Permission) -> Result<(), StoreError> {
+        within(self.call_timeout, async {
+            let mut tx = self.begin_immediate().await?;
+            require_role(&mut tx, role).await?;
+            sqlx::query("INSERT OR IGNORE INTO role_permissions (role, permission) VALUES (?, ?)")
+                .bind(role.as_str())
+                .bind(perm.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            tx.commit().await.map_err(db_error)
+        })
+        .await
+    }
+
+    async fn revoke_permission(&self, role: &RoleName, perm: &Permission) -> Result<(), StoreError> {
+        within(self.call_timeout, async {
+            let mut tx = self.begin_immediate().await?;
+            require_role(&mut tx, role).await?;
+            sqlx::query("DELETE FROM role_permissions WHERE role = ? AND permission = ?")
+                .bind(role.as_str())
+                .bind(perm.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            tx.commit().await.map_err(db_error)
+        })
+        .await
+    }
+
+    async fn permissions_of(&self, roles: &[String]) -> Result<Vec<String>, StoreError> {
+        if roles.is_empty() {
+            return Ok(Vec::new());
+        }
+        within(self.call_timeout, async {
+            let placeholders = vec!["?"; roles.len()].join(", ");
+            let sql = format!(
+                "SELECT DISTINCT permission FROM role_permissions WHERE role IN ({placeholders}) ORDER BY permission"
+            );
+            let mut query = sqlx::query(&sql);
+            for role in roles {
+                query = query.bind(role);
+            }
+            let rows = query.fetch_all(&self.pool).await.map_err(db_error)?;
+            rows.iter().map(|r| r.try_get::<String, _>("permission").map_err(db_error)).collect()
+        })
+        .await
+    }
+}
+
+async fn require_role(tx: &mut Transaction<'_, Sqlite>, role: &RoleName) -> Result<(), StoreError> {
+    let exists = sqlx::query("SELECT 1 FROM roles WHERE name = ?")
+        .bind(role.as_str())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    exists.map(|_| ()).ok_or(StoreError::NotFound("role"))
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn create_session(&self, s: &NewSession) -> Result<(), StoreError> {
+        within(self.call_timeout, async {
+            let mut tx = self.begin_immediate().await?;
+            sqlx::query(
+                "INSERT INTO sessions (id, user_id, client_id, created_at, last_used_at, absolute_expires_at, \
+                 idle_expires_at, user_agent, client_ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(s.id.as_str())
+            .bind(s.user_id.as_str())
+            .bind(&s.client_id)
+            .bind(s.created_at)
+            .bind(s.created_at)
+            .bind(s.absolute_expires_at)
+            .bind(s.idle_expires_at)
+            .bind(&s.user_agent)
+            .bind(&s.client_ip)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, generation, created_at) VALUES (?, ?, 0, ?)")
+                .bind(&s.refresh_token_hash[..])
+                .bind(s.id.as_str())
+                .bind(s.created_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            tx.commit().await.map_err(db_error)
+        })
+        .await
+    }
+
+    async fn session(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
+        within(self.call_timeout, async {
+            let row = sqlx::query(
+                "SELECT id, user_id, client_id, created_at, last_used_at, absolute_expires_at, idle_expires_at, \
+                 revoked_at, user_agent, client_ip FROM sessions WHERE id = ?",
+            )
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+            row.as_ref().map(session_from_row).transpose()
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl KeyStore for SqliteStore {
+    async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError> {
+        within(self.call_timeout, async {
+            sqlx::query(
+                "INSERT INTO signing_keys (kid, alg, status, public_jwk, nonce, ciphertext, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&key.kid)
+            .bind(key.alg.as_str())
+            .bind(key.status.as_str())
+            .bind(&key.public_jwk)
+            .bind(&key.sealed.nonce)
+            .bind(&key.sealed.ciphertext)
+            .bind(key.created_at)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict("signing key") } else { db_error(e) })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
+        within(self.call_timeout, async {
+            let rows = sqlx::query(
+                "SELECT kid, alg, status, public_jwk, nonce, ciphertext, created_at FROM signing_keys \
+                 WHERE status <> ? ORDER BY created_at, kid",
+            )
+            .bind(KeyStatus::Retired.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+            rows.iter().map(key_from_row).collect()
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        within(self.call_timeout, async {
+            sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db_error)?;
+            Ok(())
+        })
+        .await
+    }
+}
