@@ -14,10 +14,9 @@ use tracing::Span;
 
 use crate::clock::Clock;
 use crate::domain::{SessionId, UserId};
-use crate::password::{
-    Password, PasswordError, PasswordHasher, PasswordPolicy, PolicyViolation, Verification,
-};
-use crate::store::{NewSession, NewUser, Store, StoreError, User};
+use crate::accounts::Accounts;
+use crate::password::{Password, PasswordError, PasswordHasher, PolicyViolation, Verification};
+use crate::store::{NewSession, Store, StoreError, User};
 use crate::token::{AccessToken, FIRST_PARTY_CLIENT_ID, Grant, RandomError, RefreshToken, TokenIssuer};
 use crate::username::{Username, UsernameError};
 
@@ -138,9 +137,9 @@ pub struct Profile {
 /// The use cases, with everything they need.
 #[derive(Debug, Clone)]
 pub struct AuthService {
+    accounts: Accounts,
     store: Arc<dyn Store>,
     hasher: PasswordHasher,
-    policy: PasswordPolicy,
     issuer: TokenIssuer,
     clock: Arc<dyn Clock>,
     rules: AuthPolicy,
@@ -150,15 +149,20 @@ const MAX_USER_AGENT: usize = 256;
 
 impl AuthService {
     /// Wires the use cases together.
-    pub fn new(
-        store: Arc<dyn Store>,
-        hasher: PasswordHasher,
-        policy: PasswordPolicy,
-        issuer: TokenIssuer,
-        clock: Arc<dyn Clock>,
-        rules: AuthPolicy,
-    ) -> Self {
-        Self { store, hasher, policy, issuer, clock, rules }
+    pub fn new(accounts: Accounts, issuer: TokenIssuer, rules: AuthPolicy) -> Self {
+        Self {
+            store: accounts.store().clone(),
+            hasher: accounts.hasher().clone(),
+            clock: accounts.clock().clone(),
+            accounts,
+            issuer,
+            rules,
+        }
+    }
+
+    /// Account administration.
+    pub fn accounts(&self) -> &Accounts {
+        &self.accounts
     }
 
     /// The token issuer (for discovery metadata).
@@ -177,44 +181,11 @@ impl AuthService {
     }
 
     /// Registers a user with no roles.
-    #[tracing::instrument(skip_all, fields(user_id))]
     pub async fn register(&self, username: &str, password: &SecretString) -> Result<User, AuthError> {
         if !self.rules.registration_open {
             return Err(AuthError::Forbidden("registration is closed"));
         }
-        self.create_user(username, password, Vec::new()).await
-    }
-
-    /// Creates a user with the given roles (used by registration and the CLI).
-    pub async fn create_user(
-        &self,
-        username: &str,
-        password: &SecretString,
-        roles: Vec<crate::domain::RoleName>,
-    ) -> Result<User, AuthError> {
-        let username = Username::parse(username)?;
-        let password = self.policy.check(password)?;
-        // Check the name before paying for a hash; the unique index still decides races.
-        if self.store.user_by_username(username.canonical()).await?.is_some() {
-            return Err(AuthError::Conflict);
-        }
-        let password_hash = self.hasher.hash(&password).await?;
-        let new = NewUser {
-            id: UserId::random(),
-            username: username.as_str().to_owned(),
-            username_canonical: username.canonical().to_owned(),
-            password_hash,
-            roles,
-            created_at: self.clock.unix(),
-        };
-        let user = self.store.create_user(&new).await.map_err(|e| match e {
-            StoreError::Conflict(_) => AuthError::Conflict,
-            StoreError::UnknownRole(role) => AuthError::InvalidInput(format!("unknown role '{role}'")),
-            other => AuthError::Store(other),
-        })?;
-        Span::current().record("user_id", user.id.as_str());
-        tracing::info!(event = "user.registered", "user registered");
-        Ok(user)
+        self.accounts.create_user(username, password, Vec::new()).await
     }
 
     /// Checks a username and password and starts a session.

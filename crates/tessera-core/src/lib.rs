@@ -14,11 +14,15 @@
 //! - [`keyring`]: the master key and the sealing of private keys at rest (AES-256-GCM).
 //! - [`token`]: access-token issuance and opaque refresh tokens.
 //! - [`store`]: the persistence traits the store crate implements.
+//! - [`accounts`]: user administration (create, password, enable/disable, roles).
 //! - [`auth`]: the use cases (register, login, profile) and their error type.
 
+pub mod accounts;
 pub mod auth;
 pub mod clock;
 pub mod domain;
 pub mod keyring;
+pub mod password;
 pub mod store;
 pub mod token;
+pub mod username;

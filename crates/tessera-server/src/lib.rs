@@ -1,1 +1,25 @@
-//! placeholder
+//! Tessera's HTTP server: configuration, startup, routes, extractors and the mapping of
+//! failures to HTTP answers.
+//!
+//! This crate translates between HTTP and the use cases of `tessera-core`; it holds no
+//! business rule of its own, and it checks its own tokens with `tessera-verify` (one
+//! verification path). Status codes live only in [`error`].
+//!
+//! # Layout
+//! - [`config`]: typed, layered settings (file, `TESSERA_*` environment, flags).
+//! - [`startup`]: `App::build`, `port`, `run_until_stopped`, shared by `serve` and the tests.
+//! - `routes/`: one file per route group.
+//! - [`extract`]: our `Json`, the bearer-token and role/permission extractors.
+//! - [`error`]: `ApiError`, the only place statuses are chosen.
+//! - [`telemetry`]: logging setup and the request-logging middleware.
+//! - [`state`]: what handlers share.
+
+pub mod config;
+pub mod error;
+pub mod extract;
+mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use startup::{App, BuildOptions, StartupError, Summary};

@@ -1,0 +1,122 @@
+//! Account administration shared by registration and the CLI: creating users, changing
+//! passwords, enabling, disabling and assigning roles. Needs no signing key, so the CLI can
+//! use it against a database while a server runs.
+
+use std::sync::Arc;
+
+use secrecy::SecretString;
+use tracing::Span;
+
+use crate::auth::AuthError;
+use crate::clock::Clock;
+use crate::domain::{RoleName, UserId};
+use crate::password::{PasswordHasher, PasswordPolicy};
+use crate::store::{NewUser, Store, StoreError, User};
+use crate::username::Username;
+
+/// User administration.
+#[derive(Debug, Clone)]
+pub struct Accounts {
+    store: Arc<dyn Store>,
+    hasher: PasswordHasher,
+    policy: PasswordPolicy,
+    clock: Arc<dyn Clock>,
+}
+
+impl Accounts {
+    /// Wires account administration to a store.
+    pub fn new(store: Arc<dyn Store>, hasher: PasswordHasher, policy: PasswordPolicy, clock: Arc<dyn Clock>) -> Self {
+        Self { store, hasher, policy, clock }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The password hasher.
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Creates a user with the given roles after checking the username and the password policy.
+    #[tracing::instrument(skip_all, fields(user_id))]
+    pub async fn create_user(
+        &self,
+        username: &str,
+        password: &SecretString,
+        roles: Vec<RoleName>,
+    ) -> Result<User, AuthError> {
+        let username = Username::parse(username)?;
+        let password = self.policy.check(password)?;
+        // Check the name before paying for a hash; the unique index still decides races.
+        if self.store.user_by_username(username.canonical()).await?.is_some() {
+            return Err(AuthError::Conflict);
+        }
+        let password_hash = self.hasher.hash(&password).await?;
+        let new = NewUser {
+            id: UserId::random(),
+            username: username.as_str().to_owned(),
+            username_canonical: username.canonical().to_owned(),
+            password_hash,
+            roles,
+            created_at: self.clock.unix(),
+        };
+        let user = self.store.create_user(&new).await.map_err(map_store)?;
+        Span::current().record("user_id", user.id.as_str());
+        tracing::info!(event = "user.created", "user created");
+        Ok(user)
+    }
+
+    /// Finds a user by username (any form that normalises to it).
+    pub async fn find(&self, username: &str) -> Result<User, AuthError> {
+        let name = Username::parse(username)?;
+        self.store
+            .user_by_username(name.canonical())
+            .await?
+            .map(|c| c.user)
+            .ok_or(AuthError::UnknownUser)
+    }
+
+    /// Sets a new password, checked against the policy.
+    pub async fn set_password(&self, username: &str, password: &SecretString) -> Result<(), AuthError> {
+        let user = self.find(username).await?;
+        let password = self.policy.check(password)?;
+        let hash = self.hasher.hash(&password).await?;
+        self.store.set_password_hash(&user.id, &hash, self.clock.unix()).await.map_err(map_store)?;
+        tracing::info!(event = "user.password_set", user_id = %user.id, "password set");
+        Ok(())
+    }
+
+    /// Enables or disables a user; a disabled user cannot log in.
+    pub async fn set_disabled(&self, username: &str, disabled: bool) -> Result<User, AuthError> {
+        let user = self.find(username).await?;
+        self.store.set_disabled(&user.id, disabled, self.clock.unix()).await.map_err(map_store)?;
+        tracing::info!(event = "user.disabled_set", user_id = %user.id, disabled, "user enabled state changed");
+        self.find(username).await
+    }
+
+    /// Replaces a user's roles.
+    pub async fn set_roles(&self, username: &str, roles: &[RoleName]) -> Result<User, AuthError> {
+        let user = self.find(username).await?;
+        self.store.set_roles(&user.id, roles, self.clock.unix()).await.map_err(map_store)?;
+        tracing::info!(event = "user.roles_set", user_id = %user.id, "user roles changed");
+        self.find(username).await
+    }
+}
+
+fn map_store(e: StoreError) -> AuthError {
+    match e {
+        StoreError::Conflict(_) => AuthError::Conflict,
+        StoreError::NotFound(_) => AuthError::UnknownUser,
+        StoreError::UnknownRole(role) => AuthError::InvalidInput(format!(
+            "unknown role '{role}'; create it first with `tessera role add {role}`"
+        )),
+        other => AuthError::Store(other),
+    }
+}

@@ -1,0 +1,177 @@
+//! The one place where failures become HTTP statuses.
+//!
+//! Every error body is API.md's `{"error", "error_description"}`. Bearer-token failures carry
+//! the RFC 6750 `WWW-Authenticate` challenge. A 5xx body is constant: the cause goes into the
+//! response's extensions and is logged once by the request-logging middleware, never sent to
+//! the client.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tessera_core::auth::AuthError;
+use tessera_core::store::StoreError;
+
+/// The realm named in `WWW-Authenticate` challenges.
+pub const REALM: &str = "tessera";
+
+/// Seconds a client should wait before retrying a 503.
+const RETRY_AFTER_UNAVAILABLE: u64 = 1;
+
+/// Everything a handler or extractor can refuse with.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400 `invalid_request`, with a message safe to show.
+    InvalidRequest(String),
+    /// 401 `invalid_credentials`.
+    InvalidCredentials,
+    /// 401 `invalid_token` with a Bearer challenge.
+    InvalidToken(&'static str),
+    /// 401 without an error code: no credentials, or another scheme (RFC 6750 §3.1).
+    MissingToken,
+    /// 401 `invalid_grant`.
+    InvalidGrant,
+    /// 403 `insufficient_scope`: the named role or permission is missing.
+    InsufficientScope(String),
+    /// 403 `forbidden`.
+    Forbidden(String),
+    /// 404 `not_found`.
+    NotFound,
+    /// 405 with the JSON error body.
+    MethodNotAllowed,
+    /// 409 `conflict`.
+    Conflict(String),
+    /// 413 `payload_too_large`.
+    PayloadTooLarge,
+    /// 503 `temporarily_unavailable` with `Retry-After`.
+    Unavailable(&'static str),
+    /// 500 `server_error`; the cause is logged, never sent.
+    Internal(Arc<dyn std::error::Error + Send + Sync>),
+}
+
+/// The cause of a 5xx, carried in the response extensions to the logging middleware.
+#[derive(Debug, Clone)]
+pub struct ErrorCause(pub Arc<dyn std::error::Error + Send + Sync>);
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    error_description: &'a str,
+}
+
+impl ApiError {
+    /// Wraps any server-side failure as a 500.
+    pub fn internal(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Internal(Arc::new(e))
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, String) {
+        match self {
+            Self::InvalidRequest(m) => (StatusCode::BAD_REQUEST, "invalid_request", m.clone()),
+            Self::InvalidCredentials => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "invalid username or password".into(),
+            ),
+            Self::InvalidToken(m) => (StatusCode::UNAUTHORIZED, "invalid_token", (*m).into()),
+            Self::MissingToken => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "a bearer access token is required".into(),
+            ),
+            Self::InvalidGrant => (StatusCode::UNAUTHORIZED, "invalid_grant", "invalid refresh token".into()),
+            Self::InsufficientScope(what) => (
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                format!("the access token lacks {what}"),
+            ),
+            Self::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.clone()),
+            Self::NotFound => (StatusCode::NOT_FOUND, "not_found", "no such resource".into()),
+            Self::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "invalid_request",
+                "method not allowed on this resource".into(),
+            ),
+            Self::Conflict(m) => (StatusCode::CONFLICT, "conflict", m.clone()),
+            Self::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is larger than the server accepts".into(),
+            ),
+            Self::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", (*m).into()),
+            Self::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "internal server error".into(),
+            ),
+        }
+    }
+
+    fn challenge(&self) -> Option<String> {
+        match self {
+            Self::MissingToken => Some(format!("Bearer realm=\"{REALM}\"")),
+            Self::InvalidToken(m) => Some(format!(
+                "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{m}\""
+            )),
+            Self::InsufficientScope(what) => Some(format!(
+                "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", error_description=\"the access token lacks {what}\""
+            )),
+            _ => None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, description) = self.parts();
+        let mut response = match self {
+            // RFC 6750 §3.1: a request without credentials gets the challenge and no error code,
+            // in the header and in the body alike.
+            Self::MissingToken => {
+                (status, Json(serde_json::json!({ "error_description": description }))).into_response()
+            }
+            _ => (status, Json(Body { error: code, error_description: &description })).into_response(),
+        };
+        let headers = response.headers_mut();
+        if let Some(challenge) = self.challenge().and_then(|c| HeaderValue::from_str(&c).ok()) {
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_UNAVAILABLE));
+        }
+        if let Self::Internal(cause) = self {
+            response.extensions_mut().insert(ErrorCause(cause));
+        }
+        response
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::InvalidInput(m) => Self::InvalidRequest(m),
+            AuthError::InvalidCredentials => Self::InvalidCredentials,
+            AuthError::InvalidGrant => Self::InvalidGrant,
+            AuthError::Conflict => Self::Conflict("username is already taken".into()),
+            AuthError::Forbidden(m) => Self::Forbidden(m.into()),
+            AuthError::UnknownUser => Self::InvalidToken("the token's user no longer exists or is disabled"),
+            AuthError::Busy => Self::Unavailable("the server is busy; retry shortly"),
+            AuthError::Store(e) => e.into(),
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => {
+                tracing::warn!(error.message = %e, "database unavailable");
+                Self::Unavailable("the database is unavailable; retry shortly")
+            }
+            other => Self::internal(other),
+        }
+    }
+}

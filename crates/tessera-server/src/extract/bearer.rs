@@ -1,0 +1,91 @@
+//! The bearer-token extractors. Tessera checks its own tokens through `tessera-verify`, the
+//! same library resource servers use, so there is one verification path.
+//!
+//! - [`Authenticated`]: a valid access token; 401 otherwise (RFC 6750 challenges).
+//! - [`Require<R>`]: a valid token that also carries the role or permission `R` names; 403
+//!   `insufficient_scope` otherwise.
+
+use std::marker::PhantomData;
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use tessera_verify::{Claims, VerifyError};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The verified claims of the request's bearer token.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Claims);
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(parts)?;
+        let claims = state
+            .verifier()
+            .verify_at(token, state.auth().clock().now())
+            .map_err(|e| ApiError::InvalidToken(describe(&e)))?;
+        if claims.sid.is_none() {
+            return Err(ApiError::InvalidToken("the token has no session"));
+        }
+        Ok(Self(claims))
+    }
+}
+
+/// The token from `Authorization: Bearer <token>`. The scheme is case-insensitive (RFC 9110
+/// §11.1); anything else counts as no credentials.
+fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
+    let value = parts.headers.get(AUTHORIZATION).ok_or(ApiError::MissingToken)?;
+    let value = value.to_str().map_err(|_| ApiError::MissingToken)?;
+    let (scheme, token) = value.split_once(' ').ok_or(ApiError::MissingToken)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ApiError::MissingToken);
+    }
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(ApiError::InvalidToken("the token is malformed"));
+    }
+    Ok(token)
+}
+
+/// A client-facing description: says what kind of failure, never echoes the token.
+fn describe(e: &VerifyError) -> &'static str {
+    match e {
+        VerifyError::Expired => "the token has expired",
+        VerifyError::NotYetValid | VerifyError::IssuedInFuture => "the token is not valid yet",
+        VerifyError::BadSignature => "the token signature is invalid",
+        VerifyError::UnknownKey => "the token was signed by an unknown key",
+        VerifyError::WrongIssuer | VerifyError::WrongAudience => "the token was issued for another service",
+        _ => "the token is invalid",
+    }
+}
+
+/// A role or permission a route requires.
+pub trait Requirement: Send + Sync + 'static {
+    /// `true` for a role, `false` for a permission (a `scope` entry).
+    const IS_ROLE: bool;
+    /// The role or permission name.
+    const NAME: &'static str;
+}
+
+/// A valid token carrying the role or permission `R`.
+#[derive(Debug)]
+pub struct Require<R>(pub Claims, PhantomData<R>);
+
+impl<R: Requirement> FromRequestParts<AppState> for Require<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Authenticated(claims) = Authenticated::from_request_parts(parts, state).await?;
+        let granted = if R::IS_ROLE { claims.has_role(R::NAME) } else { claims.has_scope(R::NAME) };
+        if granted {
+            Ok(Self(claims, PhantomData))
+        } else {
+            let kind = if R::IS_ROLE { "role" } else { "permission" };
+            Err(ApiError::InsufficientScope(format!("the {kind} '{}'", R::NAME)))
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! `POST /auth/login`: username and password in, token response out.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use tessera_core::auth::{LoginContext, TokenPair};
+
+use crate::error::ApiError;
+use crate::extract::Json;
+use crate::state::AppState;
+
+/// Login body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LoginRequest {
+    username: String,
+    password: SecretString,
+}
+
+/// The token response of API.md (RFC 6749 §5.1 shape).
+#[derive(Serialize)]
+pub(crate) struct TokenResponse<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: u64,
+    refresh_token: &'a str,
+    refresh_expires_in: u64,
+}
+
+impl TokenResponse<'_> {
+    /// Renders a token pair with `Cache-Control: no-store` (RFC 6749 §5.1).
+    pub(crate) fn render(pair: &TokenPair) -> Response {
+        let body = TokenResponse {
+            access_token: &pair.access.token,
+            token_type: "Bearer",
+            expires_in: pair.access.expires_in,
+            refresh_token: pair.refresh.expose(),
+            refresh_expires_in: pair.refresh_expires_in,
+        };
+        ([(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")], axum::Json(body)).into_response()
+    }
+}
+
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Json(body): Json<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let context = LoginContext {
+        user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+        client_ip: Some(peer.ip().to_string()),
+    };
+    let pair = state.auth().login(&body.username, &body.password, context).await?;
+    Ok(TokenResponse::render(&pair))
+}

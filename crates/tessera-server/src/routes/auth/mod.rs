@@ -1,0 +1,5 @@
+//! `/auth/*`: registration, login and the reference protected resource.
+
+pub(super) mod login;
+pub(super) mod me;
+pub(super) mod register;

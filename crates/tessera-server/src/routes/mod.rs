@@ -1,0 +1,33 @@
+//! The HTTP surface of API.md, one route group per file.
+
+mod auth;
+mod health;
+mod well_known;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Every route, without middleware.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/register", post(auth::register::register))
+        .route("/auth/login", post(auth::login::login))
+        .route("/auth/me", get(auth::me::me))
+        .route("/.well-known/jwks.json", get(well_known::jwks))
+        .route("/.well-known/openid-configuration", get(well_known::discovery))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}

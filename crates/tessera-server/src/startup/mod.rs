@@ -1,0 +1,313 @@
+//! Startup shared by `tessera serve` and the tests: [`App::build`] opens the database, applies
+//! migrations, loads or creates the master key and the signing keys, and binds the listener;
+//! [`App::port`] tells where it listens; [`App::run_until_stopped`] serves until Ctrl-C or
+//! SIGTERM (tests use [`App::run_until`] with their own signal).
+
+mod keys;
+mod master_key;
+mod tls;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, header};
+use axum::middleware;
+use secrecy::ExposeSecret;
+use tessera_core::accounts::Accounts;
+use tessera_core::auth::{AuthPolicy, AuthService};
+use tessera_core::clock::{Clock, SystemClock};
+use tessera_core::keyring::{KeyRing, KeyringError};
+use tessera_core::password::PasswordHasher;
+use tessera_core::store::{Store, StoreError};
+use tessera_core::token::TokenIssuer;
+use tessera_store::ConnectOptions;
+use tessera_verify::Verifier;
+use thiserror::Error;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::config::Settings;
+use crate::routes;
+use crate::state::AppState;
+use crate::telemetry;
+
+pub use master_key::ensure_data_dir;
+
+/// Why the server did not start. Each message says what to fix.
+#[derive(Debug, Error)]
+pub enum StartupError {
+    /// A setting or a file is wrong.
+    #[error("{0}")]
+    Config(String),
+    /// A file or socket operation failed.
+    #[error("{context}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The database failed.
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    /// The master key does not open the stored keys.
+    #[error(transparent)]
+    Keyring(#[from] KeyringError),
+}
+
+impl StartupError {
+    pub(crate) fn io(context: String, source: std::io::Error) -> Self {
+        Self::Io { context, source }
+    }
+}
+
+/// What `serve` prints at start.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// The bound address.
+    pub address: SocketAddr,
+    /// `https` or `http`.
+    pub scheme: &'static str,
+    /// The `iss` of issued tokens.
+    pub issuer: String,
+    /// The `aud` of issued tokens.
+    pub audience: String,
+    /// The database URL with any password removed, or the SQLite file.
+    pub database: String,
+    /// The data directory.
+    pub data_dir: String,
+    /// Whether this start created the master key and the first signing key.
+    pub first_start: bool,
+}
+
+/// Options the tests (and embedders) can set; `Default` is what `serve` uses.
+#[derive(Debug)]
+pub struct BuildOptions {
+    /// The clock every use case reads.
+    pub clock: Arc<dyn Clock>,
+    /// Extra routes merged into the router (they share the state and the middleware).
+    pub extra_routes: Option<Router<AppState>>,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        Self { clock: Arc::new(SystemClock), extra_routes: None }
+    }
+}
+
+/// A built server, bound and ready to run.
+#[derive(Debug)]
+pub struct App {
+    listener: tokio::net::TcpListener,
+    router: Router,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    state: AppState,
+    summary: Summary,
+}
+
+impl App {
+    /// Builds the server from settings, with the real clock.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with(settings, BuildOptions::default()).await
+    }
+
+    /// Builds the server with explicit options.
+    pub async fn build_with(settings: Settings, options: BuildOptions) -> Result<Self, StartupError> {
+        let clock = options.clock;
+        ensure_data_dir(settings.data_dir())?;
+        let (master, created_master) =
+            master_key::load_or_create(settings.master_key(), &settings.master_key_file())?;
+        let store = open_store(&settings).await?;
+        apply_configured_roles(&store, &settings, clock.as_ref()).await?;
+        let (ring, created_key) = keys::load_key_ring(&store, &master, clock.as_ref()).await?;
+
+        let issuer = settings.resolved_issuer();
+        let audience = settings.resolved_audience();
+        let state = build_state(&settings, store, &ring, clock, &issuer, &audience)?;
+        let tls = match settings.tls() {
+            Some(tls) => Some(tls::server_config(&tls.cert_file, &tls.key_file)?),
+            None => None,
+        };
+        let router = app_router(&settings, state.clone(), options.extra_routes);
+        let listener = tokio::net::TcpListener::bind(settings.listen())
+            .await
+            .map_err(|e| StartupError::io(format!("cannot listen on {}", settings.listen()), e))?;
+        let address = listener
+            .local_addr()
+            .map_err(|e| StartupError::io("cannot read the bound address".into(), e))?;
+        let summary = Summary {
+            address,
+            scheme: if tls.is_some() { "https" } else { "http" },
+            issuer,
+            audience,
+            database: redact_url(settings.database_url().expose_secret()),
+            data_dir: settings.data_dir().display().to_string(),
+            first_start: created_master || created_key,
+        };
+        Ok(Self { listener, router, tls, state, summary })
+    }
+
+    /// The bound port (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.summary.address.port()
+    }
+
+    /// What the server is and where.
+    pub fn summary(&self) -> &Summary {
+        &self.summary
+    }
+
+    /// The shared state (tests inspect the store through it).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, finishing in-flight requests.
+    pub async fn run_until_stopped(self) -> Result<(), StartupError> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `signal` completes, finishing in-flight requests.
+    pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) -> Result<(), StartupError> {
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let serve_error = |e| StartupError::io("the server stopped with an error".into(), e);
+        match self.tls {
+            None => axum::serve(self.listener, service).with_graceful_shutdown(signal).await.map_err(serve_error),
+            Some(config) => {
+                let listener = self.listener.into_std().map_err(serve_error)?;
+                let handle = axum_server::Handle::new();
+                let stopper = handle.clone();
+                tokio::spawn(async move {
+                    signal.await;
+                    stopper.graceful_shutdown(Some(Duration::from_secs(10)));
+                });
+                axum_server::from_tcp_rustls(listener, axum_server::tls_rustls::RustlsConfig::from_config(config))
+                    .map_err(serve_error)?
+                    .handle(handle)
+                    .serve(service)
+                    .await
+                    .map_err(serve_error)
+            }
+        }
+    }
+}
+
+/// Opens the configured database (migrations included).
+pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StartupError> {
+    let options = ConnectOptions::default();
+    Ok(tessera_store::connect(&settings.database_url(), &options).await?)
+}
+
+async fn apply_configured_roles(store: &Arc<dyn Store>, settings: &Settings, clock: &dyn Clock) -> Result<(), StartupError> {
+    for role in settings.roles()? {
+        store.ensure_role(&role, clock.unix()).await?;
+    }
+    Ok(())
+}
+
+/// Account administration over `store` with the configured password rules (the CLI's entry).
+pub fn accounts(settings: &Settings, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Accounts {
+    let hasher = PasswordHasher::new(settings.password_params(), settings.hashing_workers(), settings.hashing_max_queue());
+    Accounts::new(store, hasher, settings.password_policy(), clock)
+}
+
+fn build_state(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    ring: &KeyRing,
+    clock: Arc<dyn Clock>,
+    issuer: &str,
+    audience: &str,
+) -> Result<AppState, StartupError> {
+    let verifier = Verifier::builder(issuer, audience)
+        .keys(ring.verification_keys())
+        .build()
+        .map_err(|e| StartupError::Config(format!("cannot build the token verifier: {e}")))?;
+    let accounts = accounts(settings, store, clock);
+    let token_issuer = TokenIssuer::new(ring.active().clone(), issuer.to_owned(), audience.to_owned(), settings.access_token_ttl());
+    let auth = AuthService::new(accounts, token_issuer, AuthPolicy {
+        registration_open: settings.registration_open(),
+        ..AuthPolicy::default()
+    });
+    let jwks = Bytes::from(
+        serde_json::to_vec(&ring.jwks()).map_err(|e| StartupError::Config(format!("cannot render the JWKS: {e}")))?,
+    );
+    let algs: Vec<&str> = {
+        let mut algs: Vec<&str> = ring.verification_keys().iter().map(|k| k.alg().as_str()).collect();
+        algs.sort_unstable();
+        algs.dedup();
+        algs
+    };
+    let discovery = serde_json::json!({
+        "issuer": issuer,
+        "jwks_uri": format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')),
+        "access_token_signing_alg_values_supported": algs,
+        "claims_supported": ["iss", "aud", "sub", "client_id", "iat", "nbf", "exp", "jti", "sid", "roles", "scope", "ver"],
+    });
+    let discovery = Bytes::from(
+        serde_json::to_vec(&discovery).map_err(|e| StartupError::Config(format!("cannot render discovery: {e}")))?,
+    );
+    Ok(AppState::new(auth, verifier, jwks, discovery))
+}
+
+fn app_router(settings: &Settings, state: AppState, extra: Option<Router<AppState>>) -> Router {
+    let mut routes = routes::router();
+    if let Some(extra) = extra {
+        routes = routes.merge(extra);
+    }
+    routes
+        .with_state(state)
+        .layer(middleware::from_fn(telemetry::log_error_causes))
+        .layer(DefaultBodyLimit::max(settings.body_limit_bytes()))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(telemetry::trace_layer())
+}
+
+/// Drops a password from a database URL before it is printed.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn database_passwords_are_redacted_before_printing() {
+        assert_eq!(redact_url("postgres://app:s3cret@db:5432/tessera"), "postgres://app:***@db:5432/tessera");
+        assert_eq!(redact_url("sqlite:///data/tessera.db"), "sqlite:///data/tessera.db");
+    }
+}

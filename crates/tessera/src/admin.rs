@@ -1,0 +1,179 @@
+//! The administration commands: users, roles, keys. They talk to the database directly, so
+//! they work whether or not a server is running on it.
+
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use serde_json::json;
+use tessera_core::accounts::Accounts;
+use tessera_core::clock::{Clock, SystemClock};
+use tessera_core::domain::{Permission, RoleName};
+use tessera_core::store::{Role, Store, StoreError, User};
+use tessera_server::config::Settings;
+use tessera_server::startup;
+
+use crate::cli::{KeysAction, RoleAction, UserAction};
+use crate::secret_input::read_new_password;
+
+async fn open(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    startup::ensure_data_dir(settings.data_dir()).context("failed to prepare the data directory")?;
+    startup::open_store(settings).await.context("failed to open the database")
+}
+
+fn role_names(raw: &[String]) -> anyhow::Result<Vec<RoleName>> {
+    raw.iter().map(|r| RoleName::parse(r).with_context(|| format!("role '{r}'"))).collect()
+}
+
+fn permissions(raw: &[String]) -> anyhow::Result<Vec<Permission>> {
+    raw.iter().map(|p| Permission::parse(p).with_context(|| format!("permission '{p}'"))).collect()
+}
+
+fn user_json(u: &User) -> serde_json::Value {
+    json!({
+        "id": u.id.as_str(),
+        "username": u.username,
+        "roles": u.roles,
+        "disabled": u.disabled,
+        "created_at": u.created_at,
+    })
+}
+
+fn print_user(u: &User) {
+    println!("id:       {}", u.id);
+    println!("username: {}", u.username);
+    println!("roles:    {}", if u.roles.is_empty() { "-".to_owned() } else { u.roles.join(", ") });
+    println!("status:   {}", if u.disabled { "disabled" } else { "enabled" });
+    println!("created:  {} (unix seconds)", u.created_at);
+}
+
+/// `tessera user …`
+pub(crate) async fn user(settings: Settings, action: UserAction) -> anyhow::Result<()> {
+    let store = open(&settings).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let accounts: Accounts = startup::accounts(&settings, store.clone(), clock);
+    match action {
+        UserAction::Add { username, roles, password_stdin } => {
+            let roles = role_names(&roles)?;
+            let password = read_new_password(password_stdin)?;
+            let user = accounts.create_user(&username, &password, roles).await.context("cannot add the user")?;
+            println!("created user {} ({})", user.username, user.id);
+        }
+        UserAction::List { json } => {
+            let users = store.list_users().await?;
+            if json {
+                println!("{}", serde_json::Value::Array(users.iter().map(user_json).collect()));
+            } else {
+                println!("{:<32} {:<36} {:<9} ROLES", "USERNAME", "ID", "STATUS");
+                for u in &users {
+                    let status = if u.disabled { "disabled" } else { "enabled" };
+                    println!("{:<32} {:<36} {:<9} {}", u.username, u.id, status, u.roles.join(","));
+                }
+            }
+        }
+        UserAction::Show { username, json } => {
+            let user = accounts.find(&username).await.context("cannot show the user")?;
+            if json {
+                println!("{}", user_json(&user));
+            } else {
+                print_user(&user);
+            }
+        }
+        UserAction::Disable { username } => {
+            accounts.set_disabled(&username, true).await.context("cannot disable the user")?;
+            println!("disabled {username}");
+        }
+        UserAction::Enable { username } => {
+            accounts.set_disabled(&username, false).await.context("cannot enable the user")?;
+            println!("enabled {username}");
+        }
+        UserAction::SetPassword { username, password_stdin } => {
+            let password = read_new_password(password_stdin)?;
+            accounts.set_password(&username, &password).await.context("cannot set the password")?;
+            println!("password set for {username}");
+        }
+        UserAction::SetRoles { username, roles } => {
+            let roles = role_names(&roles)?;
+            let user = accounts.set_roles(&username, &roles).await.context("cannot set the roles")?;
+            println!("{}: roles {}", user.username, if user.roles.is_empty() { "-".to_owned() } else { user.roles.join(", ") });
+        }
+    }
+    Ok(())
+}
+
+/// `tessera role …`
+pub(crate) async fn role(settings: Settings, action: RoleAction) -> anyhow::Result<()> {
+    let store = open(&settings).await?;
+    let now = SystemClock.unix();
+    match action {
+        RoleAction::Add { name, permissions: perms } => {
+            let name = RoleName::parse(&name)?;
+            let perms = permissions(&perms)?;
+            match store.create_role(&name, now).await {
+                Err(StoreError::Conflict(_)) => bail!("role '{name}' already exists"),
+                other => other?,
+            }
+            for p in &perms {
+                store.grant_permission(&name, p).await?;
+            }
+            println!("created role {name}");
+        }
+        RoleAction::List { json } => {
+            let roles = store.list_roles().await?;
+            if json {
+                let list: Vec<_> = roles.iter().map(role_json).collect();
+                println!("{}", serde_json::Value::Array(list));
+            } else {
+                println!("{:<32} PERMISSIONS", "ROLE");
+                for r in &roles {
+                    let perms: Vec<&str> = r.permissions.iter().map(Permission::as_str).collect();
+                    println!("{:<32} {}", r.name, perms.join(" "));
+                }
+            }
+        }
+        RoleAction::Grant { role, permissions: perms } => {
+            let name = RoleName::parse(&role)?;
+            for p in &permissions(&perms)? {
+                store.grant_permission(&name, p).await.with_context(|| format!("cannot grant to role '{name}'"))?;
+            }
+            println!("granted to {name}: {}", perms.join(" "));
+        }
+        RoleAction::Revoke { role, permissions: perms } => {
+            let name = RoleName::parse(&role)?;
+            for p in &permissions(&perms)? {
+                store.revoke_permission(&name, p).await.with_context(|| format!("cannot revoke from role '{name}'"))?;
+            }
+            println!("revoked from {name}: {}", perms.join(" "));
+        }
+    }
+    Ok(())
+}
+
+fn role_json(r: &Role) -> serde_json::Value {
+    json!({
+        "name": r.name.as_str(),
+        "permissions": r.permissions.iter().map(Permission::as_str).collect::<Vec<_>>(),
+    })
+}
+
+/// `tessera keys …`
+pub(crate) async fn keys(settings: Settings, action: KeysAction) -> anyhow::Result<()> {
+    let store = open(&settings).await?;
+    match action {
+        KeysAction::List { json } => {
+            let keys = store.signing_keys().await?;
+            if json {
+                let list: Vec<_> = keys
+                    .iter()
+                    .map(|k| json!({ "kid": k.kid, "alg": k.alg.as_str(), "status": k.status.as_str(), "created_at": k.created_at }))
+                    .collect();
+                println!("{}", serde_json::Value::Array(list));
+            } else {
+                println!("{:<45} {:<6} {:<9} CREATED", "KID", "ALG", "STATUS");
+                for k in &keys {
+                    println!("{:<45} {:<6} {:<9} {}", k.kid, k.alg.as_str(), k.status.as_str(), k.created_at);
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,181 @@
+//! The command-line grammar (clap). `///` comments are the `--help` text.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Tessera: a JWT authentication server.
+///
+/// Settings come from a TOML file (--config), TESSERA_* environment variables and flags;
+/// flags override the environment, which overrides the file. See docs/configuration.md.
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run the server (embedded SQLite and generated keys when nothing is configured).
+    Serve(ServeArgs),
+    /// Manage users.
+    User(UserCommand),
+    /// Manage roles and the permissions they grant.
+    Role(RoleCommand),
+    /// Inspect signing keys.
+    Keys(KeysCommand),
+}
+
+/// Where the configuration and the data are (shared by every command).
+#[derive(Debug, Args)]
+pub(crate) struct Common {
+    /// TOML configuration file.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub(crate) config: Option<PathBuf>,
+    /// Data directory: SQLite file and master key [env: TESSERA_DATA_DIR] [default: ./tessera-data].
+    #[arg(long, value_name = "DIR", global = true)]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://… [env: TESSERA_DATABASE_URL] [default: the SQLite file in the data directory].
+    #[arg(long, value_name = "URL", global = true)]
+    pub(crate) database_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub(crate) common: Common,
+    /// Address to listen on [env: TESSERA_LISTEN] [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub(crate) listen: Option<SocketAddr>,
+    /// Token issuer (`iss`) [env: TESSERA_ISSUER] [default on loopback: http://<listen>; required elsewhere].
+    #[arg(long, value_name = "URL")]
+    pub(crate) issuer: Option<String>,
+    /// Token audience (`aud`) [env: TESSERA_AUDIENCE] [default on loopback: tessera; required elsewhere].
+    #[arg(long, value_name = "AUD")]
+    pub(crate) audience: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UserCommand {
+    #[command(flatten)]
+    pub(crate) common: Common,
+    #[command(subcommand)]
+    pub(crate) action: UserAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UserAction {
+    /// Create a user. The password is read from a prompt, or from stdin with --password-stdin.
+    Add {
+        /// The username (compared case-insensitively, RFC 8265).
+        username: String,
+        /// A role to grant (repeatable); the role must exist.
+        #[arg(long = "role", value_name = "ROLE")]
+        roles: Vec<String>,
+        /// Read the password from the first line of standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one user.
+    Show {
+        /// The username.
+        username: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable a user: they can no longer log in.
+    Disable {
+        /// The username.
+        username: String,
+    },
+    /// Enable a disabled user.
+    Enable {
+        /// The username.
+        username: String,
+    },
+    /// Set a user's password (prompt, or --password-stdin).
+    SetPassword {
+        /// The username.
+        username: String,
+        /// Read the password from the first line of standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Replace a user's roles (no --role removes them all).
+    SetRoles {
+        /// The username.
+        username: String,
+        /// A role to grant (repeatable); each must exist.
+        #[arg(long = "role", value_name = "ROLE")]
+        roles: Vec<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RoleCommand {
+    #[command(flatten)]
+    pub(crate) common: Common,
+    #[command(subcommand)]
+    pub(crate) action: RoleAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RoleAction {
+    /// Create a role, optionally with permissions.
+    Add {
+        /// Role name (a-z, 0-9, and : . _ - /).
+        name: String,
+        /// A permission the role grants (repeatable).
+        #[arg(long = "permission", value_name = "PERMISSION")]
+        permissions: Vec<String>,
+    },
+    /// List roles and their permissions.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add permissions to a role.
+    Grant {
+        /// The role.
+        role: String,
+        /// Permissions to add.
+        #[arg(required = true)]
+        permissions: Vec<String>,
+    },
+    /// Remove permissions from a role.
+    Revoke {
+        /// The role.
+        role: String,
+        /// Permissions to remove.
+        #[arg(required = true)]
+        permissions: Vec<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KeysCommand {
+    #[command(flatten)]
+    pub(crate) common: Common,
+    #[command(subcommand)]
+    pub(crate) action: KeysAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeysAction {
+    /// List signing keys (kid, algorithm, status, creation time); never prints private material.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
