@@ -1,0 +1,98 @@
+//! CLI tests through the built binary (`CARGO_BIN_EXE_tessera`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod admin;
+mod serve;
+mod tls;
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The binary with a clean environment: no inherited `TESSERA_*` settings.
+pub fn tessera(cwd: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
+    cmd.current_dir(cwd);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("TESSERA_") || name == "RUST_LOG" {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}
+
+/// Runs the binary with `args`, writing `stdin` to it.
+pub fn run(cwd: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = tessera(cwd)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Stdout of a successful run.
+pub fn ok(cwd: &Path, args: &[&str], stdin: &str) -> String {
+    let out = run(cwd, args, stdin);
+    assert!(out.status.success(), "tessera {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A running `tessera serve`, killed on drop.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT` or `https://…`.
+    pub url: String,
+    /// Everything printed before the server was ready.
+    pub banner: String,
+}
+
+impl Server {
+    /// Starts `tessera serve ARGS` and waits for its "listening on" line.
+    pub fn start(cmd: &mut Command) -> Self {
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut banner = String::new();
+        let mut url = None;
+        while url.is_none() || !banner.contains("data:") {
+            match rx.recv_timeout(Duration::from_secs(30)) {
+                Ok(line) => {
+                    if let Some(rest) = line.split(" listening on ").nth(1) {
+                        url = Some(rest.trim().to_owned());
+                    }
+                    banner.push_str(&line);
+                    banner.push('\n');
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let out = child.wait_with_output().unwrap();
+                    panic!("server did not start: {banner}\n{}", String::from_utf8_lossy(&out.stderr));
+                }
+            }
+        }
+        Self { child, url: url.unwrap(), banner }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
