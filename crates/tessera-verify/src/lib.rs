@@ -1,1 +1,63 @@
-//! placeholder
+//! Verify Tessera access tokens: compact JWS, RFC 9068 JWT profile, typed claims.
+//!
+//! This crate is what a resource server links to check a bearer token that Tessera issued.
+//! It owns the token format (the JOSE header rules, the claim set, the JWK encoding of public
+//! keys) so that issuance in `tessera-core` and verification here cannot drift apart. It must
+//! not depend on any other Tessera crate, a web framework, a database or an async runtime.
+//!
+//! Verification is strict by construction:
+//! - every key is bound to exactly one [`Algorithm`]; the token's `alg` must equal it, so
+//!   `none`, algorithm confusion (HS256 with an RSA public key) and downgrades are impossible;
+//! - the key is chosen by the header's `kid` only; `jwk`, `jku`, `x5u` and `x5c` are never used;
+//! - the token is size-capped before any decoding, base64url is canonical, JSON is objects
+//!   only and duplicate members are refused;
+//! - the signature is checked before the claims are even parsed, then `typ`, `exp`, `nbf`,
+//!   `iat`, `iss` and `aud`.
+//!
+//! ```
+//! use std::time::{Duration, SystemTime};
+//! use tessera_verify::{Algorithm, VerificationKey, Verifier, VerifyError};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let key = VerificationKey::hmac("k1", Algorithm::HS256, &[7u8; 32])?;
+//! let verifier = Verifier::builder("https://auth.example", "api")
+//!     .key(key)
+//!     .leeway(Duration::from_secs(30))
+//!     .build()?;
+//! assert_eq!(verifier.kids().collect::<Vec<_>>(), ["k1"]);
+//! assert_eq!(verifier.verify_at("not.a.token", SystemTime::UNIX_EPOCH), Err(VerifyError::Malformed));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Layout
+//! - [`algorithm`]: the [`Algorithm`] enum (JOSE names, hash sizes)
+//! - [`claims`]: [`Claims`] and [`Audience`] with their strict JSON form
+//! - [`jwk`]: [`Jwk`], [`JwkSet`] and RFC 7638 thumbprints
+//! - [`key`]: [`VerificationKey`], a public key (or HMAC secret) parsed once and bound to one
+//!   algorithm
+//! - [`verifier`]: [`Verifier`] and its builder, the full check of an access token
+//! - [`error`]: [`VerifyError`] and [`KeyError`]
+//! - [`dangerous`]: signature-only checks for tokens that are not Tessera access tokens
+//! - internal: `jws` (compact serialization and the header), `base64url`, `json` (duplicate-free
+//!   JSON values), `clock` (the one place that reads the wall clock)
+#![deny(missing_docs)]
+
+pub mod algorithm;
+mod base64url;
+pub mod claims;
+mod clock;
+pub mod dangerous;
+pub mod error;
+mod json;
+mod jws;
+pub mod jwk;
+pub mod key;
+pub mod verifier;
+
+pub use algorithm::Algorithm;
+pub use claims::{Audience, Claims};
+pub use error::{KeyError, VerifyError};
+pub use jwk::{Jwk, JwkSet};
+pub use key::VerificationKey;
+pub use verifier::{Verifier, VerifierBuilder};
