@@ -1,0 +1,11 @@
+//! The one place in this crate that reads the wall clock ([`Verifier::verify`](crate::Verifier::verify)).
+//!
+//! Everything else takes `now` as a parameter so tests can pin time.
+
+use std::time::SystemTime;
+
+/// The current wall-clock time.
+#[allow(clippy::disallowed_methods)]
+pub(crate) fn now() -> SystemTime {
+    SystemTime::now()
+}
