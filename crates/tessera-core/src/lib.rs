@@ -23,6 +23,7 @@ pub mod clock;
 pub mod domain;
 pub mod keyring;
 pub mod password;
+pub mod signing;
 pub mod store;
 pub mod token;
 pub mod username;

@@ -186,8 +186,13 @@ mod tests {
 
     #[test]
     fn none_and_unknown_names_are_not_algorithms() {
-        for name in ["none", "None", "NONE", "nOnE", "", "HS1", "ES512", "hs256", "Ed25519"] {
-            assert!(name.parse::<Algorithm>().is_err(), "{name:?} must not parse");
+        for name in [
+            "none", "None", "NONE", "nOnE", "", "HS1", "ES512", "hs256", "Ed25519",
+        ] {
+            assert!(
+                name.parse::<Algorithm>().is_err(),
+                "{name:?} must not parse"
+            );
         }
     }
 

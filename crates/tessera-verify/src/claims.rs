@@ -313,7 +313,12 @@ struct ClaimsVisitor<'f> {
 
 impl ClaimsVisitor<'_> {
     /// Reads the value of registered claim `name` into an empty `slot`.
-    fn take<'de, A, T>(&self, map: &mut A, slot: &mut Option<T>, name: &'static str) -> Result<(), A::Error>
+    fn take<'de, A, T>(
+        &self,
+        map: &mut A,
+        slot: &mut Option<T>,
+        name: &'static str,
+    ) -> Result<(), A::Error>
     where
         A: MapAccess<'de>,
         T: Deserialize<'de>,

@@ -16,7 +16,9 @@ pub(crate) struct StrictValue(pub(crate) Value);
 
 impl<'de> Deserialize<'de> for StrictValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(StrictValueVisitor).map(StrictValue)
+        deserializer
+            .deserialize_any(StrictValueVisitor)
+            .map(StrictValue)
     }
 }
 

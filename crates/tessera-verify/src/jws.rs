@@ -84,7 +84,8 @@ pub(crate) fn verify<'t>(
         return Err(VerifyError::AlgorithmNotAllowed);
     }
 
-    let signature_len = base64url::decoded_len(signature_b64.len()).ok_or(VerifyError::Malformed)?;
+    let signature_len =
+        base64url::decoded_len(signature_b64.len()).ok_or(VerifyError::Malformed)?;
     if signature_len > MAX_SIGNATURE_LEN {
         return Err(VerifyError::BadSignature);
     }
@@ -290,14 +291,20 @@ mod tests {
 
     #[test]
     fn the_header_reads_alg_kid_typ_and_crit() {
-        let h = header(r#"{"alg":"ES256","kid":"k\u0031","typ":"at+jwt","x5u":"https://x"}"#)
-            .unwrap();
+        let h =
+            header(r#"{"alg":"ES256","kid":"k\u0031","typ":"at+jwt","x5u":"https://x"}"#).unwrap();
         assert_eq!(h.alg, "ES256");
         assert_eq!(h.kid.as_deref(), Some("k1"));
         assert_eq!(h.typ.as_deref(), Some("at+jwt"));
         assert_eq!(h.crit, Crit::Absent);
-        assert_eq!(header(r#"{"alg":"x","crit":[]}"#).unwrap().crit, Crit::Empty);
-        assert_eq!(header(r#"{"alg":"x","crit":["b64"]}"#).unwrap().crit, Crit::Listed);
+        assert_eq!(
+            header(r#"{"alg":"x","crit":[]}"#).unwrap().crit,
+            Crit::Empty
+        );
+        assert_eq!(
+            header(r#"{"alg":"x","crit":["b64"]}"#).unwrap().crit,
+            Crit::Listed
+        );
     }
 
     #[test]
@@ -322,10 +329,22 @@ mod tests {
     #[test]
     fn types_compare_case_insensitively_with_an_implied_application_prefix() {
         let accepted = [normalize_type("at+jwt")];
-        for ok in ["at+jwt", "AT+JWT", "application/at+jwt", "Application/At+Jwt"] {
+        for ok in [
+            "at+jwt",
+            "AT+JWT",
+            "application/at+jwt",
+            "Application/At+Jwt",
+        ] {
             assert!(type_accepted(ok, &accepted), "{ok}");
         }
-        for bad in ["jwt", "JWT", "application/jwt", "at+jwt ", "text/at+jwt", ""] {
+        for bad in [
+            "jwt",
+            "JWT",
+            "application/jwt",
+            "at+jwt ",
+            "text/at+jwt",
+            "",
+        ] {
             assert!(!type_accepted(bad, &accepted), "{bad}");
         }
     }

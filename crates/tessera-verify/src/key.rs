@@ -108,7 +108,9 @@ impl VerificationKey {
                     _ => ("P-384", 48),
                 };
                 if jwk.crv.as_deref() != Some(curve) {
-                    return Err(KeyError::AlgorithmMismatch("ec curve does not fit the algorithm"));
+                    return Err(KeyError::AlgorithmMismatch(
+                        "ec curve does not fit the algorithm",
+                    ));
                 }
                 let x = decode_member(&jwk.x, "ec jwk x is missing or not base64url")?;
                 let y = decode_member(&jwk.y, "ec jwk y is missing or not base64url")?;
@@ -128,7 +130,9 @@ impl VerificationKey {
                 }
                 let x = decode_member(&jwk.x, "okp jwk x is missing or not base64url")?;
                 if x.len() != signature::ED25519_PUBLIC_KEY_LEN {
-                    return Err(KeyError::InvalidKey("ed25519 public key has the wrong length"));
+                    return Err(KeyError::InvalidKey(
+                        "ed25519 public key has the wrong length",
+                    ));
                 }
                 public_material(alg, &x)?
             }
@@ -164,9 +168,15 @@ impl VerificationKey {
             }
         };
         if secret.len() < min_len {
-            return Err(KeyError::WeakKey("hmac secret is shorter than the hash output"));
+            return Err(KeyError::WeakKey(
+                "hmac secret is shorter than the hash output",
+            ));
         }
-        Self::new(kid.into(), alg, Material::Hmac(Box::new(hmac::Key::new(hmac_alg, secret))))
+        Self::new(
+            kid.into(),
+            alg,
+            Material::Hmac(Box::new(hmac::Key::new(hmac_alg, secret))),
+        )
     }
 
     /// A public key from DER: X.509 SubjectPublicKeyInfo (what `openssl pkey -pubout

@@ -50,8 +50,8 @@ mod clock;
 pub mod dangerous;
 pub mod error;
 mod json;
-mod jws;
 pub mod jwk;
+mod jws;
 pub mod key;
 pub mod verifier;
 

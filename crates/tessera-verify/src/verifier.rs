@@ -242,12 +242,19 @@ impl VerifierBuilder {
             return Err(KeyError::NoKeys);
         }
         for (i, key) in self.keys.iter().enumerate() {
-            if self.keys.iter().skip(i + 1).any(|other| other.kid() == key.kid()) {
+            if self
+                .keys
+                .iter()
+                .skip(i + 1)
+                .any(|other| other.kid() == key.kid())
+            {
                 return Err(KeyError::DuplicateKid(key.kid().to_owned()));
             }
         }
         if self.leeway > MAX_LEEWAY {
-            return Err(KeyError::InvalidSetting("leeway must be at most 10 minutes"));
+            return Err(KeyError::InvalidSetting(
+                "leeway must be at most 10 minutes",
+            ));
         }
         if self.max_token_len == 0 || self.max_token_len > MAX_MAX_TOKEN_LEN {
             return Err(KeyError::InvalidSetting(
@@ -255,7 +262,9 @@ impl VerifierBuilder {
             ));
         }
         if self.accepted_types.iter().all(|t| t.is_empty()) {
-            return Err(KeyError::InvalidSetting("at least one accepted type is needed"));
+            return Err(KeyError::InvalidSetting(
+                "at least one accepted type is needed",
+            ));
         }
         let accepted_types = self
             .accepted_types
@@ -295,10 +304,25 @@ mod tests {
                 .key(VerificationKey::hmac("k", crate::Algorithm::HS256, &[1; 32]).unwrap())
         };
         assert!(builder().build().is_ok());
-        assert!(builder().leeway(MAX_LEEWAY + Duration::from_secs(1)).build().is_err());
+        assert!(
+            builder()
+                .leeway(MAX_LEEWAY + Duration::from_secs(1))
+                .build()
+                .is_err()
+        );
         assert!(builder().max_token_len(0).build().is_err());
-        assert!(builder().max_token_len(MAX_MAX_TOKEN_LEN + 1).build().is_err());
-        assert!(builder().accepted_types(Vec::<String>::new()).build().is_err());
+        assert!(
+            builder()
+                .max_token_len(MAX_MAX_TOKEN_LEN + 1)
+                .build()
+                .is_err()
+        );
+        assert!(
+            builder()
+                .accepted_types(Vec::<String>::new())
+                .build()
+                .is_err()
+        );
         assert!(builder().accepted_types([""]).build().is_err());
     }
 
@@ -313,8 +337,14 @@ mod tests {
             parse_claims(&b64(r#"{"iss":"i"}"#)),
             Err(VerifyError::MissingClaim("sub"))
         );
-        assert_eq!(parse_claims(&b64(r#"{"iss":"i""#)), Err(VerifyError::Malformed));
-        assert_eq!(parse_claims(&b64(r#"{"exp":1"#)), Err(VerifyError::Malformed));
+        assert_eq!(
+            parse_claims(&b64(r#"{"iss":"i""#)),
+            Err(VerifyError::Malformed)
+        );
+        assert_eq!(
+            parse_claims(&b64(r#"{"exp":1"#)),
+            Err(VerifyError::Malformed)
+        );
         assert_eq!(parse_claims(&b64("[]")), Err(VerifyError::Malformed));
         assert_eq!(parse_claims("%%"), Err(VerifyError::Malformed));
     }
