@@ -260,7 +260,7 @@ pub trait KeyStore: Send + Sync {
 
 /// Everything the server needs from a database.
 #[async_trait]
-pub trait Store: UserStore + RoleStore + SessionStore + KeyStore {
+pub trait Store: UserStore + RoleStore + SessionStore + KeyStore + std::fmt::Debug {
     /// Succeeds when the database answers (`/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
 }
