@@ -1,0 +1,15 @@
+//! Integration tests of tessera-verify, one binary (STYLE.md): RFC vectors, the mandatory
+//! negatives, claim checks at the leeway edges, key import, and property tests.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod claims;
+mod keys;
+mod negatives;
+mod properties;
+mod rfc;
+mod support;
