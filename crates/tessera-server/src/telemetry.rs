@@ -41,9 +41,7 @@ where
 }
 
 /// The request-logging layer.
-pub(crate) fn trace_layer()
--> TraceLayer<tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>, RouteSpan, LogResponse, (), (), (), NoFailureLog>
-{
+pub(crate) fn trace_layer() -> TraceLayer<HttpClassifier, RouteSpan, (), LogResponse, (), (), NoFailureLog> {
     TraceLayer::new_for_http()
         .make_span_with(RouteSpan)
         .on_request(())
@@ -52,6 +50,8 @@ pub(crate) fn trace_layer()
         .on_eos(())
         .on_failure(NoFailureLog)
 }
+
+type HttpClassifier = tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>;
 
 /// Names the span after the matched route template.
 #[derive(Debug, Clone, Copy)]

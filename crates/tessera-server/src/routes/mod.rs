@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Every route, without middleware.
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/auth/register", post(auth::register::register))
         .route("/auth/login", post(auth::login::login))

@@ -16,7 +16,7 @@ use tessera_core::keyring::MasterKey;
 use super::StartupError;
 
 /// Creates the data directory (0700) if it is missing.
-pub(crate) fn ensure_data_dir(dir: &Path) -> Result<(), StartupError> {
+pub fn ensure_data_dir(dir: &Path) -> Result<(), StartupError> {
     DirBuilder::new()
         .recursive(true)
         .mode(0o700)

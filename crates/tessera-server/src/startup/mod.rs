@@ -204,8 +204,8 @@ pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StartupEr
 }
 
 async fn apply_configured_roles(store: &Arc<dyn Store>, settings: &Settings, clock: &dyn Clock) -> Result<(), StartupError> {
-    for role in settings.roles()? {
-        store.ensure_role(&role, clock.unix()).await?;
+    for role in settings.roles() {
+        store.ensure_role(role, clock.unix()).await?;
     }
     Ok(())
 }
