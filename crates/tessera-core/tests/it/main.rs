@@ -1,0 +1,11 @@
+//! Integration tests of tessera-core, one binary (STYLE.md).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod fixtures;
+mod interop;
+mod signing;
