@@ -73,7 +73,7 @@ pub trait Requirement: Send + Sync + 'static {
 
 /// A valid token carrying the role or permission `R`.
 #[derive(Debug)]
-pub struct Require<R>(pub Claims, PhantomData<R>);
+pub struct Require<R>(pub Claims, pub PhantomData<R>);
 
 impl<R: Requirement> FromRequestParts<AppState> for Require<R> {
     type Rejection = ApiError;

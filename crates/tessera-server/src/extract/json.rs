@@ -1,12 +1,13 @@
-//! `Json<T>`: axum's JSON extractor with the rejections mapped to API.md's errors: 413
-//! `payload_too_large` over the body limit, 400 `invalid_request` for a missing or wrong
-//! `Content-Type`, malformed JSON or a missing field. serde's messages can quote the
-//! offending value (a password sent as the wrong type, say), so only messages that name a
-//! field, never a value, are passed on.
+//! `Json<T>`: a JSON request body with every rejection mapped to API.md's errors: 413
+//! `payload_too_large` over the body limit; 400 `invalid_request` for a missing or wrong
+//! `Content-Type`, malformed JSON, a body that is not a JSON object (serde would otherwise
+//! accept `["name","password"]` for a struct), or a missing, unknown or mistyped field.
+//! serde's messages can quote the offending value (a password sent as the wrong type, say),
+//! so only messages that name a field, never a value, are passed on.
 
-use axum::extract::rejection::JsonRejection;
+use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -23,24 +24,37 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(map_rejection(&rejection)),
+        if !is_json(req.headers()) {
+            return Err(ApiError::InvalidRequest("expected Content-Type: application/json".to_owned()));
         }
+        // `Bytes` honours the router's body limit and reports an oversized body as 413.
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::InvalidRequest("the request body could not be read".to_owned())
+            }
+        })?;
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::InvalidRequest("the request body must be a JSON object".to_owned()));
+        }
+        serde_json::from_slice(&bytes).map(Self).map_err(|e| {
+            ApiError::InvalidRequest(if e.is_data() {
+                field_message(&e.to_string())
+            } else {
+                "the request body is not valid JSON".to_owned()
+            })
+        })
     }
 }
 
-fn map_rejection(rejection: &JsonRejection) -> ApiError {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::PayloadTooLarge;
-    }
-    let message = match rejection {
-        JsonRejection::MissingJsonContentType(_) => "expected Content-Type: application/json".to_owned(),
-        JsonRejection::JsonSyntaxError(_) => "the request body is not valid JSON".to_owned(),
-        JsonRejection::JsonDataError(e) => field_message(&e.body_text()),
-        _ => "the request body could not be read".to_owned(),
+/// `application/json` or any `application/*+json`, parameters ignored.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
     };
-    ApiError::InvalidRequest(message)
+    let mime = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
 /// Keeps serde's "missing field `x`" / "unknown field `x`", drops anything that could quote a value.
@@ -57,13 +71,31 @@ fn field_message(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::field_message;
+    use super::*;
 
     #[test]
     fn field_messages_name_fields_but_never_quote_values() {
-        let m = field_message("Failed to deserialize the JSON body: missing field `password` at line 1 column 20");
+        let m = field_message("missing field `password` at line 1 column 20");
         assert_eq!(m, "invalid request body: missing field `password`");
-        let m = field_message("Failed to deserialize: invalid type: string \"hunter2\", expected a sequence");
+        let m = field_message("invalid type: string \"hunter2\", expected a sequence at line 1 column 9");
         assert!(!m.contains("hunter2"), "{m}");
+    }
+
+    #[test]
+    fn json_content_types_are_recognised_with_parameters_and_suffixes() {
+        let cases = [
+            ("application/json", true),
+            ("Application/JSON; charset=utf-8", true),
+            ("application/merge-patch+json", true),
+            ("text/plain", false),
+            ("application/x-www-form-urlencoded", false),
+            ("text/json+x", false),
+        ];
+        for (value, expected) in cases {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, value.parse().unwrap());
+            assert_eq!(is_json(&headers), expected, "{value}");
+        }
+        assert!(!is_json(&HeaderMap::new()), "no content type");
     }
 }

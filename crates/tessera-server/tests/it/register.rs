@@ -39,7 +39,7 @@ async fn usernames_that_differ_only_by_case_or_width_conflict() {
 #[tokio::test]
 async fn weak_passwords_are_refused_with_a_reason_and_nothing_is_stored() {
     let app = TestApp::spawn().await;
-    let cases = [("short", "too short"), ("password12345678", "common password"), (&"x".repeat(5000)[..], "too long")];
+    let cases = [("short", "too short"), ("1234567887654321", "common password"), (&"x".repeat(5000)[..], "too long")];
     for (password, why) in cases {
         let response = app.post_json("/auth/register", &json!({ "username": "bob", "password": password })).await;
         let body = assert_error(response, 400, "invalid_request").await;
