@@ -5,7 +5,7 @@
 //! the minimal Argon2 parameters of `PasswordParams::danger_test_minimum()`. Logs are silent
 //! unless `TEST_LOG=1`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test harness fails loudly
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // a test harness fails loudly
 
 mod clock;
 

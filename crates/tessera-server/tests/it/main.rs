@@ -1,5 +1,5 @@
 //! HTTP integration tests: the real server on port 0 with a fresh SQLite file per test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod errors;
 mod extract;

@@ -1,5 +1,5 @@
 //! CLI tests through the built binary (`CARGO_BIN_EXE_tessera`).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod admin;
 mod serve;
@@ -46,6 +46,7 @@ pub fn ok(cwd: &Path, args: &[&str], stdin: &str) -> String {
 }
 
 /// A running `tessera serve`, killed on drop.
+#[derive(Debug)]
 pub struct Server {
     child: Child,
     /// `http://127.0.0.1:PORT` or `https://…`.
