@@ -1,0 +1,300 @@
+//! Typed, layered configuration: a TOML file, `TESSERA_*` environment variables and flags,
+//! each overriding the one before (flags over environment over file over defaults).
+//!
+//! Owns the file format, the table of environment names, defaults, ranges, and the refusals at
+//! start (a public address without TLS or a proxy, a missing issuer off loopback, Argon2 below
+//! the floor, out-of-range values), each with a message that says how to fix it. Every setting
+//! is documented with its default and range in `docs/configuration.md`.
+//!
+//! It must not read the process environment itself (callers pass the variables in, so tests
+//! never touch global state), must not accept the master key from the file, must not make the
+//! test-only Argon2 parameters reachable from any layer, and must never put a secret (database
+//! URL, master key) into an error, a warning or `Debug` output.
+//!
+//! # Layout
+//! - `settings.rs`: [`Settings`], defaults, accessors, validation.
+//! - `file.rs`: the TOML format (`deny_unknown_fields` at every level) and layer merging.
+//! - `env.rs`: the known `TESSERA_*` names and their parsing.
+
+mod env;
+mod file;
+mod settings;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+use tessera_core::password::PasswordError;
+
+pub use settings::{
+    ACCESS_TOKEN_TTL_SECS_RANGE, BODY_LIMIT_BYTES_RANGE, DEFAULT_ACCESS_TOKEN_TTL_SECS,
+    DEFAULT_AUDIENCE, DEFAULT_BODY_LIMIT_BYTES, DEFAULT_DATA_DIR, DEFAULT_HASHING_MAX_QUEUE,
+    DEFAULT_LISTEN, HASHING_MAX_QUEUE_RANGE, HASHING_WORKERS_RANGE, HashingSettings,
+    PasswordSettings, Settings, TlsSettings,
+};
+
+use file::Layer;
+
+/// Values given as command-line flags; `None` leaves the environment's or file's value.
+#[derive(Debug, Default, Clone)]
+pub struct CliOverrides {
+    /// `--listen ADDR:PORT`
+    pub listen: Option<SocketAddr>,
+    /// `--data-dir DIR`
+    pub data_dir: Option<PathBuf>,
+    /// `--database-url URL`
+    pub database_url: Option<SecretString>,
+    /// `--issuer URL`
+    pub issuer: Option<String>,
+    /// `--audience AUD`
+    pub audience: Option<String>,
+}
+
+/// Loaded settings and what the operator should be told about them.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Loaded {
+    /// The validated settings.
+    pub settings: Settings,
+    /// Things that did not stop the start but look wrong (print them).
+    pub warnings: Vec<ConfigWarning>,
+}
+
+/// A configuration the server refuses. Messages say how to fix it and never contain secrets.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The configuration file could not be read.
+    #[error("cannot read config file {}", .path.display())]
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The configuration file is not valid TOML for Tessera (e.g. an unknown key).
+    #[error(
+        "config file {}{}{}: {message}",
+        .path.display(),
+        .line.map(|l| format!(" line {l}")).unwrap_or_default(),
+        .key.as_ref().map(|k| format!(" (key `{k}`)")).unwrap_or_default()
+    )]
+    ParseFile {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the problem, when known.
+        line: Option<usize>,
+        /// The dotted key on that line, when it is a `key = value` line.
+        key: Option<String>,
+        /// What is wrong (names the key; never quotes the line).
+        message: String,
+    },
+    /// `master_key` appeared in the configuration file.
+    #[error(
+        "master_key cannot be set in the config file {}: set the TESSERA_MASTER_KEY environment \
+         variable, or point master_key_file at a file only the server can read",
+        .path.display()
+    )]
+    MasterKeyInFile {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A known `TESSERA_*` variable has a value that does not parse.
+    #[error("environment variable {name} must be {expected}")]
+    InvalidEnv {
+        /// The variable.
+        name: String,
+        /// What it should look like.
+        expected: String,
+    },
+    /// A non-loopback listen address with neither TLS nor a TLS proxy.
+    #[error(
+        "refusing to listen on {listen} without TLS: set tls.cert_file and tls.key_file \
+         (TESSERA_TLS_CERT_FILE, TESSERA_TLS_KEY_FILE) to serve HTTPS, or set behind_tls_proxy = \
+         true (TESSERA_BEHIND_TLS_PROXY=true) if a TLS-terminating proxy is in front, or listen \
+         on a loopback address such as 127.0.0.1:8080"
+    )]
+    PublicListenWithoutTls {
+        /// The listen address.
+        listen: SocketAddr,
+    },
+    /// A non-loopback listen address without an explicit issuer.
+    #[error(
+        "issuer must be set when listening on {listen}, which is not a loopback address: set \
+         issuer = \"https://auth.example.com\" in the config file, TESSERA_ISSUER or --issuer to \
+         the public URL clients reach this server at"
+    )]
+    IssuerRequired {
+        /// The listen address.
+        listen: SocketAddr,
+    },
+    /// A non-loopback listen address without an explicit audience.
+    #[error(
+        "audience must be set when listening on {listen}, which is not a loopback address: set \
+         audience = \"api.example.com\" in the config file, TESSERA_AUDIENCE or --audience to the \
+         value your resource servers expect in the aud claim"
+    )]
+    AudienceRequired {
+        /// The listen address.
+        listen: SocketAddr,
+    },
+    /// `access_token_ttl_secs` outside 60..=3600.
+    #[error(
+        "access_token_ttl_secs = {secs} is out of range: use 60 to 3600 seconds (1 to 60 \
+         minutes); the default is 600"
+    )]
+    AccessTokenTtlOutOfRange {
+        /// The value given, in whole seconds.
+        secs: u64,
+    },
+    /// `body_limit_bytes` outside 1 KiB..=1 MiB.
+    #[error(
+        "body_limit_bytes = {bytes} is out of range: use 1024 (1 KiB) to 1048576 (1 MiB); the \
+         default is 65536"
+    )]
+    BodyLimitOutOfRange {
+        /// The value given.
+        bytes: usize,
+    },
+    /// Only one of `tls.cert_file` and `tls.key_file` is set.
+    #[error(
+        "tls needs both cert_file and key_file (TESSERA_TLS_CERT_FILE and TESSERA_TLS_KEY_FILE); \
+         set both, or neither to serve plain HTTP on loopback"
+    )]
+    TlsIncomplete,
+    /// `[password]` settings refused (Argon2 below the floor, lengths out of range).
+    #[error("invalid [password] settings: {0}")]
+    Password(PasswordError),
+    /// Any other setting with a bad value.
+    #[error("{key} {reason}")]
+    Invalid {
+        /// The setting's key in the file.
+        key: &'static str,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    pub(crate) fn invalid(key: &'static str, reason: String) -> Self {
+        Self::Invalid { key, reason }
+    }
+}
+
+/// Something about the configuration that does not stop the start but should be seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigWarning {
+    /// A `TESSERA_*` variable this version does not know; it was not used.
+    UnknownEnvVar {
+        /// The variable.
+        name: String,
+        /// The known name it most resembles.
+        suggestion: Option<&'static str>,
+    },
+    /// The issuer is plain `http://` while the server is reachable beyond loopback.
+    PlainHttpIssuer {
+        /// The issuer.
+        issuer: String,
+    },
+}
+
+impl fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownEnvVar {
+                name,
+                suggestion: Some(known),
+            } => write!(
+                f,
+                "unknown environment variable {name} is ignored (did you mean {known}?)"
+            ),
+            Self::UnknownEnvVar {
+                name,
+                suggestion: None,
+            } => write!(
+                f,
+                "unknown environment variable {name} is ignored (see docs/configuration.md for \
+                 the TESSERA_* names)"
+            ),
+            Self::PlainHttpIssuer { issuer } => write!(
+                f,
+                "issuer {issuer} is plain http although the server listens beyond loopback; \
+                 clients normally expect an https issuer"
+            ),
+        }
+    }
+}
+
+impl Settings {
+    /// Loads settings: defaults, then the TOML `file` (the `--config` flag; when `None`, the
+    /// file named by `TESSERA_CONFIG`, else no file), then the known `TESSERA_*` variables
+    /// in `env`, then `overrides` (the flags). Validates the result ([`Settings::validate`]).
+    ///
+    /// Pass `std::env::vars()` as `env` in the binary, and a literal list in tests.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] saying which setting is wrong and how to fix it.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: CliOverrides,
+    ) -> Result<Loaded, ConfigError> {
+        let env = env::read(env)?;
+        let path = file
+            .map(Path::to_path_buf)
+            .or_else(|| env.config_file.clone());
+        let file_layer = match &path {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+                        path: path.clone(),
+                        source,
+                    })?;
+                Layer::from_toml(path, &text)?
+            }
+            None => Layer::default(),
+        };
+        Self::from_layers(file_layer, env, overrides)
+    }
+
+    /// Merges the layers (flags over environment over file), applies defaults, validates.
+    fn from_layers(
+        file: Layer,
+        env: env::EnvLayer,
+        overrides: CliOverrides,
+    ) -> Result<Loaded, ConfigError> {
+        let mut layer = file.overridden_by(env.layer);
+        let CliOverrides {
+            listen,
+            data_dir,
+            database_url,
+            issuer,
+            audience,
+        } = overrides;
+        layer.listen = listen.or(layer.listen);
+        layer.data_dir = data_dir.or(layer.data_dir);
+        layer.database_url = database_url.or(layer.database_url);
+        layer.issuer = issuer.or(layer.issuer);
+        layer.audience = audience.or(layer.audience);
+
+        let mut settings = Settings::from_layer(layer)?;
+        settings.master_key = env.master_key;
+        settings.validate()?;
+
+        let mut warnings = env.warnings;
+        if let Some(issuer) = &settings.issuer
+            && !settings.is_loopback()
+            && issuer.starts_with("http://")
+        {
+            warnings.push(ConfigWarning::PlainHttpIssuer {
+                issuer: issuer.clone(),
+            });
+        }
+        Ok(Loaded { settings, warnings })
+    }
+}

@@ -1,0 +1,506 @@
+//! [`Settings`]: the typed configuration the server starts from, its defaults, and the checks
+//! that refuse an unsafe or impossible configuration at start with a message saying how to fix
+//! it.
+//!
+//! The field docs are the user documentation (mirrored in `docs/configuration.md`): each
+//! states its default and range. Defaults that depend on other settings (the database file,
+//! the master key file, issuer, audience) are resolved by accessors, so changing `data_dir` or
+//! `listen` moves them along.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use tessera_core::domain::{Permission, RoleName};
+use tessera_core::password::{PasswordHasher, PasswordParams, PasswordPolicy};
+use tessera_core::store::Role;
+use tracing_subscriber::EnvFilter;
+
+use super::ConfigError;
+use super::file::{Layer, LogFormatName, Registration};
+use crate::telemetry::LogFormat;
+
+/// Default `listen`: loopback only, so a first start exposes nothing.
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
+/// Default `data_dir`, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = "./tessera-data";
+/// Default audience on a loopback address.
+pub const DEFAULT_AUDIENCE: &str = "tessera";
+/// Default and accepted access-token lifetime, in seconds (10 minutes; 1 to 60 minutes).
+pub const DEFAULT_ACCESS_TOKEN_TTL_SECS: u64 = 600;
+/// Accepted access-token lifetimes, in seconds.
+pub const ACCESS_TOKEN_TTL_SECS_RANGE: std::ops::RangeInclusive<u64> = 60..=3600;
+/// Default request body limit: 64 KiB.
+pub const DEFAULT_BODY_LIMIT_BYTES: usize = 64 * 1024;
+/// Accepted body limits: 1 KiB to 1 MiB.
+pub const BODY_LIMIT_BYTES_RANGE: std::ops::RangeInclusive<usize> = 1024..=1024 * 1024;
+/// Default number of requests allowed to wait for a hashing worker.
+pub const DEFAULT_HASHING_MAX_QUEUE: usize = 64;
+/// Accepted hashing worker counts.
+pub const HASHING_WORKERS_RANGE: std::ops::RangeInclusive<usize> = 1..=256;
+/// Accepted hashing queue lengths.
+pub const HASHING_MAX_QUEUE_RANGE: std::ops::RangeInclusive<usize> = 0..=100_000;
+
+/// The server's configuration, after the file, the environment and the flags are merged
+/// (flags over environment over file over defaults). Built by [`Settings::load`] or, in tests,
+/// [`Settings::for_test`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Settings {
+    /// Address and port to listen on. Default `127.0.0.1:8080`. Anything but a loopback
+    /// address needs `tls` or `behind_tls_proxy = true`, and an explicit `issuer` and
+    /// `audience`.
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database and the master key file. Default `./tessera-data`
+    /// (relative to the working directory); created at start if missing.
+    pub data_dir: PathBuf,
+    /// Database URL: `sqlite://PATH` or `postgres://…`. Default: the SQLite file
+    /// `<data_dir>/tessera.db`. A secret (it may hold a password).
+    pub database_url: Option<SecretString>,
+    /// The `iss` of issued tokens and the discovery `issuer`: the public URL of this server.
+    /// Default `http://<listen>` on a loopback address; required anywhere else.
+    pub issuer: Option<String>,
+    /// The `aud` of issued tokens. Default `tessera` on a loopback address; required anywhere
+    /// else.
+    pub audience: Option<String>,
+    /// Lifetime of access tokens. Default 10 minutes; range 1 to 60 minutes.
+    pub access_token_ttl: Duration,
+    /// Argon2id parameters and password rules.
+    pub password: PasswordSettings,
+    /// The pool that runs Argon2.
+    pub hashing: HashingSettings,
+    /// Whether `POST /auth/register` is open to anyone. Default `true` (`registration =
+    /// "open"`); when closed, only the CLI adds users.
+    pub registration_open: bool,
+    /// Largest request body accepted, in bytes; larger gets 413. Default 65536 (64 KiB);
+    /// range 1024 (1 KiB) to 1048576 (1 MiB).
+    pub body_limit_bytes: usize,
+    /// Serve HTTPS with this certificate and key (PEM). Default: none (plain HTTP).
+    pub tls: Option<TlsSettings>,
+    /// A TLS-terminating proxy is in front, so plain HTTP on a non-loopback address is
+    /// acceptable. Default `false`.
+    pub behind_tls_proxy: bool,
+    /// File holding the master key that encrypts signing keys at rest; created (mode 0600)
+    /// on first start. Default `<data_dir>/master.key`. Ignored when `TESSERA_MASTER_KEY`
+    /// is set.
+    pub master_key_file: Option<PathBuf>,
+    /// The master key itself, from `TESSERA_MASTER_KEY` only (never the file or a flag, which
+    /// would leave it in shell history or a config repository). Default: none.
+    pub master_key: Option<SecretString>,
+    /// Roles and the permissions they grant, applied at start (created if missing,
+    /// permissions added). Default: none.
+    pub roles: Vec<Role>,
+    /// Log line format. Default text.
+    pub log_format: LogFormat,
+    /// Log filter in `RUST_LOG` syntax, e.g. `info` or `info,tessera_server=debug`. Default
+    /// `info`.
+    pub log_level: String,
+}
+
+/// Argon2id parameters and the password policy.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct PasswordSettings {
+    /// Argon2id cost. Default m = 19456 KiB, t = 2, p = 1 (OWASP); anything weaker than
+    /// OWASP's table is refused (see `PasswordParams::new`).
+    pub params: PasswordParams,
+    /// Length limits of new passwords. Default 15 to 128 characters; minimum 8..=64,
+    /// maximum 64..=1024.
+    pub policy: PasswordPolicy,
+}
+
+/// The Argon2 worker pool.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct HashingSettings {
+    /// Concurrent Argon2 computations. Default: the number of cores; range 1 to 256.
+    pub workers: usize,
+    /// Requests allowed to wait for a worker; past that, 503 with `Retry-After`. Default 64;
+    /// range 0 (nobody waits) to 100000.
+    pub max_queue: usize,
+}
+
+/// Certificate and key files for HTTPS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// PEM certificate chain, leaf first.
+    pub cert_file: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+}
+
+impl Settings {
+    /// Settings for tests: listen on `127.0.0.1:0`, everything under `data_dir`, and the
+    /// minimal Argon2 parameters ([`PasswordParams::danger_test_minimum`]), which no
+    /// configuration file, variable or flag can select.
+    pub fn for_test(data_dir: &Path) -> Settings {
+        let mut settings = Self::defaults();
+        settings.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        data_dir.clone_into(&mut settings.data_dir);
+        settings.password.params = PasswordParams::danger_test_minimum();
+        settings.hashing.workers = 2;
+        settings
+    }
+
+    fn defaults() -> Settings {
+        Settings {
+            listen: DEFAULT_LISTEN,
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            database_url: None,
+            issuer: None,
+            audience: None,
+            access_token_ttl: Duration::from_secs(DEFAULT_ACCESS_TOKEN_TTL_SECS),
+            password: PasswordSettings {
+                params: PasswordParams::OWASP,
+                policy: PasswordPolicy::default(),
+            },
+            hashing: HashingSettings {
+                workers: PasswordHasher::default_workers(),
+                max_queue: DEFAULT_HASHING_MAX_QUEUE,
+            },
+            registration_open: true,
+            body_limit_bytes: DEFAULT_BODY_LIMIT_BYTES,
+            tls: None,
+            behind_tls_proxy: false,
+            master_key_file: None,
+            master_key: None,
+            roles: Vec::new(),
+            log_format: LogFormat::Text,
+            log_level: "info".to_owned(),
+        }
+    }
+
+    /// Applies defaults to the merged layers and converts them to their types. Range and
+    /// safety checks are in [`Self::validate`].
+    pub(crate) fn from_layer(layer: Layer) -> Result<Settings, ConfigError> {
+        let defaults = Self::defaults();
+        let p = layer.password;
+        let params = PasswordParams::new(
+            p.argon2_m_cost_kib
+                .unwrap_or(PasswordParams::OWASP.m_cost_kib()),
+            p.argon2_t_cost.unwrap_or(PasswordParams::OWASP.t_cost()),
+            p.argon2_p_cost.unwrap_or(PasswordParams::OWASP.p_cost()),
+        )
+        .map_err(ConfigError::Password)?;
+        let policy = PasswordPolicy::new(
+            p.min_length.unwrap_or(PasswordPolicy::DEFAULT_MIN_LEN),
+            p.max_length.unwrap_or(PasswordPolicy::DEFAULT_MAX_LEN),
+        )
+        .map_err(ConfigError::Password)?;
+        let tls = match (layer.tls.cert_file, layer.tls.key_file) {
+            (Some(cert_file), Some(key_file)) => Some(TlsSettings {
+                cert_file,
+                key_file,
+            }),
+            (None, None) => None,
+            _ => return Err(ConfigError::TlsIncomplete),
+        };
+        let ttl_secs = layer
+            .access_token_ttl_secs
+            .unwrap_or(DEFAULT_ACCESS_TOKEN_TTL_SECS);
+        Ok(Settings {
+            listen: layer.listen.unwrap_or(defaults.listen),
+            data_dir: layer.data_dir.unwrap_or(defaults.data_dir),
+            database_url: layer.database_url,
+            issuer: layer.issuer,
+            audience: layer.audience,
+            access_token_ttl: Duration::from_secs(ttl_secs),
+            password: PasswordSettings { params, policy },
+            hashing: HashingSettings {
+                workers: layer.hashing.workers.unwrap_or(defaults.hashing.workers),
+                max_queue: layer
+                    .hashing
+                    .max_queue
+                    .unwrap_or(defaults.hashing.max_queue),
+            },
+            registration_open: layer.registration != Some(Registration::Closed),
+            body_limit_bytes: layer.body_limit_bytes.unwrap_or(defaults.body_limit_bytes),
+            tls,
+            behind_tls_proxy: layer.behind_tls_proxy.unwrap_or(false),
+            master_key_file: layer.master_key_file,
+            master_key: None,
+            roles: roles(layer.roles.unwrap_or_default())?,
+            log_format: match layer.log_format {
+                Some(LogFormatName::Json) => LogFormat::Json,
+                Some(LogFormatName::Text) | None => LogFormat::Text,
+            },
+            log_level: layer.log_level.unwrap_or(defaults.log_level),
+        })
+    }
+
+    /// Refuses settings the server must not start with; every message says how to fix it.
+    ///
+    /// [`Settings::load`] calls this; call it again after changing fields by hand.
+    ///
+    /// # Errors
+    /// The first problem found, as a [`ConfigError`].
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let ttl = self.access_token_ttl.as_secs();
+        if !ACCESS_TOKEN_TTL_SECS_RANGE.contains(&ttl) || self.access_token_ttl.subsec_nanos() != 0
+        {
+            return Err(ConfigError::AccessTokenTtlOutOfRange { secs: ttl });
+        }
+        if !BODY_LIMIT_BYTES_RANGE.contains(&self.body_limit_bytes) {
+            return Err(ConfigError::BodyLimitOutOfRange {
+                bytes: self.body_limit_bytes,
+            });
+        }
+        if !HASHING_WORKERS_RANGE.contains(&self.hashing.workers) {
+            return Err(ConfigError::invalid(
+                "hashing.workers",
+                format!(
+                    "must be 1 to 256, not {} (the default is the number of cores)",
+                    self.hashing.workers
+                ),
+            ));
+        }
+        if !HASHING_MAX_QUEUE_RANGE.contains(&self.hashing.max_queue) {
+            return Err(ConfigError::invalid(
+                "hashing.max_queue",
+                format!(
+                    "must be 0 to 100000, not {} (the default is 64)",
+                    self.hashing.max_queue
+                ),
+            ));
+        }
+        if !self.is_loopback() && self.tls.is_none() && !self.behind_tls_proxy {
+            return Err(ConfigError::PublicListenWithoutTls {
+                listen: self.listen,
+            });
+        }
+        if !self.is_loopback() && self.issuer.is_none() {
+            return Err(ConfigError::IssuerRequired {
+                listen: self.listen,
+            });
+        }
+        if !self.is_loopback() && self.audience.is_none() {
+            return Err(ConfigError::AudienceRequired {
+                listen: self.listen,
+            });
+        }
+        if let Some(issuer) = &self.issuer {
+            check_issuer(issuer)?;
+        }
+        if let Some(audience) = &self.audience
+            && (audience.is_empty()
+                || audience
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control()))
+        {
+            return Err(ConfigError::invalid(
+                "audience",
+                "must be a non-empty string without spaces, e.g. \"api.example.com\"".to_owned(),
+            ));
+        }
+        self.check_database()?;
+        if EnvFilter::try_new(&self.log_level).is_err() {
+            return Err(ConfigError::invalid(
+                "log_level",
+                "is not a valid filter: use a level (error, warn, info, debug, trace) or \
+                 RUST_LOG syntax such as \"info,tessera_server=debug\""
+                    .to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_database(&self) -> Result<(), ConfigError> {
+        match &self.database_url {
+            Some(url) => {
+                let url = url.expose_secret();
+                let known = ["sqlite:", "postgres://", "postgresql://"]
+                    .iter()
+                    .any(|scheme| url.starts_with(scheme));
+                if !known {
+                    return Err(ConfigError::invalid(
+                        "database_url",
+                        "must start with sqlite: (e.g. sqlite://./tessera-data/tessera.db) or \
+                         postgres:// (e.g. postgres://tessera@localhost/tessera)"
+                            .to_owned(),
+                    ));
+                }
+            }
+            None if self.data_dir.to_str().is_none() => {
+                return Err(ConfigError::invalid(
+                    "data_dir",
+                    "must be valid UTF-8 to hold the default SQLite database: rename the \
+                     directory or set database_url"
+                        .to_owned(),
+                ));
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// Whether `listen` is a loopback address (127.0.0.0/8, ::1, or ::ffff:127.x.x.x).
+    pub fn is_loopback(&self) -> bool {
+        self.listen.ip().to_canonical().is_loopback()
+    }
+
+    /// The issuer: the configured one, else `http://<listen>` (loopback only; validation
+    /// refuses a missing issuer elsewhere).
+    pub fn resolved_issuer(&self) -> String {
+        self.issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+
+    /// The audience: the configured one, else `tessera` (loopback only).
+    pub fn resolved_audience(&self) -> String {
+        self.audience
+            .clone()
+            .unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned())
+    }
+
+    /// The database URL: the configured one, else `sqlite://<data_dir>/tessera.db`.
+    pub fn database_url(&self) -> SecretString {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => SecretString::from(sqlite_url(&self.data_dir.join("tessera.db"))),
+        }
+    }
+
+    /// The master key file: the configured one, else `<data_dir>/master.key`.
+    pub fn master_key_file(&self) -> PathBuf {
+        self.master_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("master.key"))
+    }
+
+    /// The master key from `TESSERA_MASTER_KEY`, if set.
+    pub fn master_key(&self) -> Option<&SecretString> {
+        self.master_key.as_ref()
+    }
+
+    /// See [`Settings::listen`](#structfield.listen).
+    pub fn listen(&self) -> SocketAddr {
+        self.listen
+    }
+
+    /// See [`Settings::data_dir`](#structfield.data_dir).
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// See [`Settings::access_token_ttl`](#structfield.access_token_ttl).
+    pub fn access_token_ttl(&self) -> Duration {
+        self.access_token_ttl
+    }
+
+    /// The Argon2id parameters for new hashes.
+    pub fn password_params(&self) -> PasswordParams {
+        self.password.params
+    }
+
+    /// The rules for new passwords.
+    pub fn password_policy(&self) -> PasswordPolicy {
+        self.password.policy
+    }
+
+    /// Concurrent Argon2 computations.
+    pub fn hashing_workers(&self) -> usize {
+        self.hashing.workers
+    }
+
+    /// Requests allowed to wait for a hashing worker.
+    pub fn hashing_max_queue(&self) -> usize {
+        self.hashing.max_queue
+    }
+
+    /// See [`Settings::registration_open`](#structfield.registration_open).
+    pub fn registration_open(&self) -> bool {
+        self.registration_open
+    }
+
+    /// See [`Settings::body_limit_bytes`](#structfield.body_limit_bytes).
+    pub fn body_limit_bytes(&self) -> usize {
+        self.body_limit_bytes
+    }
+
+    /// See [`Settings::tls`](#structfield.tls).
+    pub fn tls(&self) -> Option<&TlsSettings> {
+        self.tls.as_ref()
+    }
+
+    /// Roles declared in the configuration, validated.
+    pub fn roles(&self) -> &[Role] {
+        &self.roles
+    }
+
+    /// See [`Settings::log_format`](#structfield.log_format).
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format
+    }
+
+    /// The log filter (`log_level`).
+    pub fn log_filter(&self) -> &str {
+        &self.log_level
+    }
+}
+
+/// `sqlite://` plus the path, with the characters SQLite URLs treat specially escaped.
+fn sqlite_url(path: &Path) -> String {
+    let mut url = String::from("sqlite://");
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' => url.push_str("%25"),
+            '?' => url.push_str("%3F"),
+            '#' => url.push_str("%23"),
+            c => url.push(c),
+        }
+    }
+    url
+}
+
+/// An issuer is an http(s) URL without query or fragment (RFC 8414 §2).
+fn check_issuer(issuer: &str) -> Result<(), ConfigError> {
+    let rest = issuer
+        .strip_prefix("https://")
+        .or_else(|| issuer.strip_prefix("http://"));
+    let ok = rest.is_some_and(|rest| {
+        !rest.is_empty()
+            && !rest.starts_with('/')
+            && !rest.contains(['?', '#'])
+            && !rest.chars().any(|c| c.is_whitespace() || c.is_control())
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid(
+            "issuer",
+            "must be an https:// (or, on loopback, http://) URL without query or fragment, \
+             e.g. \"https://auth.example.com\""
+                .to_owned(),
+        ))
+    }
+}
+
+/// Converts `[roles]` into validated roles with sorted, unique permissions.
+fn roles(
+    declared: std::collections::BTreeMap<String, Vec<String>>,
+) -> Result<Vec<Role>, ConfigError> {
+    declared
+        .into_iter()
+        .map(|(name, permissions)| {
+            let role = RoleName::parse(&name)
+                .map_err(|e| ConfigError::invalid("roles", format!("entry {name:?}: {e}")))?;
+            let mut permissions = permissions
+                .iter()
+                .map(|p| {
+                    Permission::parse(p).map_err(|e| {
+                        ConfigError::invalid("roles", format!("entry {name:?}: {e} ({p:?})"))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            permissions.sort();
+            permissions.dedup();
+            Ok(Role {
+                name: role,
+                permissions,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,574 @@
+//! Loading, precedence and refusals, through the same path `Settings::load` takes.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use tessera_core::password::PasswordParams;
+
+use super::file::Layer;
+use super::*;
+
+fn load_str(toml: &str, env: &[(&str, &str)], flags: CliOverrides) -> Result<Loaded, ConfigError> {
+    let file = Layer::from_toml(Path::new("test.toml"), toml)?;
+    let env = env::read(
+        env.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<Vec<_>>(),
+    )?;
+    Settings::from_layers(file, env, flags)
+}
+
+fn settings(toml: &str, env: &[(&str, &str)]) -> Settings {
+    load_str(toml, env, CliOverrides::default())
+        .unwrap_or_else(|e| panic!("should load: {e}"))
+        .settings
+}
+
+fn refusal(toml: &str, env: &[(&str, &str)]) -> String {
+    load_str(toml, env, CliOverrides::default())
+        .map(|_| ())
+        .expect_err("should be refused")
+        .to_string()
+}
+
+fn repo_file(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(relative)
+}
+
+const PUBLIC: &str = "listen = \"0.0.0.0:443\"\n";
+const PUBLIC_OK: &str = "listen = \"0.0.0.0:8080\"\nbehind_tls_proxy = true\n\
+                         issuer = \"https://auth.example.com\"\naudience = \"api\"\n";
+
+#[test]
+fn no_configuration_at_all_gives_the_documented_defaults() {
+    let s = settings("", &[]);
+
+    assert_eq!(s.listen(), "127.0.0.1:8080".parse().expect("addr"));
+    assert_eq!(s.data_dir(), Path::new("./tessera-data"));
+    assert_eq!(
+        s.database_url().expose_secret(),
+        "sqlite://./tessera-data/tessera.db"
+    );
+    assert_eq!(s.master_key_file(), Path::new("./tessera-data/master.key"));
+    assert_eq!(s.resolved_issuer(), "http://127.0.0.1:8080");
+    assert_eq!(s.resolved_audience(), "tessera");
+    assert_eq!(s.access_token_ttl(), Duration::from_secs(600));
+    assert_eq!(s.password_params(), PasswordParams::OWASP);
+    assert_eq!(
+        (s.password_policy().min_len(), s.password_policy().max_len()),
+        (15, 128)
+    );
+    assert_eq!(
+        s.hashing_workers(),
+        tessera_core::password::PasswordHasher::default_workers()
+    );
+    assert_eq!(s.hashing_max_queue(), 64);
+    assert!(s.registration_open());
+    assert_eq!(s.body_limit_bytes(), 65536);
+    assert!(s.tls().is_none() && !s.behind_tls_proxy && s.master_key().is_none());
+    assert!(s.roles().is_empty());
+    assert_eq!(s.log_format(), crate::telemetry::LogFormat::Text);
+    assert_eq!(s.log_filter(), "info");
+    assert!(s.is_loopback());
+}
+
+#[test]
+fn flags_override_environment_which_overrides_the_file() {
+    let file = "listen = \"127.0.0.1:1001\"\ndata_dir = \"/file\"\nissuer = \"http://file\"\n\
+                audience = \"file\"\ndatabase_url = \"sqlite://file.db\"\n\
+                access_token_ttl_secs = 900\n";
+    let env = [
+        ("TESSERA_LISTEN", "127.0.0.1:1002"),
+        ("TESSERA_DATA_DIR", "/env"),
+        ("TESSERA_ISSUER", "http://env"),
+        ("TESSERA_AUDIENCE", "env"),
+        ("TESSERA_DATABASE_URL", "sqlite://env.db"),
+        ("TESSERA_ACCESS_TOKEN_TTL_SECS", "1200"),
+    ];
+    let flags = CliOverrides {
+        listen: Some("127.0.0.1:1003".parse().expect("addr")),
+        data_dir: Some(PathBuf::from("/flag")),
+        database_url: Some(SecretString::from("sqlite://flag.db")),
+        issuer: Some("http://flag".to_owned()),
+        audience: Some("flag".to_owned()),
+    };
+
+    let all = load_str(file, &env, flags).expect("loads").settings;
+    let no_flags = settings(file, &env);
+    let file_only = settings(file, &[]);
+
+    let cases = [
+        (
+            all.listen().to_string(),
+            "127.0.0.1:1003",
+            "flag beats env and file: listen",
+        ),
+        (
+            all.data_dir().display().to_string(),
+            "/flag",
+            "flag: data_dir",
+        ),
+        (all.resolved_issuer(), "http://flag", "flag: issuer"),
+        (all.resolved_audience(), "flag", "flag: audience"),
+        (
+            all.database_url().expose_secret().to_owned(),
+            "sqlite://flag.db",
+            "flag: database_url",
+        ),
+        (
+            no_flags.listen().to_string(),
+            "127.0.0.1:1002",
+            "env beats file: listen",
+        ),
+        (
+            no_flags.data_dir().display().to_string(),
+            "/env",
+            "env: data_dir",
+        ),
+        (no_flags.resolved_issuer(), "http://env", "env: issuer"),
+        (
+            no_flags.database_url().expose_secret().to_owned(),
+            "sqlite://env.db",
+            "env: database_url",
+        ),
+        (
+            no_flags.access_token_ttl().as_secs().to_string(),
+            "1200",
+            "env: ttl",
+        ),
+        (
+            file_only.listen().to_string(),
+            "127.0.0.1:1001",
+            "file beats defaults: listen",
+        ),
+        (file_only.resolved_audience(), "file", "file: audience"),
+        (
+            file_only.access_token_ttl().as_secs().to_string(),
+            "900",
+            "file: ttl",
+        ),
+    ];
+    for (got, want, why) in cases {
+        assert_eq!(got, want, "{why}");
+    }
+}
+
+#[test]
+fn nested_settings_follow_the_same_precedence() {
+    let file = "[password]\nargon2_m_cost_kib = 65536\nmin_length = 12\n[hashing]\nmax_queue = 5\n";
+    let env = [
+        ("TESSERA_PASSWORD_MIN_LENGTH", "20"),
+        ("TESSERA_HASHING_WORKERS", "3"),
+    ];
+
+    let s = settings(file, &env);
+
+    assert_eq!(s.password_params().m_cost_kib(), 65536, "from the file");
+    assert_eq!(s.password_params().t_cost(), 2, "default");
+    assert_eq!(s.password_policy().min_len(), 20, "env over file");
+    assert_eq!(s.hashing.max_queue, 5, "from the file");
+    assert_eq!(s.hashing.workers, 3, "from env");
+}
+
+#[test]
+fn data_dir_moves_the_default_database_and_master_key() {
+    let s = settings("data_dir = \"/srv/tessera\"\n", &[]);
+    assert_eq!(
+        s.database_url().expose_secret(),
+        "sqlite:///srv/tessera/tessera.db"
+    );
+    assert_eq!(s.master_key_file(), Path::new("/srv/tessera/master.key"));
+
+    let odd = settings("data_dir = \"/tmp/a?b#c%d\"\n", &[]);
+    assert_eq!(
+        odd.database_url().expose_secret(),
+        "sqlite:///tmp/a%3Fb%23c%25d/tessera.db"
+    );
+}
+
+#[test]
+fn an_unknown_key_in_the_file_is_an_error_that_names_it() {
+    let message = refusal("[password]\nargon2_memory = 1\n", &[]);
+    assert!(message.contains("`argon2_memory`"), "{message}");
+    assert!(message.contains("line 2"), "{message}");
+}
+
+#[test]
+fn unknown_tessera_variables_are_warned_and_test_variables_ignored() {
+    let loaded = load_str(
+        "",
+        &[
+            ("TESSERA_ISSUR", "http://x"),
+            ("TESSERA_TEST_DATABASE_URL", "postgres://secret@db/x"),
+            ("PATH", "/bin"),
+        ],
+        CliOverrides::default(),
+    )
+    .expect("loads");
+
+    let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("TESSERA_ISSUR") && warnings[0].contains("TESSERA_ISSUER"));
+    assert_eq!(
+        loaded.settings.resolved_issuer(),
+        "http://127.0.0.1:8080",
+        "not used"
+    );
+    assert!(
+        loaded.settings.database_url.is_none(),
+        "TESSERA_TEST_* is never read"
+    );
+}
+
+#[test]
+fn a_public_listen_address_without_tls_or_proxy_is_refused_with_the_fixes() {
+    let message = refusal(PUBLIC, &[]);
+    for fix in [
+        "tls.cert_file",
+        "TESSERA_TLS_CERT_FILE",
+        "behind_tls_proxy",
+        "127.0.0.1",
+    ] {
+        assert!(
+            message.contains(fix),
+            "message should mention {fix}: {message}"
+        );
+    }
+}
+
+#[test]
+fn a_public_listen_address_is_accepted_with_a_proxy_or_tls_and_explicit_names() {
+    let proxied = settings(PUBLIC_OK, &[]);
+    assert!(!proxied.is_loopback());
+    assert_eq!(proxied.resolved_issuer(), "https://auth.example.com");
+
+    let tls = settings(
+        "listen = \"[::]:443\"\nissuer = \"https://a.example\"\naudience = \"api\"\n\
+         [tls]\ncert_file = \"cert.pem\"\nkey_file = \"key.pem\"\n",
+        &[],
+    );
+    let files = tls.tls().expect("tls");
+    assert_eq!(
+        (files.cert_file.as_path(), files.key_file.as_path()),
+        (Path::new("cert.pem"), Path::new("key.pem"))
+    );
+}
+
+#[test]
+fn issuer_and_audience_are_required_off_loopback() {
+    let no_issuer = refusal(
+        "listen = \"10.0.0.1:80\"\nbehind_tls_proxy = true\naudience = \"a\"\n",
+        &[],
+    );
+    assert!(
+        no_issuer.contains("issuer must be set") && no_issuer.contains("TESSERA_ISSUER"),
+        "{no_issuer}"
+    );
+
+    let no_audience = refusal(
+        "listen = \"10.0.0.1:80\"\nbehind_tls_proxy = true\nissuer = \"https://a.example\"\n",
+        &[],
+    );
+    assert!(
+        no_audience.contains("audience must be set") && no_audience.contains("--audience"),
+        "{no_audience}"
+    );
+}
+
+#[test]
+fn loopback_addresses_get_the_defaults() {
+    for listen in [
+        "127.0.0.1:8080",
+        "127.1.2.3:9",
+        "[::1]:8080",
+        "[::ffff:127.0.0.1]:80",
+    ] {
+        let s = settings(&format!("listen = \"{listen}\"\n"), &[]);
+        assert!(s.is_loopback(), "{listen} is loopback");
+        assert_eq!(
+            s.resolved_issuer(),
+            format!("http://{}", s.listen()),
+            "{listen}"
+        );
+    }
+}
+
+#[test]
+fn access_token_ttl_must_be_between_one_and_sixty_minutes() {
+    let cases = [
+        (59, false),
+        (60, true),
+        (600, true),
+        (3600, true),
+        (3601, false),
+        (0, false),
+    ];
+    for (secs, ok) in cases {
+        let result = load_str(
+            &format!("access_token_ttl_secs = {secs}\n"),
+            &[],
+            CliOverrides::default(),
+        );
+        match (ok, result) {
+            (true, Ok(l)) => assert_eq!(l.settings.access_token_ttl(), Duration::from_secs(secs)),
+            (false, Err(e)) => assert!(e.to_string().contains("60 to 3600"), "{secs}: {e}"),
+            (ok, other) => panic!("{secs} s: expected ok={ok}, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn body_limit_must_be_between_1_kib_and_1_mib() {
+    let cases = [
+        (1023, false),
+        (1024, true),
+        (1_048_576, true),
+        (1_048_577, false),
+    ];
+    for (bytes, ok) in cases {
+        let result = load_str(
+            &format!("body_limit_bytes = {bytes}\n"),
+            &[],
+            CliOverrides::default(),
+        );
+        assert_eq!(result.is_ok(), ok, "{bytes} bytes");
+    }
+}
+
+#[test]
+fn argon2_below_the_floor_is_refused_from_every_layer() {
+    let from_file = refusal(
+        "[password]\nargon2_m_cost_kib = 8\nargon2_t_cost = 1\n",
+        &[],
+    );
+    assert!(
+        from_file.contains("below the OWASP floor") && from_file.contains("at least 47104"),
+        "{from_file}"
+    );
+
+    let from_env = refusal("", &[("TESSERA_PASSWORD_ARGON2_M_COST_KIB", "1024")]);
+    assert!(from_env.contains("at least 19456"), "{from_env}");
+
+    let stronger = settings(
+        "[password]\nargon2_m_cost_kib = 12288\nargon2_t_cost = 3\n",
+        &[],
+    );
+    assert_eq!(
+        stronger.password_params().t_cost(),
+        3,
+        "an OWASP-listed alternative"
+    );
+}
+
+#[test]
+fn password_length_limits_are_range_checked() {
+    assert!(refusal("[password]\nmin_length = 7\n", &[]).contains("min_length"));
+    assert!(refusal("[password]\nmax_length = 32\n", &[]).contains("max_length"));
+    assert_eq!(
+        settings("[password]\nmin_length = 8\n", &[])
+            .password_policy()
+            .min_len(),
+        8
+    );
+}
+
+#[test]
+fn only_test_settings_use_the_minimal_argon2_parameters() {
+    let dir = Path::new("/tmp/tessera-test");
+    let s = Settings::for_test(dir);
+
+    assert_eq!(s.password_params(), PasswordParams::danger_test_minimum());
+    assert_eq!(s.listen().port(), 0);
+    assert_eq!(s.data_dir(), dir);
+    assert!(
+        s.validate().is_ok(),
+        "test settings are valid: {:?}",
+        s.validate()
+    );
+}
+
+#[test]
+fn other_bad_values_are_refused_with_the_key_named() {
+    let cases = [
+        ("[tls]\ncert_file = \"c.pem\"\n", "key_file", "half of tls"),
+        (
+            "database_url = \"mysql://x\"\n",
+            "database_url",
+            "unknown database",
+        ),
+        (
+            "issuer = \"auth.example.com\"\n",
+            "issuer",
+            "issuer without scheme",
+        ),
+        (
+            "issuer = \"https://a.example/?x=1\"\n",
+            "issuer",
+            "issuer with query",
+        ),
+        (
+            "audience = \"two words\"\n",
+            "audience",
+            "audience with a space",
+        ),
+        ("log_level = \"info,,=[\"\n", "log_level", "bad filter"),
+        ("log_format = \"xml\"\n", "log_format", "unknown log format"),
+        (
+            "registration = \"invite\"\n",
+            "registration",
+            "unknown registration mode",
+        ),
+        ("[hashing]\nworkers = 0\n", "hashing.workers", "no workers"),
+        ("[roles]\nAdmin = [\"x\"]\n", "roles", "upper-case role"),
+        (
+            "[roles]\nadmin = [\"has space\"]\n",
+            "roles",
+            "permission with a space",
+        ),
+    ];
+    for (toml, key, why) in cases {
+        let message = refusal(toml, &[]);
+        assert!(message.contains(key), "{why}: {message}");
+    }
+}
+
+#[test]
+fn a_bad_database_url_is_refused_without_echoing_it() {
+    let message = refusal("", &[("TESSERA_DATABASE_URL", "mysql://root:hunter2@db/x")]);
+    assert!(!message.contains("hunter2"), "{message}");
+}
+
+#[test]
+fn roles_are_validated_sorted_and_deduplicated() {
+    let s = settings(
+        "[roles]\nadmin = [\"users:write\", \"users:read\", \"users:read\"]\nviewer = []\n",
+        &[],
+    );
+
+    let roles: Vec<(String, Vec<String>)> = s
+        .roles()
+        .iter()
+        .map(|r| {
+            (
+                r.name.to_string(),
+                r.permissions.iter().map(ToString::to_string).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        roles,
+        vec![
+            (
+                "admin".to_owned(),
+                vec!["users:read".to_owned(), "users:write".to_owned()]
+            ),
+            ("viewer".to_owned(), vec![]),
+        ]
+    );
+}
+
+#[test]
+fn secrets_come_only_from_the_environment_and_never_show_in_debug() {
+    let loaded = load_str(
+        "registration = \"closed\"\n",
+        &[
+            ("TESSERA_MASTER_KEY", "bWFzdGVyLWtleS1ieXRlcw"),
+            (
+                "TESSERA_DATABASE_URL",
+                "postgres://tessera:hunter2@db/tessera",
+            ),
+        ],
+        CliOverrides::default(),
+    )
+    .expect("loads");
+    let s = loaded.settings;
+
+    assert_eq!(
+        s.master_key()
+            .map(|k| k.expose_secret().to_owned())
+            .as_deref(),
+        Some("bWFzdGVyLWtleS1ieXRlcw")
+    );
+    assert!(!s.registration_open());
+    let shown = format!("{s:?}");
+    assert!(
+        !shown.contains("hunter2") && !shown.contains("bWFzdGVy"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn load_reads_the_file_named_by_the_flag_or_tessera_config() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("tessera.toml");
+    std::fs::write(&path, "listen = \"127.0.0.1:4242\"\n").expect("write");
+
+    let by_flag = Settings::load(Some(&path), Vec::new(), CliOverrides::default()).expect("loads");
+    let by_env = Settings::load(
+        None,
+        vec![("TESSERA_CONFIG".to_owned(), path.display().to_string())],
+        CliOverrides::default(),
+    )
+    .expect("loads");
+    let missing = Settings::load(
+        Some(&dir.path().join("nope.toml")),
+        Vec::new(),
+        CliOverrides::default(),
+    );
+
+    assert_eq!(by_flag.settings.listen().port(), 4242);
+    assert_eq!(by_env.settings.listen().port(), 4242);
+    let message = missing.map(|_| ()).expect_err("missing file").to_string();
+    assert!(message.contains("nope.toml"), "{message}");
+}
+
+#[test]
+fn the_example_config_file_parses_without_warnings() {
+    let path = repo_file("docs/tessera.example.toml");
+
+    let loaded = Settings::load(Some(&path), Vec::new(), CliOverrides::default())
+        .unwrap_or_else(|e| panic!("docs/tessera.example.toml must load: {e}"));
+
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert!(
+        !loaded.settings.roles().is_empty(),
+        "the example shows roles"
+    );
+}
+
+#[test]
+fn the_configuration_docs_list_every_key_and_variable() {
+    let docs =
+        std::fs::read_to_string(repo_file("docs/configuration.md")).expect("docs/configuration.md");
+    let example = std::fs::read_to_string(repo_file("docs/tessera.example.toml")).expect("example");
+    // Every key the example sets, uncommented, including those inside tables.
+    let table: toml::Table = toml::from_str(&example).expect("example is TOML");
+    let mut keys = Vec::new();
+    for (key, value) in &table {
+        match value {
+            toml::Value::Table(inner) if key != "roles" => {
+                keys.extend(inner.keys().map(|k| format!("{key}.{k}")));
+            }
+            _ => keys.push(key.clone()),
+        }
+    }
+    assert!(
+        keys.len() >= 20,
+        "the example should show (nearly) every key: {keys:?}"
+    );
+    for key in keys {
+        assert!(
+            docs.contains(&format!("`{key}`")),
+            "docs/configuration.md does not mention `{key}`"
+        );
+    }
+    for (name, _) in env::KNOWN {
+        assert!(
+            docs.contains(name),
+            "docs/configuration.md does not mention {name}"
+        );
+    }
+}
