@@ -10,7 +10,7 @@ use tracing::Span;
 use crate::auth::AuthError;
 use crate::clock::Clock;
 use crate::domain::{RoleName, UserId};
-use crate::password::{PasswordHasher, PasswordPolicy};
+use crate::password::{Password, PasswordHasher, PasswordPolicy, PolicyViolation};
 use crate::store::{NewUser, Store, StoreError, User};
 use crate::username::Username;
 
@@ -25,8 +25,18 @@ pub struct Accounts {
 
 impl Accounts {
     /// Wires account administration to a store.
-    pub fn new(store: Arc<dyn Store>, hasher: PasswordHasher, policy: PasswordPolicy, clock: Arc<dyn Clock>) -> Self {
-        Self { store, hasher, policy, clock }
+    pub fn new(
+        store: Arc<dyn Store>,
+        hasher: PasswordHasher,
+        policy: PasswordPolicy,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            hasher,
+            policy,
+            clock,
+        }
     }
 
     /// The store.
@@ -53,9 +63,14 @@ impl Accounts {
         roles: Vec<RoleName>,
     ) -> Result<User, AuthError> {
         let username = Username::parse(username)?;
-        let password = self.policy.check(password)?;
+        let password = self.checked_password(password, username.canonical())?;
         // Check the name before paying for a hash; the unique index still decides races.
-        if self.store.user_by_username(username.canonical()).await?.is_some() {
+        if self
+            .store
+            .user_by_username(username.canonical())
+            .await?
+            .is_some()
+        {
             return Err(AuthError::Conflict);
         }
         let password_hash = self.hasher.hash(&password).await?;
@@ -73,6 +88,19 @@ impl Accounts {
         Ok(user)
     }
 
+    /// The policy check plus the context-specific rule that the password is not the username.
+    fn checked_password(
+        &self,
+        raw: &SecretString,
+        canonical_username: &str,
+    ) -> Result<Password, AuthError> {
+        let password = self.policy.check(raw)?;
+        if password.is_username(canonical_username) {
+            return Err(PolicyViolation::SameAsUsername.into());
+        }
+        Ok(password)
+    }
+
     /// Finds a user by username (any form that normalises to it).
     pub async fn find(&self, username: &str) -> Result<User, AuthError> {
         let name = Username::parse(username)?;
@@ -84,11 +112,19 @@ impl Accounts {
     }
 
     /// Sets a new password, checked against the policy.
-    pub async fn set_password(&self, username: &str, password: &SecretString) -> Result<(), AuthError> {
+    pub async fn set_password(
+        &self,
+        username: &str,
+        password: &SecretString,
+    ) -> Result<(), AuthError> {
         let user = self.find(username).await?;
-        let password = self.policy.check(password)?;
+        let canonical = Username::parse(username)?;
+        let password = self.checked_password(password, canonical.canonical())?;
         let hash = self.hasher.hash(&password).await?;
-        self.store.set_password_hash(&user.id, &hash, self.clock.unix()).await.map_err(map_store)?;
+        self.store
+            .set_password_hash(&user.id, &hash, self.clock.unix())
+            .await
+            .map_err(map_store)?;
         tracing::info!(event = "user.password_set", user_id = %user.id, "password set");
         Ok(())
     }
@@ -96,7 +132,10 @@ impl Accounts {
     /// Enables or disables a user; a disabled user cannot log in.
     pub async fn set_disabled(&self, username: &str, disabled: bool) -> Result<User, AuthError> {
         let user = self.find(username).await?;
-        self.store.set_disabled(&user.id, disabled, self.clock.unix()).await.map_err(map_store)?;
+        self.store
+            .set_disabled(&user.id, disabled, self.clock.unix())
+            .await
+            .map_err(map_store)?;
         tracing::info!(event = "user.disabled_set", user_id = %user.id, disabled, "user enabled state changed");
         self.find(username).await
     }
@@ -104,7 +143,10 @@ impl Accounts {
     /// Replaces a user's roles.
     pub async fn set_roles(&self, username: &str, roles: &[RoleName]) -> Result<User, AuthError> {
         let user = self.find(username).await?;
-        self.store.set_roles(&user.id, roles, self.clock.unix()).await.map_err(map_store)?;
+        self.store
+            .set_roles(&user.id, roles, self.clock.unix())
+            .await
+            .map_err(map_store)?;
         tracing::info!(event = "user.roles_set", user_id = %user.id, "user roles changed");
         self.find(username).await
     }

@@ -41,6 +41,9 @@ pub enum PolicyViolation {
     /// impossible to type at a login prompt.
     #[error("password must not contain control characters such as tabs or line breaks")]
     ControlCharacter,
+    /// The password is the username (a context-specific word, NIST SP 800-63B-4 §3.1.1.2).
+    #[error("password must not be the username")]
+    SameAsUsername,
 }
 
 /// What a new password must satisfy (at registration and password change).
@@ -159,6 +162,13 @@ impl Password {
 
     pub(crate) fn secret(&self) -> &SecretString {
         &self.0
+    }
+
+    /// Whether the password is the username, compared case-insensitively on the
+    /// RFC 8265 canonical form of the name.
+    pub fn is_username(&self, canonical_username: &str) -> bool {
+        let lowered = Zeroizing::new(self.0.expose_secret().to_lowercase());
+        lowered.as_str() == canonical_username
     }
 }
 

@@ -96,7 +96,10 @@ pub struct BuildOptions {
 
 impl Default for BuildOptions {
     fn default() -> Self {
-        Self { clock: Arc::new(SystemClock), extra_routes: None }
+        Self {
+            clock: Arc::new(SystemClock),
+            extra_routes: None,
+        }
     }
 }
 
@@ -117,7 +120,10 @@ impl App {
     }
 
     /// Builds the server with explicit options.
-    pub async fn build_with(settings: Settings, options: BuildOptions) -> Result<Self, StartupError> {
+    pub async fn build_with(
+        settings: Settings,
+        options: BuildOptions,
+    ) -> Result<Self, StartupError> {
         let clock = options.clock;
         ensure_data_dir(settings.data_dir())?;
         let (master, created_master) =
@@ -129,6 +135,15 @@ impl App {
         let issuer = settings.resolved_issuer();
         let audience = settings.resolved_audience();
         let state = build_state(&settings, store, &ring, clock, &issuer, &audience)?;
+        // Build the dummy hash now, so the first login of an unknown user costs what any
+        // other login costs.
+        state
+            .auth()
+            .accounts()
+            .hasher()
+            .warm_up()
+            .await
+            .map_err(|e| StartupError::Config(format!("password hashing does not work: {e}")))?;
         let tls = match settings.tls() {
             Some(tls) => Some(tls::server_config(&tls.cert_file, &tls.key_file)?),
             None => None,
@@ -149,7 +164,13 @@ impl App {
             data_dir: settings.data_dir().display().to_string(),
             first_start: created_master || created_key,
         };
-        Ok(Self { listener, router, tls, state, summary })
+        Ok(Self {
+            listener,
+            router,
+            tls,
+            state,
+            summary,
+        })
     }
 
     /// The bound port (useful with port 0).
@@ -173,11 +194,19 @@ impl App {
     }
 
     /// Serves until `signal` completes, finishing in-flight requests.
-    pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) -> Result<(), StartupError> {
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+    pub async fn run_until(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
         let serve_error = |e| StartupError::io("the server stopped with an error".into(), e);
         match self.tls {
-            None => axum::serve(self.listener, service).with_graceful_shutdown(signal).await.map_err(serve_error),
+            None => axum::serve(self.listener, service)
+                .with_graceful_shutdown(signal)
+                .await
+                .map_err(serve_error),
             Some(config) => {
                 let listener = self.listener.into_std().map_err(serve_error)?;
                 let handle = axum_server::Handle::new();
@@ -186,12 +215,15 @@ impl App {
                     signal.await;
                     stopper.graceful_shutdown(Some(Duration::from_secs(10)));
                 });
-                axum_server::from_tcp_rustls(listener, axum_server::tls_rustls::RustlsConfig::from_config(config))
-                    .map_err(serve_error)?
-                    .handle(handle)
-                    .serve(service)
-                    .await
-                    .map_err(serve_error)
+                axum_server::from_tcp_rustls(
+                    listener,
+                    axum_server::tls_rustls::RustlsConfig::from_config(config),
+                )
+                .map_err(serve_error)?
+                .handle(handle)
+                .serve(service)
+                .await
+                .map_err(serve_error)
             }
         }
     }
@@ -203,7 +235,11 @@ pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StartupEr
     Ok(tessera_store::connect(&settings.database_url(), &options).await?)
 }
 
-async fn apply_configured_roles(store: &Arc<dyn Store>, settings: &Settings, clock: &dyn Clock) -> Result<(), StartupError> {
+async fn apply_configured_roles(
+    store: &Arc<dyn Store>,
+    settings: &Settings,
+    clock: &dyn Clock,
+) -> Result<(), StartupError> {
     for role in settings.roles() {
         store.ensure_role(role, clock.unix()).await?;
     }
@@ -212,7 +248,11 @@ async fn apply_configured_roles(store: &Arc<dyn Store>, settings: &Settings, clo
 
 /// Account administration over `store` with the configured password rules (the CLI's entry).
 pub fn accounts(settings: &Settings, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Accounts {
-    let hasher = PasswordHasher::new(settings.password_params(), settings.hashing_workers(), settings.hashing_max_queue());
+    let hasher = PasswordHasher::new(
+        settings.password_params(),
+        settings.hashing_workers(),
+        settings.hashing_max_queue(),
+    );
     Accounts::new(store, hasher, settings.password_policy(), clock)
 }
 
@@ -229,16 +269,30 @@ fn build_state(
         .build()
         .map_err(|e| StartupError::Config(format!("cannot build the token verifier: {e}")))?;
     let accounts = accounts(settings, store, clock);
-    let token_issuer = TokenIssuer::new(ring.active().clone(), issuer.to_owned(), audience.to_owned(), settings.access_token_ttl());
-    let auth = AuthService::new(accounts, token_issuer, AuthPolicy {
-        registration_open: settings.registration_open(),
-        ..AuthPolicy::default()
-    });
+    let token_issuer = TokenIssuer::new(
+        ring.active().clone(),
+        issuer.to_owned(),
+        audience.to_owned(),
+        settings.access_token_ttl(),
+    );
+    let auth = AuthService::new(
+        accounts,
+        token_issuer,
+        AuthPolicy {
+            registration_open: settings.registration_open(),
+            ..AuthPolicy::default()
+        },
+    );
     let jwks = Bytes::from(
-        serde_json::to_vec(&ring.jwks()).map_err(|e| StartupError::Config(format!("cannot render the JWKS: {e}")))?,
+        serde_json::to_vec(&ring.jwks())
+            .map_err(|e| StartupError::Config(format!("cannot render the JWKS: {e}")))?,
     );
     let algs: Vec<&str> = {
-        let mut algs: Vec<&str> = ring.verification_keys().iter().map(|k| k.alg().as_str()).collect();
+        let mut algs: Vec<&str> = ring
+            .verification_keys()
+            .iter()
+            .map(|k| k.alg().as_str())
+            .collect();
         algs.sort_unstable();
         algs.dedup();
         algs
@@ -250,7 +304,8 @@ fn build_state(
         "claims_supported": ["iss", "aud", "sub", "client_id", "iat", "nbf", "exp", "jti", "sid", "roles", "scope", "ver"],
     });
     let discovery = Bytes::from(
-        serde_json::to_vec(&discovery).map_err(|e| StartupError::Config(format!("cannot render discovery: {e}")))?,
+        serde_json::to_vec(&discovery)
+            .map_err(|e| StartupError::Config(format!("cannot render discovery: {e}")))?,
     );
     Ok(AppState::new(auth, verifier, jwks, discovery))
 }
@@ -264,9 +319,18 @@ fn app_router(settings: &Settings, state: AppState, extra: Option<Router<AppStat
         .with_state(state)
         .layer(middleware::from_fn(telemetry::log_error_causes))
         .layer(DefaultBodyLimit::max(settings.body_limit_bytes()))
-        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
         .layer(telemetry::trace_layer())
 }
 
@@ -307,7 +371,13 @@ mod tests {
 
     #[test]
     fn database_passwords_are_redacted_before_printing() {
-        assert_eq!(redact_url("postgres://app:s3cret@db:5432/tessera"), "postgres://app:***@db:5432/tessera");
-        assert_eq!(redact_url("sqlite:///data/tessera.db"), "sqlite:///data/tessera.db");
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/tessera"),
+            "postgres://app:***@db:5432/tessera"
+        );
+        assert_eq!(
+            redact_url("sqlite:///data/tessera.db"),
+            "sqlite:///data/tessera.db"
+        );
     }
 }
