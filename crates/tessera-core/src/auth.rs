@@ -12,12 +12,14 @@ use secrecy::SecretString;
 use thiserror::Error;
 use tracing::Span;
 
+use crate::accounts::Accounts;
 use crate::clock::Clock;
 use crate::domain::{SessionId, UserId};
-use crate::accounts::Accounts;
 use crate::password::{Password, PasswordError, PasswordHasher, PolicyViolation, Verification};
 use crate::store::{NewSession, Store, StoreError, User};
-use crate::token::{AccessToken, FIRST_PARTY_CLIENT_ID, Grant, RandomError, RefreshToken, TokenIssuer};
+use crate::token::{
+    AccessToken, FIRST_PARTY_CLIENT_ID, Grant, RandomError, RefreshToken, TokenIssuer,
+};
 use crate::username::{Username, UsernameError};
 
 /// Why a use case failed.
@@ -181,11 +183,17 @@ impl AuthService {
     }
 
     /// Registers a user with no roles.
-    pub async fn register(&self, username: &str, password: &SecretString) -> Result<User, AuthError> {
+    pub async fn register(
+        &self,
+        username: &str,
+        password: &SecretString,
+    ) -> Result<User, AuthError> {
         if !self.rules.registration_open {
             return Err(AuthError::Forbidden("registration is closed"));
         }
-        self.accounts.create_user(username, password, Vec::new()).await
+        self.accounts
+            .create_user(username, password, Vec::new())
+            .await
     }
 
     /// Checks a username and password and starts a session.
@@ -216,8 +224,12 @@ impl AuthService {
                 tracing::info!(event = "login.failed", "login failed");
                 return Err(AuthError::InvalidCredentials);
             }
-            Verification::Valid { needs_rehash: true } => self.upgrade_hash(&user.id, &password).await,
-            Verification::Valid { needs_rehash: false } => {}
+            Verification::Valid { needs_rehash: true } => {
+                self.upgrade_hash(&user.id, &password).await
+            }
+            Verification::Valid {
+                needs_rehash: false,
+            } => {}
         }
         let pair = self.start_session(&user, context).await?;
         tracing::info!(event = "login.succeeded", "login succeeded");
@@ -228,16 +240,27 @@ impl AuthService {
     /// fail the login: the old hash still works, and the next login tries again.
     async fn upgrade_hash(&self, user_id: &UserId, password: &Password) {
         let result = match self.hasher.hash(password).await {
-            Ok(hash) => self.store.set_password_hash(user_id, &hash, self.clock.unix()).await.map_err(AuthError::from),
+            Ok(hash) => self
+                .store
+                .set_password_hash(user_id, &hash, self.clock.unix())
+                .await
+                .map_err(AuthError::from),
             Err(e) => Err(e.into()),
         };
         match result {
-            Ok(()) => tracing::info!(event = "password.rehashed", "password hash upgraded to current parameters"),
+            Ok(()) => tracing::info!(
+                event = "password.rehashed",
+                "password hash upgraded to current parameters"
+            ),
             Err(e) => tracing::warn!(error.message = %e, "password hash upgrade failed"),
         }
     }
 
-    async fn start_session(&self, user: &User, context: LoginContext) -> Result<TokenPair, AuthError> {
+    async fn start_session(
+        &self,
+        user: &User,
+        context: LoginContext,
+    ) -> Result<TokenPair, AuthError> {
         let now = self.clock.unix();
         let lifetime = secs(self.rules.session_lifetime);
         let idle = secs(self.rules.session_idle_timeout);

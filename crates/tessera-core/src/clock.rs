@@ -29,6 +29,9 @@ impl Clock for SystemClock {
 
 /// Whole seconds since the Unix epoch; times before the epoch count as 0.
 pub fn unix_seconds(t: SystemTime) -> i64 {
-    let secs = t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs();
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs();
     i64::try_from(secs).unwrap_or(i64::MAX)
 }

@@ -67,7 +67,11 @@ fn parse_name(raw: &str, what: &'static str) -> Result<String, NameError> {
         && raw
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b":._-/".contains(&b));
-    if ok { Ok(raw.to_owned()) } else { Err(NameError { what }) }
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err(NameError { what })
+    }
 }
 
 /// A role name, e.g. `admin`. Roles are granted to users and grant permissions.
@@ -125,7 +129,14 @@ mod tests {
             assert!(RoleName::parse(ok).is_ok(), "{ok} should be accepted");
         }
         let long = "a".repeat(65);
-        for bad in ["", "Admin", "has space", "quote\"", "back\\slash", long.as_str()] {
+        for bad in [
+            "",
+            "Admin",
+            "has space",
+            "quote\"",
+            "back\\slash",
+            long.as_str(),
+        ] {
             assert!(Permission::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }

@@ -26,10 +26,14 @@ use crate::signing::SigningKey;
 #[non_exhaustive]
 pub enum KeyringError {
     /// The master key is not 32 bytes of base64url.
-    #[error("the master key must be 32 random bytes encoded as base64url without padding (43 characters); generate one with `tessera keys generate-master-key`")]
+    #[error(
+        "the master key must be 32 random bytes encoded as base64url without padding (43 characters); generate one with `tessera keys generate-master-key`"
+    )]
     BadMasterKey,
     /// A sealed key did not open: wrong master key, or the record was tampered with.
-    #[error("signing key '{kid}' cannot be decrypted: the master key is not the one it was sealed with, or the record was altered")]
+    #[error(
+        "signing key '{kid}' cannot be decrypted: the master key is not the one it was sealed with, or the record was altered"
+    )]
     Unseal {
         /// The key id.
         kid: String,
@@ -95,12 +99,18 @@ impl MasterKey {
     }
 
     fn cipher(&self) -> Result<LessSafeKey, KeyringError> {
-        let key = UnboundKey::new(&AES_256_GCM, self.0.as_ref()).map_err(|_| KeyringError::Crypto)?;
+        let key =
+            UnboundKey::new(&AES_256_GCM, self.0.as_ref()).map_err(|_| KeyringError::Crypto)?;
         Ok(LessSafeKey::new(key))
     }
 
     /// Seals `plaintext` for the key `kid` of algorithm `alg`.
-    pub fn seal(&self, kid: &str, alg: Algorithm, plaintext: &[u8]) -> Result<SealedSecret, KeyringError> {
+    pub fn seal(
+        &self,
+        kid: &str,
+        alg: Algorithm,
+        plaintext: &[u8],
+    ) -> Result<SealedSecret, KeyringError> {
         let mut nonce = [0u8; NONCE_LEN];
         aws_lc_rs::rand::fill(&mut nonce).map_err(|_| KeyringError::Crypto)?;
         let mut in_out = plaintext.to_vec();
@@ -111,7 +121,10 @@ impl MasterKey {
                 &mut in_out,
             )
             .map_err(|_| KeyringError::Crypto)?;
-        Ok(SealedSecret { nonce: nonce.to_vec(), ciphertext: in_out })
+        Ok(SealedSecret {
+            nonce: nonce.to_vec(),
+            ciphertext: in_out,
+        })
     }
 
     /// Opens what [`MasterKey::seal`] sealed for the same `kid` and `alg`.
@@ -121,7 +134,9 @@ impl MasterKey {
         alg: Algorithm,
         sealed: &SealedSecret,
     ) -> Result<Zeroizing<Vec<u8>>, KeyringError> {
-        let unseal = || KeyringError::Unseal { kid: kid.to_owned() };
+        let unseal = || KeyringError::Unseal {
+            kid: kid.to_owned(),
+        };
         let nonce = Nonce::try_assume_unique_for_key(&sealed.nonce).map_err(|_| unseal())?;
         let mut in_out = Zeroizing::new(sealed.ciphertext.clone());
         let plain_len = self
@@ -161,12 +176,21 @@ impl KeyRing {
 
     /// Verification keys for every key in the ring.
     pub fn verification_keys(&self) -> Vec<VerificationKey> {
-        self.verifying.iter().map(|k| k.verification_key()).collect()
+        self.verifying
+            .iter()
+            .map(|k| k.verification_key())
+            .collect()
     }
 
     /// The public JWK Set (HMAC secrets are never published).
     pub fn jwks(&self) -> JwkSet {
-        JwkSet { keys: self.verifying.iter().filter_map(|k| k.public_jwk()).collect() }
+        JwkSet {
+            keys: self
+                .verifying
+                .iter()
+                .filter_map(|k| k.public_jwk())
+                .collect(),
+        }
     }
 }
 
@@ -177,17 +201,41 @@ mod tests {
     #[test]
     fn sealed_secret_opens_only_with_the_same_key_kid_and_alg() {
         let master = MasterKey::generate().unwrap();
-        let sealed = master.seal("kid-1", Algorithm::EdDSA, b"private bytes").unwrap();
-        assert_ne!(sealed.ciphertext, b"private bytes".to_vec(), "ciphertext must not be the plaintext");
-        assert_eq!(master.open("kid-1", Algorithm::EdDSA, &sealed).unwrap().as_slice(), b"private bytes");
+        let sealed = master
+            .seal("kid-1", Algorithm::EdDSA, b"private bytes")
+            .unwrap();
+        assert_ne!(
+            sealed.ciphertext,
+            b"private bytes".to_vec(),
+            "ciphertext must not be the plaintext"
+        );
+        assert_eq!(
+            master
+                .open("kid-1", Algorithm::EdDSA, &sealed)
+                .unwrap()
+                .as_slice(),
+            b"private bytes"
+        );
 
-        assert!(master.open("kid-2", Algorithm::EdDSA, &sealed).is_err(), "another kid");
-        assert!(master.open("kid-1", Algorithm::ES256, &sealed).is_err(), "another alg");
+        assert!(
+            master.open("kid-2", Algorithm::EdDSA, &sealed).is_err(),
+            "another kid"
+        );
+        assert!(
+            master.open("kid-1", Algorithm::ES256, &sealed).is_err(),
+            "another alg"
+        );
         let other = MasterKey::generate().unwrap();
-        assert!(other.open("kid-1", Algorithm::EdDSA, &sealed).is_err(), "another master key");
+        assert!(
+            other.open("kid-1", Algorithm::EdDSA, &sealed).is_err(),
+            "another master key"
+        );
         let mut tampered = sealed.clone();
         tampered.ciphertext[0] ^= 1;
-        assert!(master.open("kid-1", Algorithm::EdDSA, &tampered).is_err(), "tampered ciphertext");
+        assert!(
+            master.open("kid-1", Algorithm::EdDSA, &tampered).is_err(),
+            "tampered ciphertext"
+        );
     }
 
     #[test]
@@ -207,7 +255,10 @@ mod tests {
         let again = MasterKey::from_encoded(&format!("{}\n", text.as_str())).unwrap();
         assert_eq!(again.encode().as_str(), text.as_str());
         for bad in ["", "short", "!!!!", &"A".repeat(44)] {
-            assert!(MasterKey::from_encoded(bad).is_err(), "{bad:?} should be refused");
+            assert!(
+                MasterKey::from_encoded(bad).is_err(),
+                "{bad:?} should be refused"
+            );
         }
         assert_eq!(format!("{master:?}"), "MasterKey(<redacted>)");
     }

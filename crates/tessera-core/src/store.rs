@@ -29,7 +29,9 @@ pub enum StoreError {
     #[error("database unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The stored schema is newer than this binary knows.
-    #[error("database schema version {found} is newer than this binary supports ({supported}); upgrade tessera")]
+    #[error(
+        "database schema version {found} is newer than this binary supports ({supported}); upgrade tessera"
+    )]
     SchemaTooNew {
         /// The newest migration found in the database.
         found: i64,
@@ -91,8 +93,10 @@ pub trait UserStore: Send + Sync {
     /// does not exist.
     async fn create_user(&self, user: &NewUser) -> Result<User, StoreError>;
     /// Looks a user up by canonical username, with the password hash.
-    async fn user_by_username(&self, canonical: &str)
-    -> Result<Option<UserCredentials>, StoreError>;
+    async fn user_by_username(
+        &self,
+        canonical: &str,
+    ) -> Result<Option<UserCredentials>, StoreError>;
     /// Looks a user up by id.
     async fn user_by_id(&self, id: &UserId) -> Result<Option<User>, StoreError>;
     /// Every user, ordered by username.

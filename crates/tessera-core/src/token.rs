@@ -66,7 +66,12 @@ pub struct TokenIssuer {
 impl TokenIssuer {
     /// An issuer signing with `key`; `ttl` is the access-token lifetime.
     pub fn new(key: Arc<SigningKey>, issuer: String, audience: String, ttl: Duration) -> Self {
-        Self { key, issuer, audience, ttl }
+        Self {
+            key,
+            issuer,
+            audience,
+            ttl,
+        }
     }
 
     /// The `iss` this issuer writes.
@@ -104,7 +109,11 @@ impl TokenIssuer {
             extra,
         };
         let token = self.key.sign(&claims)?;
-        Ok(AccessToken { token, expires_in: self.ttl.as_secs(), claims })
+        Ok(AccessToken {
+            token,
+            expires_in: self.ttl.as_secs(),
+            claims,
+        })
     }
 }
 

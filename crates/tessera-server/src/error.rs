@@ -81,14 +81,22 @@ impl ApiError {
                 "invalid_token",
                 "a bearer access token is required".into(),
             ),
-            Self::InvalidGrant => (StatusCode::UNAUTHORIZED, "invalid_grant", "invalid refresh token".into()),
+            Self::InvalidGrant => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_grant",
+                "invalid refresh token".into(),
+            ),
             Self::InsufficientScope(what) => (
                 StatusCode::FORBIDDEN,
                 "insufficient_scope",
                 format!("the access token lacks {what}"),
             ),
             Self::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.clone()),
-            Self::NotFound => (StatusCode::NOT_FOUND, "not_found", "no such resource".into()),
+            Self::NotFound => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such resource".into(),
+            ),
             Self::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "invalid_request",
@@ -100,7 +108,11 @@ impl ApiError {
                 "payload_too_large",
                 "the request body is larger than the server accepts".into(),
             ),
-            Self::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", (*m).into()),
+            Self::Unavailable(m) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                (*m).into(),
+            ),
             Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",
@@ -129,17 +141,32 @@ impl IntoResponse for ApiError {
         let mut response = match self {
             // RFC 6750 §3.1: a request without credentials gets the challenge and no error code,
             // in the header and in the body alike.
-            Self::MissingToken => {
-                (status, Json(serde_json::json!({ "error_description": description }))).into_response()
-            }
-            _ => (status, Json(Body { error: code, error_description: &description })).into_response(),
+            Self::MissingToken => (
+                status,
+                Json(serde_json::json!({ "error_description": description })),
+            )
+                .into_response(),
+            _ => (
+                status,
+                Json(Body {
+                    error: code,
+                    error_description: &description,
+                }),
+            )
+                .into_response(),
         };
         let headers = response.headers_mut();
-        if let Some(challenge) = self.challenge().and_then(|c| HeaderValue::from_str(&c).ok()) {
+        if let Some(challenge) = self
+            .challenge()
+            .and_then(|c| HeaderValue::from_str(&c).ok())
+        {
             headers.insert(header::WWW_AUTHENTICATE, challenge);
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_UNAVAILABLE));
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(RETRY_AFTER_UNAVAILABLE),
+            );
         }
         if let Self::Internal(cause) = self {
             response.extensions_mut().insert(ErrorCause(cause));
@@ -156,7 +183,9 @@ impl From<AuthError> for ApiError {
             AuthError::InvalidGrant => Self::InvalidGrant,
             AuthError::Conflict => Self::Conflict("username is already taken".into()),
             AuthError::Forbidden(m) => Self::Forbidden(m.into()),
-            AuthError::UnknownUser => Self::InvalidToken("the token's user no longer exists or is disabled"),
+            AuthError::UnknownUser => {
+                Self::InvalidToken("the token's user no longer exists or is disabled")
+            }
             AuthError::Busy => Self::Unavailable("the server is busy; retry shortly"),
             AuthError::Store(e) => e.into(),
             other => Self::internal(other),

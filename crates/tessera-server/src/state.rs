@@ -22,7 +22,12 @@ struct Inner {
 impl AppState {
     /// Builds the state. `jwks` and `discovery` are the rendered JSON documents.
     pub fn new(auth: AuthService, verifier: Verifier, jwks: Bytes, discovery: Bytes) -> Self {
-        Self(Arc::new(Inner { auth, verifier, jwks, discovery }))
+        Self(Arc::new(Inner {
+            auth,
+            verifier,
+            jwks,
+            discovery,
+        }))
     }
 
     /// The use cases.

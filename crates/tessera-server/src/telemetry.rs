@@ -33,7 +33,10 @@ where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(sink).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(sink)
+        .with_target(false);
     let _already_set = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
@@ -41,7 +44,8 @@ where
 }
 
 /// The request-logging layer.
-pub(crate) fn trace_layer() -> TraceLayer<HttpClassifier, RouteSpan, (), LogResponse, (), (), NoFailureLog> {
+pub(crate) fn trace_layer()
+-> TraceLayer<HttpClassifier, RouteSpan, (), LogResponse, (), (), NoFailureLog> {
     TraceLayer::new_for_http()
         .make_span_with(RouteSpan)
         .on_request(())
@@ -51,7 +55,8 @@ pub(crate) fn trace_layer() -> TraceLayer<HttpClassifier, RouteSpan, (), LogResp
         .on_failure(NoFailureLog)
 }
 
-type HttpClassifier = tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>;
+type HttpClassifier =
+    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>;
 
 /// Names the span after the matched route template.
 #[derive(Debug, Clone, Copy)]
@@ -59,7 +64,10 @@ pub(crate) struct RouteSpan;
 
 impl<B> MakeSpan<B> for RouteSpan {
     fn make_span(&mut self, request: &http::Request<B>) -> Span {
-        let route = request.extensions().get::<MatchedPath>().map_or("<unmatched>", MatchedPath::as_str);
+        let route = request
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or("<unmatched>", MatchedPath::as_str);
         tracing::info_span!("request", method = %request.method(), route, user_id = tracing::field::Empty)
     }
 }

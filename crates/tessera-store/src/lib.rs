@@ -33,18 +33,26 @@ pub struct ConnectOptions {
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        Self { max_connections: 8, call_timeout: Duration::from_secs(5) }
+        Self {
+            max_connections: 8,
+            call_timeout: Duration::from_secs(5),
+        }
     }
 }
 
 /// Opens the database named by `url`, applies pending migrations, and returns the store.
 /// `sqlite://PATH` (created if missing) selects SQLite.
-pub async fn connect(url: &SecretString, options: &ConnectOptions) -> Result<Arc<dyn Store>, StoreError> {
+pub async fn connect(
+    url: &SecretString,
+    options: &ConnectOptions,
+) -> Result<Arc<dyn Store>, StoreError> {
     let url = url.expose_secret();
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::open(url, options).await?))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Err(StoreError::Internal("PostgreSQL support is not built yet; use a sqlite:// URL".into()))
+        Err(StoreError::Internal(
+            "PostgreSQL support is not built yet; use a sqlite:// URL".into(),
+        ))
     } else {
         Err(StoreError::Internal(
             "unsupported database URL scheme; use sqlite://PATH or postgres://…".into(),

@@ -21,7 +21,13 @@ impl MigrationSource<'static> for Embedded {
             .0
             .iter()
             .map(|&(version, description, sql)| {
-                Migration::new(version, Cow::Borrowed(description), MigrationType::Simple, Cow::Borrowed(sql), false)
+                Migration::new(
+                    version,
+                    Cow::Borrowed(description),
+                    MigrationType::Simple,
+                    Cow::Borrowed(sql),
+                    false,
+                )
             })
             .collect();
         Box::pin(async move { Ok(migrations) })
@@ -30,7 +36,9 @@ impl MigrationSource<'static> for Embedded {
 
 /// A migrator over embedded sources.
 pub(crate) async fn migrator(sources: &'static [Source]) -> Result<Migrator, StoreError> {
-    Migrator::new(Embedded(sources)).await.map_err(|e| StoreError::Internal(Box::new(e)))
+    Migrator::new(Embedded(sources))
+        .await
+        .map_err(|e| StoreError::Internal(Box::new(e)))
 }
 
 /// The newest version the sources know.

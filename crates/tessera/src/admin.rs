@@ -16,16 +16,23 @@ use crate::cli::{KeysAction, RoleAction, UserAction};
 use crate::secret_input::read_new_password;
 
 async fn open(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
-    startup::ensure_data_dir(settings.data_dir()).context("failed to prepare the data directory")?;
-    startup::open_store(settings).await.context("failed to open the database")
+    startup::ensure_data_dir(settings.data_dir())
+        .context("failed to prepare the data directory")?;
+    startup::open_store(settings)
+        .await
+        .context("failed to open the database")
 }
 
 fn role_names(raw: &[String]) -> anyhow::Result<Vec<RoleName>> {
-    raw.iter().map(|r| RoleName::parse(r).with_context(|| format!("role '{r}'"))).collect()
+    raw.iter()
+        .map(|r| RoleName::parse(r).with_context(|| format!("role '{r}'")))
+        .collect()
 }
 
 fn permissions(raw: &[String]) -> anyhow::Result<Vec<Permission>> {
-    raw.iter().map(|p| Permission::parse(p).with_context(|| format!("permission '{p}'"))).collect()
+    raw.iter()
+        .map(|p| Permission::parse(p).with_context(|| format!("permission '{p}'")))
+        .collect()
 }
 
 fn user_json(u: &User) -> serde_json::Value {
@@ -41,8 +48,18 @@ fn user_json(u: &User) -> serde_json::Value {
 fn print_user(u: &User) {
     println!("id:       {}", u.id);
     println!("username: {}", u.username);
-    println!("roles:    {}", if u.roles.is_empty() { "-".to_owned() } else { u.roles.join(", ") });
-    println!("status:   {}", if u.disabled { "disabled" } else { "enabled" });
+    println!(
+        "roles:    {}",
+        if u.roles.is_empty() {
+            "-".to_owned()
+        } else {
+            u.roles.join(", ")
+        }
+    );
+    println!(
+        "status:   {}",
+        if u.disabled { "disabled" } else { "enabled" }
+    );
     println!("created:  {} (unix seconds)", u.created_at);
 }
 
@@ -52,26 +69,45 @@ pub(crate) async fn user(settings: Settings, action: UserAction) -> anyhow::Resu
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let accounts: Accounts = startup::accounts(&settings, store.clone(), clock);
     match action {
-        UserAction::Add { username, roles, password_stdin } => {
+        UserAction::Add {
+            username,
+            roles,
+            password_stdin,
+        } => {
             let roles = role_names(&roles)?;
             let password = read_new_password(password_stdin)?;
-            let user = accounts.create_user(&username, &password, roles).await.context("cannot add the user")?;
+            let user = accounts
+                .create_user(&username, &password, roles)
+                .await
+                .context("cannot add the user")?;
             println!("created user {} ({})", user.username, user.id);
         }
         UserAction::List { json } => {
             let users = store.list_users().await?;
             if json {
-                println!("{}", serde_json::Value::Array(users.iter().map(user_json).collect()));
+                println!(
+                    "{}",
+                    serde_json::Value::Array(users.iter().map(user_json).collect())
+                );
             } else {
                 println!("{:<32} {:<36} {:<9} ROLES", "USERNAME", "ID", "STATUS");
                 for u in &users {
                     let status = if u.disabled { "disabled" } else { "enabled" };
-                    println!("{:<32} {:<36} {:<9} {}", u.username, u.id, status, u.roles.join(","));
+                    println!(
+                        "{:<32} {:<36} {:<9} {}",
+                        u.username,
+                        u.id,
+                        status,
+                        u.roles.join(",")
+                    );
                 }
             }
         }
         UserAction::Show { username, json } => {
-            let user = accounts.find(&username).await.context("cannot show the user")?;
+            let user = accounts
+                .find(&username)
+                .await
+                .context("cannot show the user")?;
             if json {
                 println!("{}", user_json(&user));
             } else {
@@ -79,22 +115,45 @@ pub(crate) async fn user(settings: Settings, action: UserAction) -> anyhow::Resu
             }
         }
         UserAction::Disable { username } => {
-            accounts.set_disabled(&username, true).await.context("cannot disable the user")?;
+            accounts
+                .set_disabled(&username, true)
+                .await
+                .context("cannot disable the user")?;
             println!("disabled {username}");
         }
         UserAction::Enable { username } => {
-            accounts.set_disabled(&username, false).await.context("cannot enable the user")?;
+            accounts
+                .set_disabled(&username, false)
+                .await
+                .context("cannot enable the user")?;
             println!("enabled {username}");
         }
-        UserAction::SetPassword { username, password_stdin } => {
+        UserAction::SetPassword {
+            username,
+            password_stdin,
+        } => {
             let password = read_new_password(password_stdin)?;
-            accounts.set_password(&username, &password).await.context("cannot set the password")?;
+            accounts
+                .set_password(&username, &password)
+                .await
+                .context("cannot set the password")?;
             println!("password set for {username}");
         }
         UserAction::SetRoles { username, roles } => {
             let roles = role_names(&roles)?;
-            let user = accounts.set_roles(&username, &roles).await.context("cannot set the roles")?;
-            println!("{}: roles {}", user.username, if user.roles.is_empty() { "-".to_owned() } else { user.roles.join(", ") });
+            let user = accounts
+                .set_roles(&username, &roles)
+                .await
+                .context("cannot set the roles")?;
+            println!(
+                "{}: roles {}",
+                user.username,
+                if user.roles.is_empty() {
+                    "-".to_owned()
+                } else {
+                    user.roles.join(", ")
+                }
+            );
         }
     }
     Ok(())
@@ -105,7 +164,10 @@ pub(crate) async fn role(settings: Settings, action: RoleAction) -> anyhow::Resu
     let store = open(&settings).await?;
     let now = SystemClock.unix();
     match action {
-        RoleAction::Add { name, permissions: perms } => {
+        RoleAction::Add {
+            name,
+            permissions: perms,
+        } => {
             let name = RoleName::parse(&name)?;
             let perms = permissions(&perms)?;
             match store.create_role(&name, now).await {
@@ -130,17 +192,29 @@ pub(crate) async fn role(settings: Settings, action: RoleAction) -> anyhow::Resu
                 }
             }
         }
-        RoleAction::Grant { role, permissions: perms } => {
+        RoleAction::Grant {
+            role,
+            permissions: perms,
+        } => {
             let name = RoleName::parse(&role)?;
             for p in &permissions(&perms)? {
-                store.grant_permission(&name, p).await.with_context(|| format!("cannot grant to role '{name}'"))?;
+                store
+                    .grant_permission(&name, p)
+                    .await
+                    .with_context(|| format!("cannot grant to role '{name}'"))?;
             }
             println!("granted to {name}: {}", perms.join(" "));
         }
-        RoleAction::Revoke { role, permissions: perms } => {
+        RoleAction::Revoke {
+            role,
+            permissions: perms,
+        } => {
             let name = RoleName::parse(&role)?;
             for p in &permissions(&perms)? {
-                store.revoke_permission(&name, p).await.with_context(|| format!("cannot revoke from role '{name}'"))?;
+                store
+                    .revoke_permission(&name, p)
+                    .await
+                    .with_context(|| format!("cannot revoke from role '{name}'"))?;
             }
             println!("revoked from {name}: {}", perms.join(" "));
         }
@@ -170,7 +244,13 @@ pub(crate) async fn keys(settings: Settings, action: KeysAction) -> anyhow::Resu
             } else {
                 println!("{:<45} {:<6} {:<9} CREATED", "KID", "ALG", "STATUS");
                 for k in &keys {
-                    println!("{:<45} {:<6} {:<9} {}", k.kid, k.alg.as_str(), k.status.as_str(), k.created_at);
+                    println!(
+                        "{:<45} {:<6} {:<9} {}",
+                        k.kid,
+                        k.alg.as_str(),
+                        k.status.as_str(),
+                        k.created_at
+                    );
                 }
             }
         }

@@ -20,7 +20,10 @@ use cli::{Cli, Command, Common, ServeArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -71,10 +74,19 @@ fn load_quiet(common: &Common) -> anyhow::Result<Settings> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = load(&args.common, Some(&args))?;
-    telemetry::init(settings.log_format(), settings.log_filter(), std::io::stderr);
+    telemetry::init(
+        settings.log_format(),
+        settings.log_filter(),
+        std::io::stderr,
+    );
     let app = App::build(settings).await.context("failed to start")?;
     let s = app.summary();
-    println!("tessera {} listening on {}://{}", env!("CARGO_PKG_VERSION"), s.scheme, s.address);
+    println!(
+        "tessera {} listening on {}://{}",
+        env!("CARGO_PKG_VERSION"),
+        s.scheme,
+        s.address
+    );
     println!("  issuer:   {}", s.issuer);
     println!("  audience: {}", s.audience);
     println!("  data:     {} (database {})", s.data_dir, s.database);

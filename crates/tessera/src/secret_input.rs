@@ -14,10 +14,16 @@ pub(crate) fn read_new_password(from_stdin: bool) -> anyhow::Result<SecretString
         return read_stdin_line();
     }
     if !std::io::stdin().is_terminal() {
-        bail!("no terminal to prompt for the password; pass --password-stdin and write it to standard input");
+        bail!(
+            "no terminal to prompt for the password; pass --password-stdin and write it to standard input"
+        );
     }
-    let first = Zeroizing::new(rpassword::prompt_password("Password: ").context("failed to read the password")?);
-    let second = Zeroizing::new(rpassword::prompt_password("Repeat password: ").context("failed to read the password")?);
+    let first = Zeroizing::new(
+        rpassword::prompt_password("Password: ").context("failed to read the password")?,
+    );
+    let second = Zeroizing::new(
+        rpassword::prompt_password("Repeat password: ").context("failed to read the password")?,
+    );
     if *first != *second {
         bail!("the passwords do not match");
     }
@@ -26,8 +32,14 @@ pub(crate) fn read_new_password(from_stdin: bool) -> anyhow::Result<SecretString
 
 fn read_stdin_line() -> anyhow::Result<SecretString> {
     let mut line = Zeroizing::new(String::new());
-    std::io::stdin().lock().read_line(&mut line).context("failed to read the password from standard input")?;
-    let password = line.strip_suffix('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).unwrap_or(&line);
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("failed to read the password from standard input")?;
+    let password = line
+        .strip_suffix('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .unwrap_or(&line);
     if password.is_empty() {
         bail!("standard input held no password");
     }

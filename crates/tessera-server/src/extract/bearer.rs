@@ -22,7 +22,10 @@ pub struct Authenticated(pub Claims);
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts)?;
         let claims = state
             .verifier()
@@ -38,7 +41,10 @@ impl FromRequestParts<AppState> for Authenticated {
 /// The token from `Authorization: Bearer <token>`. The scheme is case-insensitive (RFC 9110
 /// §11.1); anything else counts as no credentials.
 fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
-    let value = parts.headers.get(AUTHORIZATION).ok_or(ApiError::MissingToken)?;
+    let value = parts
+        .headers
+        .get(AUTHORIZATION)
+        .ok_or(ApiError::MissingToken)?;
     let value = value.to_str().map_err(|_| ApiError::MissingToken)?;
     let (scheme, token) = value.split_once(' ').ok_or(ApiError::MissingToken)?;
     if !scheme.eq_ignore_ascii_case("bearer") {
@@ -58,7 +64,9 @@ fn describe(e: &VerifyError) -> &'static str {
         VerifyError::NotYetValid | VerifyError::IssuedInFuture => "the token is not valid yet",
         VerifyError::BadSignature => "the token signature is invalid",
         VerifyError::UnknownKey => "the token was signed by an unknown key",
-        VerifyError::WrongIssuer | VerifyError::WrongAudience => "the token was issued for another service",
+        VerifyError::WrongIssuer | VerifyError::WrongAudience => {
+            "the token was issued for another service"
+        }
         _ => "the token is invalid",
     }
 }
@@ -78,14 +86,24 @@ pub struct Require<R>(pub Claims, pub PhantomData<R>);
 impl<R: Requirement> FromRequestParts<AppState> for Require<R> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let Authenticated(claims) = Authenticated::from_request_parts(parts, state).await?;
-        let granted = if R::IS_ROLE { claims.has_role(R::NAME) } else { claims.has_scope(R::NAME) };
+        let granted = if R::IS_ROLE {
+            claims.has_role(R::NAME)
+        } else {
+            claims.has_scope(R::NAME)
+        };
         if granted {
             Ok(Self(claims, PhantomData))
         } else {
             let kind = if R::IS_ROLE { "role" } else { "permission" };
-            Err(ApiError::InsufficientScope(format!("the {kind} '{}'", R::NAME)))
+            Err(ApiError::InsufficientScope(format!(
+                "the {kind} '{}'",
+                R::NAME
+            )))
         }
     }
 }

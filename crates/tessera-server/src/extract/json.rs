@@ -25,7 +25,9 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         if !is_json(req.headers()) {
-            return Err(ApiError::InvalidRequest("expected Content-Type: application/json".to_owned()));
+            return Err(ApiError::InvalidRequest(
+                "expected Content-Type: application/json".to_owned(),
+            ));
         }
         // `Bytes` honours the router's body limit and reports an oversized body as 413.
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
@@ -36,7 +38,9 @@ where
             }
         })?;
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            return Err(ApiError::InvalidRequest("the request body must be a JSON object".to_owned()));
+            return Err(ApiError::InvalidRequest(
+                "the request body must be a JSON object".to_owned(),
+            ));
         }
         serde_json::from_slice(&bytes).map(Self).map_err(|e| {
             ApiError::InvalidRequest(if e.is_data() {
@@ -50,10 +54,18 @@ where
 
 /// `application/json` or any `application/*+json`, parameters ignored.
 fn is_json(headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
-    let mime = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
@@ -62,7 +74,9 @@ fn field_message(text: &str) -> String {
     for marker in ["missing field `", "unknown field `"] {
         if let Some(start) = text.find(marker) {
             let rest = &text[start..];
-            let end = rest[marker.len()..].find('`').map_or(rest.len(), |i| marker.len() + i + 1);
+            let end = rest[marker.len()..]
+                .find('`')
+                .map_or(rest.len(), |i| marker.len() + i + 1);
             return format!("invalid request body: {}", &rest[..end]);
         }
     }
@@ -77,7 +91,9 @@ mod tests {
     fn field_messages_name_fields_but_never_quote_values() {
         let m = field_message("missing field `password` at line 1 column 20");
         assert_eq!(m, "invalid request body: missing field `password`");
-        let m = field_message("invalid type: string \"hunter2\", expected a sequence at line 1 column 9");
+        let m = field_message(
+            "invalid type: string \"hunter2\", expected a sequence at line 1 column 9",
+        );
         assert!(!m.contains("hunter2"), "{m}");
     }
 

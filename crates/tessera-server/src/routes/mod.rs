@@ -17,7 +17,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/auth/login", post(auth::login::login))
         .route("/auth/me", get(auth::me::me))
         .route("/.well-known/jwks.json", get(well_known::jwks))
-        .route("/.well-known/openid-configuration", get(well_known::discovery))
+        .route(
+            "/.well-known/openid-configuration",
+            get(well_known::discovery),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(not_found)

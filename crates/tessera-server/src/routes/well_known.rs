@@ -15,7 +15,10 @@ pub(super) async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "application/jwk-set+json".to_owned()),
-            (header::CACHE_CONTROL, format!("public, max-age={JWKS_MAX_AGE_SECS}")),
+            (
+                header::CACHE_CONTROL,
+                format!("public, max-age={JWKS_MAX_AGE_SECS}"),
+            ),
         ],
         state.jwks(),
     )
@@ -25,7 +28,10 @@ pub(super) async fn discovery(State(state): State<AppState>) -> impl IntoRespons
     (
         [
             (header::CONTENT_TYPE, "application/json".to_owned()),
-            (header::CACHE_CONTROL, format!("public, max-age={JWKS_MAX_AGE_SECS}")),
+            (
+                header::CACHE_CONTROL,
+                format!("public, max-age={JWKS_MAX_AGE_SECS}"),
+            ),
         ],
         state.discovery(),
     )

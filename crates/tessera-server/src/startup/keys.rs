@@ -37,7 +37,12 @@ pub(crate) async fn load_key_ring(
         for key in stored {
             let private = master.open(&key.kid, key.alg, &key.sealed)?;
             let signing = SigningKey::from_private(key.alg, Some(key.kid.clone()), &private)
-                .map_err(|e| StartupError::Config(format!("stored signing key '{}' is unusable: {e}", key.kid)))?;
+                .map_err(|e| {
+                    StartupError::Config(format!(
+                        "stored signing key '{}' is unusable: {e}",
+                        key.kid
+                    ))
+                })?;
             if key.status == KeyStatus::Active {
                 active = Some(signing);
             } else {
@@ -48,10 +53,16 @@ pub(crate) async fn load_key_ring(
             return Ok((KeyRing::new(active, others), created));
         }
     }
-    Err(StartupError::Config("no active signing key could be created".into()))
+    Err(StartupError::Config(
+        "no active signing key could be created".into(),
+    ))
 }
 
-async fn insert_new_active(store: &Arc<dyn Store>, master: &MasterKey, clock: &dyn Clock) -> Result<(), StartupError> {
+async fn insert_new_active(
+    store: &Arc<dyn Store>,
+    master: &MasterKey,
+    clock: &dyn Clock,
+) -> Result<(), StartupError> {
     let key = SigningKey::generate(FIRST_KEY_ALG)
         .map_err(|e| StartupError::Config(format!("cannot generate a signing key: {e}")))?;
     let public_jwk = key

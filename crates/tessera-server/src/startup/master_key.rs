@@ -21,12 +21,20 @@ pub fn ensure_data_dir(dir: &Path) -> Result<(), StartupError> {
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|e| StartupError::io(format!("cannot create the data directory {}", dir.display()), e))
+        .map_err(|e| {
+            StartupError::io(
+                format!("cannot create the data directory {}", dir.display()),
+                e,
+            )
+        })
 }
 
 /// The master key from the environment value if given, else from `file`, creating the file
 /// with a new random key if it does not exist. Returns the key and whether it was created.
-pub(crate) fn load_or_create(from_env: Option<&SecretString>, file: &Path) -> Result<(MasterKey, bool), StartupError> {
+pub(crate) fn load_or_create(
+    from_env: Option<&SecretString>,
+    file: &Path,
+) -> Result<(MasterKey, bool), StartupError> {
     if let Some(text) = from_env {
         let key = MasterKey::from_encoded(text.expose_secret())
             .map_err(|e| StartupError::Config(format!("TESSERA_MASTER_KEY: {e}")))?;
@@ -41,10 +49,15 @@ pub(crate) fn load_or_create(from_env: Option<&SecretString>, file: &Path) -> Re
                     file.display()
                 )));
             }
-            let text = fs::read_to_string(file)
-                .map_err(|e| StartupError::io(format!("cannot read the master key file {}", file.display()), e))?;
-            let key = MasterKey::from_encoded(&text)
-                .map_err(|e| StartupError::Config(format!("master key file {}: {e}", file.display())))?;
+            let text = fs::read_to_string(file).map_err(|e| {
+                StartupError::io(
+                    format!("cannot read the master key file {}", file.display()),
+                    e,
+                )
+            })?;
+            let key = MasterKey::from_encoded(&text).map_err(|e| {
+                StartupError::Config(format!("master key file {}: {e}", file.display()))
+            })?;
             Ok((key, false))
         }
         Err(e) if e.kind() == ErrorKind::NotFound => {
@@ -52,14 +65,27 @@ pub(crate) fn load_or_create(from_env: Option<&SecretString>, file: &Path) -> Re
             write_new(file, key.encode().as_bytes())?;
             Ok((key, true))
         }
-        Err(e) => Err(StartupError::io(format!("cannot read the master key file {}", file.display()), e)),
+        Err(e) => Err(StartupError::io(
+            format!("cannot read the master key file {}", file.display()),
+            e,
+        )),
     }
 }
 
 /// Writes a new owner-only file and syncs it, refusing to overwrite an existing one.
 fn write_new(file: &Path, contents: &[u8]) -> Result<(), StartupError> {
-    let io = |e| StartupError::io(format!("cannot write the master key file {}", file.display()), e);
-    let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(file).map_err(io)?;
+    let io = |e| {
+        StartupError::io(
+            format!("cannot write the master key file {}", file.display()),
+            e,
+        )
+    };
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)
+        .map_err(io)?;
     f.write_all(contents).map_err(io)?;
     f.write_all(b"\n").map_err(io)?;
     f.sync_all().map_err(io)
@@ -75,7 +101,10 @@ mod tests {
         let file = dir.path().join("master.key");
         let (first, created) = load_or_create(None, &file).unwrap();
         assert!(created);
-        assert_eq!(fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let (second, created) = load_or_create(None, &file).unwrap();
         assert!(!created);
         assert_eq!(first.encode().as_str(), second.encode().as_str());
@@ -99,7 +128,10 @@ mod tests {
         let text = SecretString::from(env_key.encode().to_string());
         let (key, created) = load_or_create(Some(&text), &file).unwrap();
         assert!(!created);
-        assert!(!file.exists(), "no file is written when the key comes from the environment");
+        assert!(
+            !file.exists(),
+            "no file is written when the key comes from the environment"
+        );
         assert_eq!(key.encode().as_str(), env_key.encode().as_str());
         let bad = SecretString::from("not-a-key".to_owned());
         assert!(load_or_create(Some(&bad), &file).is_err());

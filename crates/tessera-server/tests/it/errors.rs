@@ -9,11 +9,27 @@ async fn malformed_json_missing_fields_and_wrong_content_type_are_400() {
     let app = TestApp::spawn().await;
     let cases: [(&str, Option<&str>, &str); 6] = [
         ("{not json", Some("application/json"), "malformed JSON"),
-        (r#"{"username":"a"}"#, Some("application/json"), "missing password"),
-        (r#"{"username":1,"password":"x"}"#, Some("application/json"), "wrong type"),
+        (
+            r#"{"username":"a"}"#,
+            Some("application/json"),
+            "missing password",
+        ),
+        (
+            r#"{"username":1,"password":"x"}"#,
+            Some("application/json"),
+            "wrong type",
+        ),
         (r#"["a","b"]"#, Some("application/json"), "not an object"),
-        (r#"{"username":"a","password":"correct horse battery staple"}"#, Some("text/plain"), "wrong content type"),
-        (r#"{"username":"a","password":"correct horse battery staple"}"#, None, "no content type"),
+        (
+            r#"{"username":"a","password":"correct horse battery staple"}"#,
+            Some("text/plain"),
+            "wrong content type",
+        ),
+        (
+            r#"{"username":"a","password":"correct horse battery staple"}"#,
+            None,
+            "no content type",
+        ),
     ];
     for path in ["/auth/register", "/auth/login"] {
         for (body, content_type, case) in cases {
@@ -26,15 +42,32 @@ async fn malformed_json_missing_fields_and_wrong_content_type_are_400() {
             assert_error(response, 400, "invalid_request").await;
         }
     }
-    assert!(app.state.auth().store().list_users().await.unwrap().is_empty(), "nothing stored");
+    assert!(
+        app.state
+            .auth()
+            .store()
+            .list_users()
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing stored"
+    );
 }
 
 #[tokio::test]
 async fn a_missing_field_is_named_in_the_description() {
     let app = TestApp::spawn().await;
-    let response = app.post_json("/auth/login", &json!({ "username": "alice" })).await;
+    let response = app
+        .post_json("/auth/login", &json!({ "username": "alice" }))
+        .await;
     let body = assert_error(response, 400, "invalid_request").await;
-    assert!(body["error_description"].as_str().unwrap().contains("password"), "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("password"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -42,20 +75,41 @@ async fn a_body_over_the_limit_is_413() {
     let app = TestApp::spawn().await;
     let huge = "x".repeat(65 * 1024);
 
-    let response = app.post_json("/auth/register", &json!({ "username": "alice", "password": huge })).await;
+    let response = app
+        .post_json(
+            "/auth/register",
+            &json!({ "username": "alice", "password": huge }),
+        )
+        .await;
 
     assert_error(response, 413, "payload_too_large").await;
-    assert!(app.state.auth().store().list_users().await.unwrap().is_empty());
+    assert!(
+        app.state
+            .auth()
+            .store()
+            .list_users()
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
 async fn the_body_limit_is_configurable() {
     let app = TestApp::spawn_with(|s| s.body_limit_bytes = 1024).await;
     let response = app
-        .post_json("/auth/register", &json!({ "username": "alice", "password": "y".repeat(2000) }))
+        .post_json(
+            "/auth/register",
+            &json!({ "username": "alice", "password": "y".repeat(2000) }),
+        )
         .await;
     assert_error(response, 413, "payload_too_large").await;
-    let response = app.post_json("/auth/register", &json!({ "username": "alice", "password": GOOD_PASSWORD })).await;
+    let response = app
+        .post_json(
+            "/auth/register",
+            &json!({ "username": "alice", "password": GOOD_PASSWORD }),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::CREATED);
 }
 
@@ -63,7 +117,11 @@ async fn the_body_limit_is_configurable() {
 async fn unknown_paths_are_404_and_wrong_methods_405_with_json_bodies() {
     let app = TestApp::spawn().await;
     assert_error(app.get("/nope", None).await, 404, "not_found").await;
-    let response = app.request(Method::GET, "/auth/login").send().await.unwrap();
+    let response = app
+        .request(Method::GET, "/auth/login")
+        .send()
+        .await
+        .unwrap();
     assert_error(response, 405, "invalid_request").await;
 }
 
@@ -71,7 +129,10 @@ async fn unknown_paths_are_404_and_wrong_methods_405_with_json_bodies() {
 async fn unknown_fields_are_refused() {
     let app = TestApp::spawn().await;
     let response = app
-        .post_json("/auth/register", &json!({ "username": "alice", "password": GOOD_PASSWORD, "admin": true }))
+        .post_json(
+            "/auth/register",
+            &json!({ "username": "alice", "password": GOOD_PASSWORD, "admin": true }),
+        )
         .await;
     assert_error(response, 400, "invalid_request").await;
 }
@@ -99,14 +160,23 @@ async fn a_full_hashing_queue_answers_503_with_retry_after() {
         requests.push(app.post_json_owned("/auth/register", body));
     }
     let responses = futures::future::join_all(requests).await;
-    let busy: Vec<_> = responses.iter().filter(|r| r.status() == StatusCode::SERVICE_UNAVAILABLE).collect();
-    assert!(responses.iter().any(|r| r.status() == StatusCode::CREATED), "one gets through");
+    let busy: Vec<_> = responses
+        .iter()
+        .filter(|r| r.status() == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    assert!(
+        responses.iter().any(|r| r.status() == StatusCode::CREATED),
+        "one gets through"
+    );
     for response in busy {
         assert_eq!(response.headers()["retry-after"], "1");
     }
     for response in responses {
         let status = response.status();
-        assert!(status == StatusCode::CREATED || status == StatusCode::SERVICE_UNAVAILABLE, "{status}");
+        assert!(
+            status == StatusCode::CREATED || status == StatusCode::SERVICE_UNAVAILABLE,
+            "{status}"
+        );
         if status == StatusCode::SERVICE_UNAVAILABLE {
             assert_error(response, 503, "temporarily_unavailable").await;
         }

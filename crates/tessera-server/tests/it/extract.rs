@@ -30,13 +30,20 @@ async fn reports(Require(claims, ..): Require<ReadReports>) -> String {
 }
 
 async fn app_with_routes() -> TestApp {
-    let routes = Router::new().route("/test/admin", get(admin_only)).route("/test/reports", get(reports));
+    let routes = Router::new()
+        .route("/test/admin", get(admin_only))
+        .route("/test/reports", get(reports));
     let app = TestApp::spawn_with_routes(routes).await;
     let role = Role {
         name: RoleName::parse("admin").unwrap(),
         permissions: vec![Permission::parse("reports:read").unwrap()],
     };
-    app.state.auth().store().ensure_role(&role, 0).await.unwrap();
+    app.state
+        .auth()
+        .store()
+        .ensure_role(&role, 0)
+        .await
+        .unwrap();
     app
 }
 
@@ -47,8 +54,14 @@ async fn a_missing_role_or_permission_is_403_insufficient_scope_with_the_challen
 
     for path in ["/test/admin", "/test/reports"] {
         let response = app.get(path, Some(&tokens.access)).await;
-        let challenge = response.headers()["www-authenticate"].to_str().unwrap().to_owned();
-        assert!(challenge.contains("error=\"insufficient_scope\""), "{path}: {challenge}");
+        let challenge = response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            challenge.contains("error=\"insufficient_scope\""),
+            "{path}: {challenge}"
+        );
         assert_error(response, 403, "insufficient_scope").await;
     }
 }
@@ -57,7 +70,12 @@ async fn a_missing_role_or_permission_is_403_insufficient_scope_with_the_challen
 async fn the_role_and_its_permission_let_the_request_through() {
     let app = app_with_routes().await;
     app.register("alice").await;
-    app.state.auth().accounts().set_roles("alice", &[RoleName::parse("admin").unwrap()]).await.unwrap();
+    app.state
+        .auth()
+        .accounts()
+        .set_roles("alice", &[RoleName::parse("admin").unwrap()])
+        .await
+        .unwrap();
     let tokens = app.login("alice").await;
 
     for path in ["/test/admin", "/test/reports"] {
@@ -71,5 +89,8 @@ async fn required_routes_still_answer_401_without_a_token() {
     let app = app_with_routes().await;
     let response = app.get("/test/admin", None).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(response.headers()["www-authenticate"], "Bearer realm=\"tessera\"");
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        "Bearer realm=\"tessera\""
+    );
 }

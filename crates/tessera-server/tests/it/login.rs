@@ -9,17 +9,36 @@ async fn login_returns_a_token_response_that_is_not_cached() {
     let app = TestApp::spawn().await;
     app.register("alice").await;
 
-    let response = app.post_json("/auth/login", &json!({ "username": "alice", "password": GOOD_PASSWORD })).await;
+    let response = app
+        .post_json(
+            "/auth/login",
+            &json!({ "username": "alice", "password": GOOD_PASSWORD }),
+        )
+        .await;
 
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["cache-control"], "no-store");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["token_type"], "Bearer");
-    assert_eq!(body["expires_in"], 600, "default access-token lifetime is 10 minutes");
-    assert_eq!(body["refresh_expires_in"], 30 * 24 * 3600, "sessions last 30 days");
+    assert_eq!(
+        body["expires_in"], 600,
+        "default access-token lifetime is 10 minutes"
+    );
+    assert_eq!(
+        body["refresh_expires_in"],
+        30 * 24 * 3600,
+        "sessions last 30 days"
+    );
     let refresh = body["refresh_token"].as_str().unwrap();
-    assert!(refresh.len() >= 43, "refresh token carries at least 256 bits");
-    assert_eq!(body["access_token"].as_str().unwrap().split('.').count(), 3, "a compact JWS");
+    assert!(
+        refresh.len() >= 43,
+        "refresh token carries at least 256 bits"
+    );
+    assert_eq!(
+        body["access_token"].as_str().unwrap().split('.').count(),
+        3,
+        "a compact JWS"
+    );
 }
 
 #[tokio::test]
@@ -28,7 +47,11 @@ async fn the_access_token_carries_the_rfc9068_claims_and_no_username() {
     let registered = app.register("alice").await;
 
     let tokens = app.login("alice").await;
-    let claims = app.state.verifier().verify_at(&tokens.access, app_now(&app)).unwrap();
+    let claims = app
+        .state
+        .verifier()
+        .verify_at(&tokens.access, app_now(&app))
+        .unwrap();
 
     assert_eq!(claims.sub, registered["id"].as_str().unwrap());
     assert_eq!(claims.client_id, "tessera");
@@ -41,7 +64,10 @@ async fn the_access_token_carries_the_rfc9068_claims_and_no_username() {
     assert_eq!(header["alg"], "EdDSA");
     assert!(!tokens.access.contains("alice"), "no username in the token");
     let payload = payload_of(&tokens.access);
-    assert!(!payload.to_string().contains("alice"), "no username in the claims: {payload}");
+    assert!(
+        !payload.to_string().contains("alice"),
+        "no username in the claims: {payload}"
+    );
 }
 
 #[tokio::test]
@@ -49,13 +75,27 @@ async fn login_creates_a_session_row() {
     let app = TestApp::spawn().await;
     app.register("alice").await;
     let tokens = app.login("alice").await;
-    let claims = app.state.verifier().verify_at(&tokens.access, app_now(&app)).unwrap();
+    let claims = app
+        .state
+        .verifier()
+        .verify_at(&tokens.access, app_now(&app))
+        .unwrap();
 
     let sid = tessera_core::domain::SessionId::from_trusted(claims.sid.unwrap());
-    let session = app.state.auth().store().session(&sid).await.unwrap().expect("session stored");
+    let session = app
+        .state
+        .auth()
+        .store()
+        .session(&sid)
+        .await
+        .unwrap()
+        .expect("session stored");
 
     assert_eq!(session.user_id.as_str(), claims.sub);
-    assert_eq!(session.absolute_expires_at - session.created_at, 30 * 24 * 3600);
+    assert_eq!(
+        session.absolute_expires_at - session.created_at,
+        30 * 24 * 3600
+    );
     assert_eq!(session.client_ip.as_deref(), Some("127.0.0.1"));
     assert!(session.revoked_at.is_none());
 }
@@ -65,7 +105,12 @@ async fn wrong_password_unknown_user_and_disabled_user_get_the_same_answer() {
     let app = TestApp::spawn().await;
     app.register("alice").await;
     app.register("dave").await;
-    app.state.auth().accounts().set_disabled("dave", true).await.unwrap();
+    app.state
+        .auth()
+        .accounts()
+        .set_disabled("dave", true)
+        .await
+        .unwrap();
 
     let cases = [
         ("alice", "wrong password but long enough", "wrong password"),
@@ -75,11 +120,22 @@ async fn wrong_password_unknown_user_and_disabled_user_get_the_same_answer() {
     ];
     let mut bodies = Vec::new();
     for (username, password, case) in cases {
-        let response = app.post_json("/auth/login", &json!({ "username": username, "password": password })).await;
-        assert!(response.headers().get("www-authenticate").is_none(), "{case}: not a bearer failure");
+        let response = app
+            .post_json(
+                "/auth/login",
+                &json!({ "username": username, "password": password }),
+            )
+            .await;
+        assert!(
+            response.headers().get("www-authenticate").is_none(),
+            "{case}: not a bearer failure"
+        );
         bodies.push(assert_error(response, 401, "invalid_credentials").await);
     }
-    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "identical bodies: {bodies:?}");
+    assert!(
+        bodies.windows(2).all(|w| w[0] == w[1]),
+        "identical bodies: {bodies:?}"
+    );
 }
 
 #[tokio::test]
@@ -102,14 +158,33 @@ async fn a_hash_with_old_parameters_is_upgraded_at_the_next_login() {
     let policy = tessera_core::password::PasswordPolicy::default();
     let password = policy.check(&GOOD_PASSWORD.to_owned().into()).unwrap();
     let old_hash = old_hasher.hash(&password).await.unwrap();
-    app.state.auth().store().set_password_hash(&user.id, &old_hash, 0).await.unwrap();
+    app.state
+        .auth()
+        .store()
+        .set_password_hash(&user.id, &old_hash, 0)
+        .await
+        .unwrap();
 
     app.login("alice").await;
 
-    let stored = app.state.auth().store().user_by_username("alice").await.unwrap().unwrap();
-    assert_ne!(stored.password_hash.as_ref(), old_hash.as_ref(), "re-hashed");
+    let stored = app
+        .state
+        .auth()
+        .store()
+        .user_by_username("alice")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(
+        stored.password_hash.as_ref(),
+        old_hash.as_ref(),
+        "re-hashed"
+    );
     assert!(stored.password_hash.as_ref().starts_with("$argon2id$"));
-    assert!(!stored.password_hash.as_ref().contains("m=19456"), "now uses the current parameters");
+    assert!(
+        !stored.password_hash.as_ref().contains("m=19456"),
+        "now uses the current parameters"
+    );
     app.login("alice").await;
 }
 
@@ -128,6 +203,8 @@ pub(crate) fn payload_of(token: &str) -> Value {
 
 fn decode_segment(segment: &str) -> Value {
     use base64::Engine as _;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(segment).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(segment)
+        .unwrap();
     serde_json::from_slice(&bytes).unwrap()
 }

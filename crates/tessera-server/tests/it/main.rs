@@ -1,5 +1,10 @@
 //! HTTP integration tests: the real server on port 0 with a fresh SQLite file per test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod errors;
 mod extract;
@@ -14,11 +19,27 @@ use serde_json::Value;
 
 /// Asserts an error answer's status and `error` code, and returns the body.
 pub async fn assert_error(response: Response, status: u16, code: &str) -> Value {
-    assert_eq!(response.status().as_u16(), status, "status for expected error {code}");
-    let content_type = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
-    assert_eq!(content_type.as_deref(), Some("application/json"), "error bodies are JSON");
+    assert_eq!(
+        response.status().as_u16(),
+        status,
+        "status for expected error {code}"
+    );
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(
+        content_type.as_deref(),
+        Some("application/json"),
+        "error bodies are JSON"
+    );
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], code, "error code in {body}");
-    assert!(body["error_description"].as_str().is_some_and(|d| !d.is_empty()), "a description in {body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty()),
+        "a description in {body}"
+    );
     body
 }

@@ -30,19 +30,44 @@ async fn roles_and_their_permissions_reach_the_token_and_me() {
     let store = app.state.auth().store();
     let role = |name: &str, perms: &[&str]| Role {
         name: RoleName::parse(name).unwrap(),
-        permissions: perms.iter().map(|p| Permission::parse(p).unwrap()).collect(),
+        permissions: perms
+            .iter()
+            .map(|p| Permission::parse(p).unwrap())
+            .collect(),
     };
-    store.ensure_role(&role("editor", &["posts:write", "posts:read"]), 0).await.unwrap();
-    store.ensure_role(&role("viewer", &["posts:read"]), 0).await.unwrap();
+    store
+        .ensure_role(&role("editor", &["posts:write", "posts:read"]), 0)
+        .await
+        .unwrap();
+    store
+        .ensure_role(&role("viewer", &["posts:read"]), 0)
+        .await
+        .unwrap();
     app.register("alice").await;
-    let roles = [RoleName::parse("viewer").unwrap(), RoleName::parse("editor").unwrap()];
-    app.state.auth().accounts().set_roles("alice", &roles).await.unwrap();
+    let roles = [
+        RoleName::parse("viewer").unwrap(),
+        RoleName::parse("editor").unwrap(),
+    ];
+    app.state
+        .auth()
+        .accounts()
+        .set_roles("alice", &roles)
+        .await
+        .unwrap();
 
     let tokens = app.login("alice").await;
-    let body: Value = app.get("/auth/me", Some(&tokens.access)).await.json().await.unwrap();
+    let body: Value = app
+        .get("/auth/me", Some(&tokens.access))
+        .await
+        .json()
+        .await
+        .unwrap();
 
     assert_eq!(body["roles"], serde_json::json!(["editor", "viewer"]));
-    assert_eq!(body["scope"], "posts:read posts:write", "union of permissions, once each, sorted");
+    assert_eq!(
+        body["scope"], "posts:read posts:write",
+        "union of permissions, once each, sorted"
+    );
 }
 
 #[tokio::test]
@@ -51,13 +76,20 @@ async fn no_token_gets_a_bare_bearer_challenge() {
 
     for request in [
         app.request(reqwest::Method::GET, "/auth/me"),
-        app.request(reqwest::Method::GET, "/auth/me").header("authorization", "Basic YWxpY2U6cHc="),
+        app.request(reqwest::Method::GET, "/auth/me")
+            .header("authorization", "Basic YWxpY2U6cHc="),
     ] {
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(response.headers()["www-authenticate"], "Bearer realm=\"tessera\"");
+        assert_eq!(
+            response.headers()["www-authenticate"],
+            "Bearer realm=\"tessera\""
+        );
         let body: Value = response.json().await.unwrap();
-        assert!(body.get("error").is_none(), "no error code without credentials (RFC 6750 §3.1): {body}");
+        assert!(
+            body.get("error").is_none(),
+            "no error code without credentials (RFC 6750 §3.1): {body}"
+        );
     }
 }
 
@@ -74,8 +106,14 @@ async fn a_tampered_token_is_refused_with_invalid_token() {
 
     let response = app.get("/auth/me", Some(&tampered)).await;
 
-    let challenge = response.headers()["www-authenticate"].to_str().unwrap().to_owned();
-    assert!(challenge.starts_with("Bearer realm=\"tessera\", error=\"invalid_token\""), "{challenge}");
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.starts_with("Bearer realm=\"tessera\", error=\"invalid_token\""),
+        "{challenge}"
+    );
     assert_error(response, 401, "invalid_token").await;
 }
 
@@ -84,7 +122,12 @@ async fn garbage_tokens_are_refused_with_invalid_token() {
     let app = TestApp::spawn().await;
     for token in ["x", "a.b.c", "a.b", "....", "eyJhbGciOiJub25lIn0.e30."] {
         let response = app.get("/auth/me", Some(token)).await;
-        assert!(response.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
+        assert!(
+            response.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .contains("invalid_token")
+        );
         assert_error(response, 401, "invalid_token").await;
     }
 }
@@ -95,19 +138,33 @@ async fn an_expired_token_is_refused_once_the_clock_passes_exp_plus_leeway() {
     let tokens = app.signed_in("alice").await;
 
     app.clock.advance(Duration::from_secs(600 + 59));
-    assert_eq!(app.get("/auth/me", Some(&tokens.access)).await.status(), StatusCode::OK, "within the leeway");
+    assert_eq!(
+        app.get("/auth/me", Some(&tokens.access)).await.status(),
+        StatusCode::OK,
+        "within the leeway"
+    );
 
     app.clock.advance(Duration::from_secs(1));
     let response = app.get("/auth/me", Some(&tokens.access)).await;
     let body = assert_error(response, 401, "invalid_token").await;
-    assert!(body["error_description"].as_str().unwrap().contains("expired"));
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("expired")
+    );
 }
 
 #[tokio::test]
 async fn a_disabled_users_token_no_longer_reads_me() {
     let app = TestApp::spawn().await;
     let tokens = app.signed_in("alice").await;
-    app.state.auth().accounts().set_disabled("alice", true).await.unwrap();
+    app.state
+        .auth()
+        .accounts()
+        .set_disabled("alice", true)
+        .await
+        .unwrap();
 
     let response = app.get("/auth/me", Some(&tokens.access)).await;
 

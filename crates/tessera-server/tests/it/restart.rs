@@ -5,14 +5,27 @@ use tessera_testkit::TestApp;
 async fn tokens_issued_before_a_restart_still_verify_after_it() {
     let app = TestApp::spawn().await;
     let tokens = app.signed_in("alice").await;
-    let jwks_before: serde_json::Value = app.get("/.well-known/jwks.json", None).await.json().await.unwrap();
+    let jwks_before: serde_json::Value = app
+        .get("/.well-known/jwks.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
     let (settings, dir) = app.stop().await;
 
     let app = TestApp::restart(settings, dir).await;
 
-    let jwks_after: serde_json::Value = app.get("/.well-known/jwks.json", None).await.json().await.unwrap();
+    let jwks_after: serde_json::Value = app
+        .get("/.well-known/jwks.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(jwks_before, jwks_after, "same key after restart");
-    assert_eq!(app.get("/auth/me", Some(&tokens.access)).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/auth/me", Some(&tokens.access)).await.status(),
+        StatusCode::OK
+    );
     app.login("alice").await;
 }
 
@@ -25,14 +38,23 @@ async fn the_database_alone_reveals_no_private_key() {
 
     // What the database holds is the public JWK and ciphertext; the private key bytes only
     // come back with the master key, which lives outside the database.
-    assert!(key.public_jwk.as_deref().is_some_and(|j| !j.contains("\"d\"")));
+    assert!(
+        key.public_jwk
+            .as_deref()
+            .is_some_and(|j| !j.contains("\"d\""))
+    );
     let wrong = tessera_core::keyring::MasterKey::generate().unwrap();
     assert!(wrong.open(&key.kid, key.alg, &key.sealed).is_err());
     let right = tessera_core::keyring::MasterKey::from_encoded(&master).unwrap();
     let private = right.open(&key.kid, key.alg, &key.sealed).unwrap();
     let needle = &private[private.len() - 32..];
     for file in ["tessera.db", "tessera.db-wal"] {
-        let Ok(bytes) = std::fs::read(app.data_dir().join(file)) else { continue };
-        assert!(!bytes.windows(needle.len()).any(|w| w == needle), "the private key never reaches {file}");
+        let Ok(bytes) = std::fs::read(app.data_dir().join(file)) else {
+            continue;
+        };
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle),
+            "the private key never reaches {file}"
+        );
     }
 }

@@ -27,15 +27,27 @@ async fn jwks_publishes_the_public_signing_key_and_is_cacheable() {
 async fn a_resource_server_verifies_tokens_with_the_published_jwks() {
     let app = TestApp::spawn().await;
     let tokens = app.signed_in("alice").await;
-    let jwks: JwkSet = app.get("/.well-known/jwks.json", None).await.json().await.unwrap();
-    let discovery: Value = app.get("/.well-known/openid-configuration", None).await.json().await.unwrap();
+    let jwks: JwkSet = app
+        .get("/.well-known/jwks.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let discovery: Value = app
+        .get("/.well-known/openid-configuration", None)
+        .await
+        .json()
+        .await
+        .unwrap();
 
     let verifier = Verifier::builder(discovery["issuer"].as_str().unwrap(), "tessera")
         .jwk_set(&jwks)
         .unwrap()
         .build()
         .unwrap();
-    let claims = verifier.verify_at(&tokens.access, crate::login::app_now(&app)).unwrap();
+    let claims = verifier
+        .verify_at(&tokens.access, crate::login::app_now(&app))
+        .unwrap();
 
     assert_eq!(claims.client_id, "tessera");
 }
@@ -44,12 +56,29 @@ async fn a_resource_server_verifies_tokens_with_the_published_jwks() {
 async fn discovery_names_the_issuer_the_jwks_uri_and_the_algorithms() {
     let app = TestApp::spawn().await;
 
-    let body: Value = app.get("/.well-known/openid-configuration", None).await.json().await.unwrap();
+    let body: Value = app
+        .get("/.well-known/openid-configuration", None)
+        .await
+        .json()
+        .await
+        .unwrap();
 
     assert_eq!(body["issuer"], app.state.auth().issuer().issuer());
-    assert_eq!(body["jwks_uri"], format!("{}/.well-known/jwks.json", app.state.auth().issuer().issuer()));
-    assert_eq!(body["access_token_signing_alg_values_supported"], serde_json::json!(["EdDSA"]));
-    assert!(body.get("token_endpoint").is_none(), "no RFC 6749 token endpoint yet");
+    assert_eq!(
+        body["jwks_uri"],
+        format!(
+            "{}/.well-known/jwks.json",
+            app.state.auth().issuer().issuer()
+        )
+    );
+    assert_eq!(
+        body["access_token_signing_alg_values_supported"],
+        serde_json::json!(["EdDSA"])
+    );
+    assert!(
+        body.get("token_endpoint").is_none(),
+        "no RFC 6749 token endpoint yet"
+    );
 }
 
 #[tokio::test]

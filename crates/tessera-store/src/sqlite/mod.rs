@@ -12,20 +12,26 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{Row, Sqlite, Transaction};
 use tessera_core::domain::{Permission, RoleName, SessionId, UserId};
 use tessera_core::password::PasswordHash;
 use tessera_core::store::{
-    KeyStatus, KeyStore, NewSession, NewUser, Role, RoleStore, Session, SessionStore, Store, StoreError,
-    StoredSigningKey, User, UserCredentials, UserStore,
+    KeyStatus, KeyStore, NewSession, NewUser, Role, RoleStore, Session, SessionStore, Store,
+    StoreError, StoredSigningKey, User, UserCredentials, UserStore,
 };
 
 use crate::deadline::within;
 use crate::{ConnectOptions, migrate};
 use rows::{db_error, is_unique_violation, key_from_row, session_from_row};
 
-const MIGRATIONS: &[migrate::Source] = &[(1, "initial", include_str!("../../migrations/sqlite/0001_initial.sql"))];
+const MIGRATIONS: &[migrate::Source] = &[(
+    1,
+    "initial",
+    include_str!("../../migrations/sqlite/0001_initial.sql"),
+)];
 
 /// The SQLite store.
 #[derive(Debug, Clone)]
@@ -50,7 +56,10 @@ impl SqliteStore {
             .connect_with(connect)
             .await
             .map_err(db_error)?;
-        let store = Self { pool, call_timeout: options.call_timeout };
+        let store = Self {
+            pool,
+            call_timeout: options.call_timeout,
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -71,7 +80,10 @@ impl SqliteStore {
 
     /// Starts a write transaction that takes the write lock at once (`BEGIN IMMEDIATE`).
     async fn begin_immediate(&self) -> Result<Transaction<'_, Sqlite>, StoreError> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_error)
     }
 
     async fn roles_of(&self, user: &str) -> Result<Vec<String>, StoreError> {
@@ -80,7 +92,9 @@ impl SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_error)?;
-        rows.iter().map(|r| r.try_get::<String, _>("role").map_err(db_error)).collect()
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("role").map_err(db_error))
+            .collect()
     }
 
     async fn user_row(&self, row: &sqlx::sqlite::SqliteRow) -> Result<User, StoreError> {
@@ -97,7 +111,11 @@ impl SqliteStore {
     }
 }
 
-async fn insert_roles(tx: &mut Transaction<'_, Sqlite>, user: &UserId, roles: &[RoleName]) -> Result<(), StoreError> {
+async fn insert_roles(
+    tx: &mut Transaction<'_, Sqlite>,
+    user: &UserId,
+    roles: &[RoleName],
+) -> Result<(), StoreError> {
     for role in roles {
         let exists = sqlx::query("SELECT 1 FROM roles WHERE name = ?")
             .bind(role.as_str())
@@ -154,18 +172,27 @@ impl UserStore for SqliteStore {
         .await
     }
 
-    async fn user_by_username(&self, canonical: &str) -> Result<Option<UserCredentials>, StoreError> {
+    async fn user_by_username(
+        &self,
+        canonical: &str,
+    ) -> Result<Option<UserCredentials>, StoreError> {
         within(self.call_timeout, async {
-            let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE username_canonical = ?"))
-                .bind(canonical)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_error)?;
+            let row = sqlx::query(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE username_canonical = ?"
+            ))
+            .bind(canonical)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
             let Some(row) = row else { return Ok(None) };
             let user = self.user_row(&row).await?;
             let hash: String = row.try_get("password_hash").map_err(db_error)?;
-            let password_hash = PasswordHash::from_phc(hash).map_err(|e| StoreError::Internal(Box::new(e)))?;
-            Ok(Some(UserCredentials { user, password_hash }))
+            let password_hash =
+                PasswordHash::from_phc(hash).map_err(|e| StoreError::Internal(Box::new(e)))?;
+            Ok(Some(UserCredentials {
+                user,
+                password_hash,
+            }))
         })
         .await
     }
@@ -187,10 +214,12 @@ impl UserStore for SqliteStore {
 
     async fn list_users(&self) -> Result<Vec<User>, StoreError> {
         within(self.call_timeout, async {
-            let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username_canonical"))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_error)?;
+            let rows = sqlx::query(&format!(
+                "SELECT {USER_COLUMNS} FROM users ORDER BY username_canonical"
+            ))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
             let mut users = Vec::with_capacity(rows.len());
             for row in &rows {
                 users.push(self.user_row(row).await?);
@@ -200,16 +229,26 @@ impl UserStore for SqliteStore {
         .await
     }
 
-    async fn set_password_hash(&self, id: &UserId, hash: &PasswordHash, now: i64) -> Result<(), StoreError> {
+    async fn set_password_hash(
+        &self,
+        id: &UserId,
+        hash: &PasswordHash,
+        now: i64,
+    ) -> Result<(), StoreError> {
         within(self.call_timeout, async {
-            let done = sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?")
-                .bind(hash.as_ref())
-                .bind(now)
-                .bind(id.as_str())
-                .execute(&self.pool)
-                .await
-                .map_err(db_error)?;
-            if done.rows_affected() == 0 { Err(StoreError::NotFound("user")) } else { Ok(()) }
+            let done =
+                sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?")
+                    .bind(hash.as_ref())
+                    .bind(now)
+                    .bind(id.as_str())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+            if done.rows_affected() == 0 {
+                Err(StoreError::NotFound("user"))
+            } else {
+                Ok(())
+            }
         })
         .await
     }
@@ -223,7 +262,11 @@ impl UserStore for SqliteStore {
                 .execute(&self.pool)
                 .await
                 .map_err(db_error)?;
-            if done.rows_affected() == 0 { Err(StoreError::NotFound("user")) } else { Ok(()) }
+            if done.rows_affected() == 0 {
+                Err(StoreError::NotFound("user"))
+            } else {
+                Ok(())
+            }
         })
         .await
     }
@@ -261,7 +304,13 @@ impl RoleStore for SqliteStore {
                 .bind(now)
                 .execute(&self.pool)
                 .await
-                .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict("role") } else { db_error(e) })?;
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::Conflict("role")
+                    } else {
+                        db_error(e)
+                    }
+                })?;
             Ok(())
         })
         .await
@@ -277,12 +326,14 @@ impl RoleStore for SqliteStore {
                 .await
                 .map_err(db_error)?;
             for perm in &role.permissions {
-                sqlx::query("INSERT OR IGNORE INTO role_permissions (role, permission) VALUES (?, ?)")
-                    .bind(role.name.as_str())
-                    .bind(perm.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
+                sqlx::query(
+                    "INSERT OR IGNORE INTO role_permissions (role, permission) VALUES (?, ?)",
+                )
+                .bind(role.name.as_str())
+                .bind(perm.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
             }
             tx.commit().await.map_err(db_error)
         })
@@ -303,11 +354,17 @@ impl RoleStore for SqliteStore {
                 let name: String = row.try_get("name").map_err(db_error)?;
                 let perm: Option<String> = row.try_get("permission").map_err(db_error)?;
                 if roles.last().is_none_or(|r| r.name.as_str() != name) {
-                    let name = RoleName::parse(&name).map_err(|e| StoreError::Internal(Box::new(e)))?;
-                    roles.push(Role { name, permissions: Vec::new() });
+                    let name =
+                        RoleName::parse(&name).map_err(|e| StoreError::Internal(Box::new(e)))?;
+                    roles.push(Role {
+                        name,
+                        permissions: Vec::new(),
+                    });
                 }
                 if let (Some(perm), Some(role)) = (perm, roles.last_mut()) {
-                    role.permissions.push(Permission::parse(&perm).map_err(|e| StoreError::Internal(Box::new(e)))?);
+                    role.permissions.push(
+                        Permission::parse(&perm).map_err(|e| StoreError::Internal(Box::new(e)))?,
+                    );
                 }
             }
             Ok(roles)
@@ -330,7 +387,11 @@ impl RoleStore for SqliteStore {
         .await
     }
 
-    async fn revoke_permission(&self, role: &RoleName, perm: &Permission) -> Result<(), StoreError> {
+    async fn revoke_permission(
+        &self,
+        role: &RoleName,
+        perm: &Permission,
+    ) -> Result<(), StoreError> {
         within(self.call_timeout, async {
             let mut tx = self.begin_immediate().await?;
             require_role(&mut tx, role).await?;
@@ -466,7 +527,10 @@ impl KeyStore for SqliteStore {
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         within(self.call_timeout, async {
-            sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db_error)?;
+            sqlx::query("SELECT 1")
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
             Ok(())
         })
         .await

@@ -41,7 +41,9 @@ pub(super) fn session_from_row(row: &SqliteRow) -> Result<Session, StoreError> {
 }
 
 pub(super) fn key_from_row(row: &SqliteRow) -> Result<StoredSigningKey, StoreError> {
-    let corrupt = |what: &'static str| StoreError::Internal(format!("stored signing key has an invalid {what}").into());
+    let corrupt = |what: &'static str| {
+        StoreError::Internal(format!("stored signing key has an invalid {what}").into())
+    };
     let alg: String = row.try_get("alg").map_err(db_error)?;
     let status: String = row.try_get("status").map_err(db_error)?;
     Ok(StoredSigningKey {

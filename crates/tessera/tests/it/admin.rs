@@ -7,20 +7,44 @@ fn user_and_role_administration_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
 
-    ok(d, &["role", "add", "editor", "--permission", "posts:write"], "");
-    ok(d, &["role", "grant", "editor", "posts:read", "posts:delete"], "");
+    ok(
+        d,
+        &["role", "add", "editor", "--permission", "posts:write"],
+        "",
+    );
+    ok(
+        d,
+        &["role", "grant", "editor", "posts:read", "posts:delete"],
+        "",
+    );
     ok(d, &["role", "revoke", "editor", "posts:delete"], "");
     let roles: Value = serde_json::from_str(&ok(d, &["role", "list", "--json"], "")).unwrap();
-    assert_eq!(roles, json!([{ "name": "editor", "permissions": ["posts:read", "posts:write"] }]));
+    assert_eq!(
+        roles,
+        json!([{ "name": "editor", "permissions": ["posts:read", "posts:write"] }])
+    );
 
-    ok(d, &["user", "add", "Alice", "--role", "editor", "--password-stdin"], &format!("{PASSWORD}\n"));
-    let shown: Value = serde_json::from_str(&ok(d, &["user", "show", "alice", "--json"], "")).unwrap();
+    ok(
+        d,
+        &[
+            "user",
+            "add",
+            "Alice",
+            "--role",
+            "editor",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    let shown: Value =
+        serde_json::from_str(&ok(d, &["user", "show", "alice", "--json"], "")).unwrap();
     assert_eq!(shown["username"], "Alice");
     assert_eq!(shown["roles"], json!(["editor"]));
     assert_eq!(shown["disabled"], false);
 
     ok(d, &["user", "disable", "alice"], "");
-    let shown: Value = serde_json::from_str(&ok(d, &["user", "show", "alice", "--json"], "")).unwrap();
+    let shown: Value =
+        serde_json::from_str(&ok(d, &["user", "show", "alice", "--json"], "")).unwrap();
     assert_eq!(shown["disabled"], true);
     ok(d, &["user", "enable", "alice"], "");
     ok(d, &["user", "set-roles", "alice"], "");
@@ -36,13 +60,20 @@ fn user_and_role_administration_round_trip() {
 fn admin_errors_are_clear_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let out = run(d, &["user", "add", "bob", "--role", "ghost", "--password-stdin"], &format!("{PASSWORD}\n"));
+    let out = run(
+        d,
+        &["user", "add", "bob", "--role", "ghost", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("tessera role add ghost"));
 
     let out = run(d, &["user", "add", "bob", "--password-stdin"], "short\n");
     assert!(!out.status.success());
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("short\n"), "password not echoed");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("short\n"),
+        "password not echoed"
+    );
 
     // Passwords never come from argv.
     let out = run(d, &["user", "add", "bob", "--password", PASSWORD], "");
@@ -57,7 +88,11 @@ async fn admin_commands_work_while_the_server_runs() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(tessera(dir.path()).args(["serve", "--listen", "127.0.0.1:0"]));
 
-    ok(dir.path(), &["user", "add", "carol", "--password-stdin"], &format!("{PASSWORD}\n"));
+    ok(
+        dir.path(),
+        &["user", "add", "carol", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    );
 
     let client = reqwest::Client::new();
     let response = client

@@ -1,5 +1,10 @@
 //! CLI tests through the built binary (`CARGO_BIN_EXE_tessera`).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod admin;
 mod serve;
@@ -34,14 +39,23 @@ pub fn run(cwd: &Path, args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
 /// Stdout of a successful run.
 pub fn ok(cwd: &Path, args: &[&str], stdin: &str) -> String {
     let out = run(cwd, args, stdin);
-    assert!(out.status.success(), "tessera {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "tessera {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -58,7 +72,11 @@ pub struct Server {
 impl Server {
     /// Starts `tessera serve ARGS` and waits for its "listening on" line.
     pub fn start(cmd: &mut Command) -> Self {
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -83,11 +101,18 @@ impl Server {
                 Err(_) => {
                     let _ = child.kill();
                     let out = child.wait_with_output().unwrap();
-                    panic!("server did not start: {banner}\n{}", String::from_utf8_lossy(&out.stderr));
+                    panic!(
+                        "server did not start: {banner}\n{}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
                 }
             }
         }
-        Self { child, url: url.unwrap(), banner }
+        Self {
+            child,
+            url: url.unwrap(),
+            banner,
+        }
     }
 }
 

@@ -30,7 +30,10 @@ fn version_and_help_work_on_every_command() {
     ] {
         let out = run(dir.path(), args, "");
         assert!(out.status.success(), "{args:?}");
-        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage:"), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage:"),
+            "{args:?}"
+        );
     }
 }
 
@@ -40,12 +43,23 @@ async fn serve_with_no_configuration_creates_its_data_and_serves_the_api() {
 
     let server = Server::start(tessera(dir.path()).args(["serve", "--listen", "127.0.0.1:0"]));
 
-    assert!(server.banner.contains("issuer:   http://127.0.0.1:"), "{}", server.banner);
-    assert!(server.banner.contains("audience: tessera"), "{}", server.banner);
+    assert!(
+        server.banner.contains("issuer:   http://127.0.0.1:"),
+        "{}",
+        server.banner
+    );
+    assert!(
+        server.banner.contains("audience: tessera"),
+        "{}",
+        server.banner
+    );
     assert!(server.banner.contains("tessera-data"), "{}", server.banner);
     let data = dir.path().join("tessera-data");
     assert!(data.join("tessera.db").exists());
-    let key_mode = std::fs::metadata(data.join("master.key")).unwrap().permissions().mode();
+    let key_mode = std::fs::metadata(data.join("master.key"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(key_mode & 0o777, 0o600, "master key is owner-only");
 
     let client = reqwest::Client::new();
@@ -67,7 +81,12 @@ async fn serve_with_no_configuration_creates_its_data_and_serves_the_api() {
         .await
         .unwrap();
     let token = tokens["access_token"].as_str().unwrap();
-    let me = client.get(format!("{url}/auth/me")).bearer_auth(token).send().await.unwrap();
+    let me = client
+        .get(format!("{url}/auth/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(me.status(), 200);
     drop(server);
 
@@ -81,15 +100,28 @@ async fn serve_with_no_configuration_creates_its_data_and_serves_the_api() {
         tokens_issuer(token).as_str(),
     ]));
     assert!(!server.banner.contains("first start"), "{}", server.banner);
-    let me = client.get(format!("{}/auth/me", server.url)).bearer_auth(token).send().await.unwrap();
-    assert_eq!(me.status(), 200, "token from before the restart still verifies");
+    let me = client
+        .get(format!("{}/auth/me", server.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        me.status(),
+        200,
+        "token from before the restart still verifies"
+    );
 }
 
 fn tokens_issuer(token: &str) -> String {
     use base64::Engine as _;
     let payload = token.split('.').nth(1).unwrap();
-    let claims: Value =
-        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
     claims["iss"].as_str().unwrap().to_owned()
 }
 
@@ -97,12 +129,27 @@ fn tokens_issuer(token: &str) -> String {
 fn serve_refuses_a_public_address_without_tls_and_says_how_to_fix_it() {
     let dir = tempfile::tempdir().unwrap();
 
-    let out = run(dir.path(), &["serve", "--listen", "0.0.0.0:0", "--issuer", "https://auth.example.com", "--audience", "api"], "");
+    let out = run(
+        dir.path(),
+        &[
+            "serve",
+            "--listen",
+            "0.0.0.0:0",
+            "--issuer",
+            "https://auth.example.com",
+            "--audience",
+            "api",
+        ],
+        "",
+    );
 
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("TLS") || stderr.contains("tls"), "{stderr}");
-    assert!(stderr.contains("behind_tls_proxy") || stderr.contains("TESSERA_BEHIND_TLS_PROXY"), "names the proxy setting: {stderr}");
+    assert!(
+        stderr.contains("behind_tls_proxy") || stderr.contains("TESSERA_BEHIND_TLS_PROXY"),
+        "names the proxy setting: {stderr}"
+    );
 }
 
 #[test]
@@ -111,7 +158,17 @@ fn serve_refuses_a_public_address_without_an_issuer() {
     let config = dir.path().join("tessera.toml");
     std::fs::write(&config, "behind_tls_proxy = true\n").unwrap();
 
-    let out = run(dir.path(), &["serve", "--config", config.to_str().unwrap(), "--listen", "0.0.0.0:0"], "");
+    let out = run(
+        dir.path(),
+        &[
+            "serve",
+            "--config",
+            config.to_str().unwrap(),
+            "--listen",
+            "0.0.0.0:0",
+        ],
+        "",
+    );
 
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -124,7 +181,11 @@ fn an_unknown_key_in_the_config_file_is_named_in_the_error() {
     let config = dir.path().join("tessera.toml");
     std::fs::write(&config, "listne = \"127.0.0.1:9999\"\n").unwrap();
 
-    let out = run(dir.path(), &["serve", "--config", config.to_str().unwrap()], "");
+    let out = run(
+        dir.path(),
+        &["serve", "--config", config.to_str().unwrap()],
+        "",
+    );
 
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("listne"));
@@ -135,8 +196,16 @@ fn serve_refuses_a_master_key_file_others_can_read() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("tessera-data");
     std::fs::create_dir(&data).unwrap();
-    std::fs::write(data.join("master.key"), "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n").unwrap();
-    std::fs::set_permissions(data.join("master.key"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(
+        data.join("master.key"),
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        data.join("master.key"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
 
     let out = run(dir.path(), &["serve", "--listen", "127.0.0.1:0"], "");
 

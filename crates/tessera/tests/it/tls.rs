@@ -5,7 +5,9 @@ use crate::{Server, tessera};
 #[tokio::test]
 async fn serve_on_a_public_address_with_a_tls_certificate() {
     let dir = tempfile::tempdir().unwrap();
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .unwrap();
     let cert_file = dir.path().join("cert.pem");
     let key_file = dir.path().join("key.pem");
     std::fs::write(&cert_file, cert.cert.pem()).unwrap();
@@ -21,7 +23,13 @@ async fn serve_on_a_public_address_with_a_tls_certificate() {
     )
     .unwrap();
 
-    let server = Server::start(tessera(dir.path()).args(["serve", "--config", config.to_str().unwrap(), "--listen", "0.0.0.0:0"]));
+    let server = Server::start(tessera(dir.path()).args([
+        "serve",
+        "--config",
+        config.to_str().unwrap(),
+        "--listen",
+        "0.0.0.0:0",
+    ]));
 
     assert!(server.url.starts_with("https://0.0.0.0:"), "{}", server.url);
     let port = server.url.rsplit(':').next().unwrap();
@@ -30,7 +38,9 @@ async fn serve_on_a_public_address_with_a_tls_certificate() {
         .build()
         .unwrap();
     let discovery: Value = client
-        .get(format!("https://localhost:{port}/.well-known/openid-configuration"))
+        .get(format!(
+            "https://localhost:{port}/.well-known/openid-configuration"
+        ))
         .send()
         .await
         .unwrap()
@@ -40,5 +50,8 @@ async fn serve_on_a_public_address_with_a_tls_certificate() {
     assert_eq!(discovery["issuer"], "https://auth.example.test");
 
     let plain = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await;
-    assert!(plain.is_err() || !plain.unwrap().status().is_success(), "no plain HTTP on the TLS port");
+    assert!(
+        plain.is_err() || !plain.unwrap().status().is_success(),
+        "no plain HTTP on the TLS port"
+    );
 }

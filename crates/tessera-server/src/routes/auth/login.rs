@@ -41,7 +41,14 @@ impl TokenResponse<'_> {
             refresh_token: pair.refresh.expose(),
             refresh_expires_in: pair.refresh_expires_in,
         };
-        ([(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")], axum::Json(body)).into_response()
+        (
+            [
+                (header::CACHE_CONTROL, "no-store"),
+                (header::PRAGMA, "no-cache"),
+            ],
+            axum::Json(body),
+        )
+            .into_response()
     }
 }
 
@@ -52,9 +59,15 @@ pub(crate) async fn login(
     Json(body): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let context = LoginContext {
-        user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
         client_ip: Some(peer.ip().to_string()),
     };
-    let pair = state.auth().login(&body.username, &body.password, context).await?;
+    let pair = state
+        .auth()
+        .login(&body.username, &body.password, context)
+        .await?;
     Ok(TokenResponse::render(&pair))
 }

@@ -28,9 +28,15 @@ pub(crate) async fn register(
     State(state): State<AppState>,
     Json(body): Json<RegisterRequest>,
 ) -> Result<(StatusCode, axum::Json<RegisterResponse>), ApiError> {
-    let user = state.auth().register(&body.username, &body.password).await?;
+    let user = state
+        .auth()
+        .register(&body.username, &body.password)
+        .await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(RegisterResponse { id: user.id.as_str().to_owned(), username: user.username }),
+        axum::Json(RegisterResponse {
+            id: user.id.as_str().to_owned(),
+            username: user.username,
+        }),
     ))
 }
