@@ -13,6 +13,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::{hkdf, hmac};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tessera_verify::{Algorithm, JwkSet, VerificationKey};
@@ -98,6 +99,23 @@ impl MasterKey {
         Zeroizing::new(URL_SAFE_NO_PAD.encode(self.0.as_ref()))
     }
 
+    /// The key that derives each refresh token's successor (HKDF-SHA256 of the master key with
+    /// its own label, so it is independent of the sealing key and shared by every instance
+    /// that has the master key).
+    pub fn refresh_key(&self) -> RefreshKey {
+        let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, b"tessera");
+        let prk = salt.extract(self.0.as_ref());
+        let info: [&[u8]; 1] = [b"tessera refresh-token successor v1"];
+        let key = prk
+            .expand(&info, hmac::HMAC_SHA256)
+            .map(hmac::Key::from);
+        match key {
+            Ok(key) => RefreshKey(key),
+            // HKDF can only fail for an output longer than 255 hash blocks; ours is one block.
+            Err(_) => RefreshKey(hmac::Key::new(hmac::HMAC_SHA256, self.0.as_ref())),
+        }
+    }
+
     fn cipher(&self) -> Result<LessSafeKey, KeyringError> {
         let key =
             UnboundKey::new(&AES_256_GCM, self.0.as_ref()).map_err(|_| KeyringError::Crypto)?;
@@ -146,6 +164,28 @@ impl MasterKey {
             .len();
         in_out.truncate(plain_len);
         Ok(in_out)
+    }
+}
+
+/// Derives refresh-token successors: `successor = HMAC-SHA256(refresh key, presented token)`.
+/// Deterministic, so a retried or concurrent refresh of the same token leads to the same
+/// successor, while the database (which holds only hashes) cannot produce a live token.
+#[derive(Clone)]
+pub struct RefreshKey(hmac::Key);
+
+impl fmt::Debug for RefreshKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RefreshKey(<redacted>)")
+    }
+}
+
+impl RefreshKey {
+    /// The HMAC of `token` under this key.
+    pub fn mac(&self, token: &[u8]) -> [u8; 32] {
+        let tag = hmac::sign(&self.0, token);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        out
     }
 }
 
@@ -236,6 +276,16 @@ mod tests {
             master.open("kid-1", Algorithm::EdDSA, &tampered).is_err(),
             "tampered ciphertext"
         );
+    }
+
+    #[test]
+    fn the_refresh_key_is_stable_per_master_key_and_differs_between_master_keys() {
+        let master = MasterKey::generate().unwrap();
+        let again = MasterKey::from_encoded(&master.encode()).unwrap();
+        let other = MasterKey::generate().unwrap();
+        assert_eq!(master.refresh_key().mac(b"t"), again.refresh_key().mac(b"t"));
+        assert_ne!(master.refresh_key().mac(b"t"), other.refresh_key().mac(b"t"));
+        assert_ne!(master.refresh_key().mac(b"t"), master.refresh_key().mac(b"u"));
     }
 
     #[test]

@@ -108,10 +108,23 @@ pub trait UserStore: Send + Sync {
         hash: &PasswordHash,
         now: i64,
     ) -> Result<(), StoreError>;
-    /// Enables or disables a user.
+    /// Enables or disables a user. Disabling also revokes every session and raises the token
+    /// version, in the same transaction.
     async fn set_disabled(&self, id: &UserId, disabled: bool, now: i64) -> Result<(), StoreError>;
-    /// Replaces the user's roles. `UnknownRole` if one does not exist.
+    /// Replaces the user's roles and raises their token version (current access tokens carry
+    /// the old roles; sessions survive, so the next refresh carries the new ones).
+    /// `UnknownRole` if one does not exist.
     async fn set_roles(&self, id: &UserId, roles: &[RoleName], now: i64) -> Result<(), StoreError>;
+    /// Replaces the password hash and revokes every session of the user but `keep`, in one
+    /// transaction.
+    async fn replace_password(
+        &self,
+        id: &UserId,
+        hash: &PasswordHash,
+        keep: Option<&SessionId>,
+        reason: RevokeReason,
+        now: i64,
+    ) -> Result<(), StoreError>;
 }
 
 /// A role and the permissions it grants.
@@ -133,11 +146,12 @@ pub trait RoleStore: Send + Sync {
     async fn ensure_role(&self, role: &Role, now: i64) -> Result<(), StoreError>;
     /// Every role, ordered by name.
     async fn list_roles(&self) -> Result<Vec<Role>, StoreError>;
-    /// Adds a permission to a role (idempotent). `NotFound` if the role does not exist.
-    async fn grant_permission(&self, role: &RoleName, perm: &Permission) -> Result<(), StoreError>;
-    /// Removes a permission from a role (idempotent). `NotFound` if the role does not exist.
-    async fn revoke_permission(&self, role: &RoleName, perm: &Permission)
-    -> Result<(), StoreError>;
+    /// Adds a permission to a role (idempotent) and raises the token version of every user
+    /// holding the role. `NotFound` if the role does not exist.
+    async fn grant_permission(&self, role: &RoleName, perm: &Permission, now: i64) -> Result<(), StoreError>;
+    /// Removes a permission from a role (idempotent) and raises the token version of every
+    /// user holding the role. `NotFound` if the role does not exist.
+    async fn revoke_permission(&self, role: &RoleName, perm: &Permission, now: i64) -> Result<(), StoreError>;
     /// The union of the permissions of the given roles, sorted and without duplicates.
     async fn permissions_of(&self, roles: &[String]) -> Result<Vec<String>, StoreError>;
 }
@@ -190,13 +204,149 @@ pub struct Session {
     pub client_ip: Option<String>,
 }
 
-/// Login sessions and their refresh tokens.
+/// A refresh to perform atomically: the presented token's hash and its successor's.
+#[derive(Debug, Clone)]
+pub struct RefreshRotation {
+    /// SHA-256 of the presented refresh token.
+    pub presented_hash: [u8; 32],
+    /// SHA-256 of the presented token's successor (`HMAC(refresh key, presented)`).
+    pub successor_hash: [u8; 32],
+    /// Unix seconds.
+    pub now: i64,
+    /// Seconds after a rotation during which the rotated token still leads to the current one.
+    pub grace_secs: i64,
+    /// The idle timeout, to push the session's idle end forward (never past its absolute end).
+    pub idle_timeout_secs: i64,
+}
+
+/// What a refresh found, decided inside one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotationOutcome {
+    /// No such token.
+    Unknown,
+    /// The token's session was revoked or has expired.
+    Inactive,
+    /// The token was current: its successor is now current.
+    Rotated {
+        /// The session, after the rotation.
+        session: Session,
+    },
+    /// The token was rotated within the grace window: the client should get the current
+    /// token, which is `steps` successors after the presented one.
+    Grace {
+        /// The session.
+        session: Session,
+        /// How many successor steps lead from the presented token to the current one (≥ 1).
+        steps: u32,
+        /// SHA-256 of the current token, to check the derivation against.
+        current_hash: [u8; 32],
+    },
+    /// The token was rotated before the grace window: reuse. The session is now revoked.
+    Reused {
+        /// The revoked session.
+        session_id: SessionId,
+        /// Its user.
+        user_id: UserId,
+    },
+}
+
+/// Why a session ended early (stored and logged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokeReason {
+    /// The user logged out.
+    Logout,
+    /// The user logged out everywhere.
+    LogoutAll,
+    /// The user changed their password (their other sessions end).
+    PasswordChanged,
+    /// An administrator set a new password.
+    PasswordReset,
+    /// The user was disabled.
+    UserDisabled,
+    /// A rotated refresh token was presented after the grace window.
+    RefreshTokenReuse,
+    /// The user ended one of their sessions from the session list.
+    EndedByUser,
+}
+
+impl RevokeReason {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Logout => "logout",
+            Self::LogoutAll => "logout_all",
+            Self::PasswordChanged => "password_changed",
+            Self::PasswordReset => "password_reset",
+            Self::UserDisabled => "user_disabled",
+            Self::RefreshTokenReuse => "refresh_token_reuse",
+            Self::EndedByUser => "ended_by_user",
+        }
+    }
+}
+
+/// One entry of the revocation feed that every server instance follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RevocationEvent {
+    /// Access tokens of this session are revoked; the session ends at `expires_at` at the latest.
+    Session {
+        /// The session id (`sid`).
+        session_id: String,
+        /// The session's absolute end (after which no token of it can be valid anyway).
+        expires_at: i64,
+    },
+    /// Access tokens of this user with a `ver` below `min_version` are revoked.
+    UserVersion {
+        /// The user id (`sub`).
+        user_id: String,
+        /// The user's current token version.
+        min_version: i64,
+    },
+}
+
+/// The revocation state at one point of the feed, to start following it from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RevocationSnapshot {
+    /// Every revocation in force.
+    pub events: Vec<RevocationEvent>,
+    /// The feed position the snapshot includes.
+    pub last_seq: i64,
+}
+
+/// Login sessions, their refresh tokens, and the revocation feed.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// Creates a session and records its first refresh token's hash, atomically.
     async fn create_session(&self, session: &NewSession) -> Result<(), StoreError>;
     /// Looks a session up by id.
     async fn session(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
+    /// Looks up the session a refresh token (current or rotated) belongs to.
+    async fn session_of_refresh_token(&self, hash: &[u8; 32]) -> Result<Option<Session>, StoreError>;
+    /// Classifies and, when the token is current, rotates a refresh token, in one write
+    /// transaction that cannot race with another refresh of the same session (on any
+    /// instance). A reuse revokes the session in the same transaction.
+    async fn rotate_refresh_token(&self, rotation: &RefreshRotation) -> Result<RotationOutcome, StoreError>;
+    /// The sessions of a user that are neither revoked nor expired, newest first.
+    async fn active_sessions(&self, user: &UserId, now: i64) -> Result<Vec<Session>, StoreError>;
+    /// Revokes one session (idempotent). Returns whether it was active.
+    async fn revoke_session(&self, id: &SessionId, reason: RevokeReason, now: i64) -> Result<bool, StoreError>;
+    /// Revokes every active session of a user but `keep`; with `bump_version`, also raises
+    /// the user's token version so that every access token issued before is refused.
+    /// Returns how many sessions were revoked.
+    async fn revoke_user_sessions(
+        &self,
+        user: &UserId,
+        keep: Option<&SessionId>,
+        bump_version: bool,
+        reason: RevokeReason,
+        now: i64,
+    ) -> Result<u64, StoreError>;
+    /// Deletes sessions past their absolute or idle end, with their refresh-token hashes, and
+    /// feed entries older than `feed_retention_secs`. Returns how many sessions went.
+    async fn sweep(&self, now: i64, feed_retention_secs: i64) -> Result<u64, StoreError>;
+    /// Every revocation still in force, and the feed position it includes.
+    async fn revocation_snapshot(&self, now: i64) -> Result<RevocationSnapshot, StoreError>;
+    /// Feed entries with a position above `after`, in order, with the position of the last.
+    async fn revocations_since(&self, after: i64) -> Result<(Vec<RevocationEvent>, i64), StoreError>;
 }
 
 /// Where a signing key is in its life.

@@ -14,6 +14,7 @@ use tessera_verify::{Audience, Claims};
 use zeroize::Zeroizing;
 
 use crate::domain::{SessionId, UserId};
+use crate::keyring::RefreshKey;
 use crate::signing::{SigningError, SigningKey};
 
 /// The `client_id` of tokens issued to the first-party API.
@@ -139,6 +140,17 @@ impl RefreshToken {
         Ok(Self(Zeroizing::new(URL_SAFE_NO_PAD.encode(bytes.as_ref()))))
     }
 
+    /// The successor of a presented token: `base64url(HMAC(key, presented))`. The same
+    /// presented token always leads to the same successor.
+    pub fn successor_of(presented: &str, key: &RefreshKey) -> Self {
+        Self(Zeroizing::new(URL_SAFE_NO_PAD.encode(key.mac(presented.as_bytes()))))
+    }
+
+    /// Wraps a token the client presented.
+    pub fn presented(token: &str) -> Self {
+        Self(Zeroizing::new(token.to_owned()))
+    }
+
     /// The token text, for the response body.
     pub fn expose(&self) -> &str {
         &self.0
@@ -172,5 +184,17 @@ mod tests {
         assert_eq!(a.hash(), hash_refresh_token(a.expose()));
         assert_ne!(a.hash(), b.hash());
         assert_eq!(format!("{a:?}"), "RefreshToken(<redacted>)");
+    }
+
+    #[test]
+    fn successors_are_deterministic_256_bit_and_key_dependent() {
+        let key = crate::keyring::MasterKey::generate().unwrap().refresh_key();
+        let other = crate::keyring::MasterKey::generate().unwrap().refresh_key();
+        let t1 = RefreshToken::generate().unwrap();
+        let t2 = RefreshToken::successor_of(t1.expose(), &key);
+        assert_eq!(t2.expose(), RefreshToken::successor_of(t1.expose(), &key).expose());
+        assert_ne!(t2.expose(), RefreshToken::successor_of(t1.expose(), &other).expose());
+        assert_ne!(t2.expose(), t1.expose());
+        assert_eq!(URL_SAFE_NO_PAD.decode(t2.expose()).unwrap().len(), 32);
     }
 }

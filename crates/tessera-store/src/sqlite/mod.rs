@@ -7,6 +7,7 @@
 //! waiting for the lock.
 
 mod rows;
+mod sessions;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -19,13 +20,13 @@ use sqlx::{Row, Sqlite, Transaction};
 use tessera_core::domain::{Permission, RoleName, SessionId, UserId};
 use tessera_core::password::PasswordHash;
 use tessera_core::store::{
-    KeyStatus, KeyStore, NewSession, NewUser, Role, RoleStore, Session, SessionStore, Store,
-    StoreError, StoredSigningKey, User, UserCredentials, UserStore,
+    KeyStatus, KeyStore, NewUser, RevokeReason, Role, RoleStore, Store, StoreError,
+    StoredSigningKey, User, UserCredentials, UserStore,
 };
 
 use crate::deadline::within;
 use crate::{ConnectOptions, migrate};
-use rows::{db_error, is_unique_violation, key_from_row, session_from_row};
+use rows::{db_error, is_unique_violation, key_from_row};
 
 const MIGRATIONS: &[migrate::Source] = &[(
     1,
@@ -255,18 +256,63 @@ impl UserStore for SqliteStore {
 
     async fn set_disabled(&self, id: &UserId, disabled: bool, now: i64) -> Result<(), StoreError> {
         within(self.call_timeout, async {
+            let mut tx = self.begin_immediate().await?;
             let done = sqlx::query("UPDATE users SET disabled = ?, updated_at = ? WHERE id = ?")
                 .bind(i64::from(disabled))
                 .bind(now)
                 .bind(id.as_str())
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(db_error)?;
             if done.rows_affected() == 0 {
-                Err(StoreError::NotFound("user"))
-            } else {
-                Ok(())
+                return Err(StoreError::NotFound("user"));
             }
+            if disabled {
+                sessions::revoke_all_in(
+                    &mut tx,
+                    id.as_str(),
+                    None,
+                    RevokeReason::UserDisabled,
+                    now,
+                )
+                .await?;
+                sessions::bump_version_in(&mut tx, id.as_str(), now).await?;
+            }
+            tx.commit().await.map_err(db_error)
+        })
+        .await
+    }
+
+    async fn replace_password(
+        &self,
+        id: &UserId,
+        hash: &PasswordHash,
+        keep: Option<&SessionId>,
+        reason: RevokeReason,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        within(self.call_timeout, async {
+            let mut tx = self.begin_immediate().await?;
+            let done =
+                sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?")
+                    .bind(hash.as_ref())
+                    .bind(now)
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound("user"));
+            }
+            sessions::revoke_all_in(
+                &mut tx,
+                id.as_str(),
+                keep.map(SessionId::as_str),
+                reason,
+                now,
+            )
+            .await?;
+            tx.commit().await.map_err(db_error)
         })
         .await
     }
@@ -289,6 +335,7 @@ impl UserStore for SqliteStore {
                 .await
                 .map_err(db_error)?;
             insert_roles(&mut tx, id, roles).await?;
+            sessions::bump_version_in(&mut tx, id.as_str(), now).await?;
             tx.commit().await.map_err(db_error)
         })
         .await
@@ -372,7 +419,12 @@ impl RoleStore for SqliteStore {
         .await
     }
 
-    async fn grant_permission(&self, role: &RoleName, perm: &Permission) -> Result<(), StoreError> {
+    async fn grant_permission(
+        &self,
+        role: &RoleName,
+        perm: &Permission,
+        now: i64,
+    ) -> Result<(), StoreError> {
         within(self.call_timeout, async {
             let mut tx = self.begin_immediate().await?;
             require_role(&mut tx, role).await?;
@@ -382,6 +434,7 @@ impl RoleStore for SqliteStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(db_error)?;
+            bump_role_holders(&mut tx, role, now).await?;
             tx.commit().await.map_err(db_error)
         })
         .await
@@ -391,6 +444,7 @@ impl RoleStore for SqliteStore {
         &self,
         role: &RoleName,
         perm: &Permission,
+        now: i64,
     ) -> Result<(), StoreError> {
         within(self.call_timeout, async {
             let mut tx = self.begin_immediate().await?;
@@ -401,6 +455,7 @@ impl RoleStore for SqliteStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(db_error)?;
+            bump_role_holders(&mut tx, role, now).await?;
             tx.commit().await.map_err(db_error)
         })
         .await
@@ -426,6 +481,25 @@ impl RoleStore for SqliteStore {
     }
 }
 
+/// Raises the token version of every user holding `role`: their tokens carry the role's old
+/// permissions.
+async fn bump_role_holders(
+    tx: &mut Transaction<'_, Sqlite>,
+    role: &RoleName,
+    now: i64,
+) -> Result<(), StoreError> {
+    let holders = sqlx::query("SELECT user_id FROM user_roles WHERE role = ?")
+        .bind(role.as_str())
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    for row in holders {
+        let user: String = row.try_get("user_id").map_err(db_error)?;
+        sessions::bump_version_in(tx, &user, now).await?;
+    }
+    Ok(())
+}
+
 async fn require_role(tx: &mut Transaction<'_, Sqlite>, role: &RoleName) -> Result<(), StoreError> {
     let exists = sqlx::query("SELECT 1 FROM roles WHERE name = ?")
         .bind(role.as_str())
@@ -433,55 +507,6 @@ async fn require_role(tx: &mut Transaction<'_, Sqlite>, role: &RoleName) -> Resu
         .await
         .map_err(db_error)?;
     exists.map(|_| ()).ok_or(StoreError::NotFound("role"))
-}
-
-#[async_trait]
-impl SessionStore for SqliteStore {
-    async fn create_session(&self, s: &NewSession) -> Result<(), StoreError> {
-        within(self.call_timeout, async {
-            let mut tx = self.begin_immediate().await?;
-            sqlx::query(
-                "INSERT INTO sessions (id, user_id, client_id, created_at, last_used_at, absolute_expires_at, \
-                 idle_expires_at, user_agent, client_ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(s.id.as_str())
-            .bind(s.user_id.as_str())
-            .bind(&s.client_id)
-            .bind(s.created_at)
-            .bind(s.created_at)
-            .bind(s.absolute_expires_at)
-            .bind(s.idle_expires_at)
-            .bind(&s.user_agent)
-            .bind(&s.client_ip)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-            sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, generation, created_at) VALUES (?, ?, 0, ?)")
-                .bind(&s.refresh_token_hash[..])
-                .bind(s.id.as_str())
-                .bind(s.created_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-            tx.commit().await.map_err(db_error)
-        })
-        .await
-    }
-
-    async fn session(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
-        within(self.call_timeout, async {
-            let row = sqlx::query(
-                "SELECT id, user_id, client_id, created_at, last_used_at, absolute_expires_at, idle_expires_at, \
-                 revoked_at, user_agent, client_ip FROM sessions WHERE id = ?",
-            )
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error)?;
-            row.as_ref().map(session_from_row).transpose()
-        })
-        .await
-    }
 }
 
 #[async_trait]

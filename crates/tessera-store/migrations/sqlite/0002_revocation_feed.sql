@@ -1,0 +1,13 @@
+-- The revocation feed: every change that revokes access tokens appends an entry in the same
+-- transaction. Each server instance (and a server whose data the CLI changed) follows the
+-- feed to keep its in-memory revocation view current without a database read per request.
+CREATE TABLE revocation_log (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind       TEXT NOT NULL CHECK (kind IN ('session', 'user_version')),
+    subject    TEXT NOT NULL,
+    value      INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX revocation_log_by_time ON revocation_log (created_at);
+CREATE INDEX sessions_by_expiry ON sessions (absolute_expires_at);
+CREATE INDEX users_with_versions ON users (token_version) WHERE token_version > 0;
