@@ -9,9 +9,9 @@ use tracing::Span;
 
 use crate::auth::AuthError;
 use crate::clock::Clock;
-use crate::domain::{RoleName, UserId};
+use crate::domain::{RoleName, SessionId, UserId};
 use crate::password::{Password, PasswordHasher, PasswordPolicy, PolicyViolation};
-use crate::store::{NewUser, Store, StoreError, User};
+use crate::store::{NewUser, RevokeReason, Store, StoreError, User};
 use crate::username::Username;
 
 /// User administration.
@@ -111,21 +111,33 @@ impl Accounts {
             .ok_or(AuthError::UnknownUser)
     }
 
-    /// Sets a new password, checked against the policy.
+    /// Sets a new password (an administrator's reset): every session of the user ends.
     pub async fn set_password(
         &self,
         username: &str,
         password: &SecretString,
     ) -> Result<(), AuthError> {
         let user = self.find(username).await?;
-        let canonical = Username::parse(username)?;
+        self.replace_password(&user, password, None, RevokeReason::PasswordReset)
+            .await
+    }
+
+    /// Checks and hashes a new password, stores it, and ends every session of the user but `keep`.
+    pub(crate) async fn replace_password(
+        &self,
+        user: &User,
+        password: &SecretString,
+        keep: Option<&SessionId>,
+        reason: RevokeReason,
+    ) -> Result<(), AuthError> {
+        let canonical = Username::parse(&user.username)?;
         let password = self.checked_password(password, canonical.canonical())?;
         let hash = self.hasher.hash(&password).await?;
         self.store
-            .set_password_hash(&user.id, &hash, self.clock.unix())
+            .replace_password(&user.id, &hash, keep, reason, self.clock.unix())
             .await
             .map_err(map_store)?;
-        tracing::info!(event = "user.password_set", user_id = %user.id, "password set");
+        tracing::info!(event = "user.password_set", user_id = %user.id, reason = reason.as_str(), "password set");
         Ok(())
     }
 

@@ -15,7 +15,9 @@ use tracing::Span;
 use crate::accounts::Accounts;
 use crate::clock::Clock;
 use crate::domain::{SessionId, UserId};
+use crate::keyring::RefreshKey;
 use crate::password::{Password, PasswordError, PasswordHasher, PolicyViolation, Verification};
+use crate::revocation::Revocations;
 use crate::store::{NewSession, Store, StoreError, User};
 use crate::token::{
     AccessToken, FIRST_PARTY_CLIENT_ID, Grant, RandomError, RefreshToken, TokenIssuer,
@@ -44,6 +46,9 @@ pub enum AuthError {
     /// The user no longer exists or was disabled after the token was issued.
     #[error("unknown user")]
     UnknownUser,
+    /// No such resource (e.g. a session that is not the caller's).
+    #[error("not found")]
+    NotFound,
     /// Too many password hashes are queued; try again shortly.
     #[error("the server is busy; retry shortly")]
     Busy,
@@ -91,6 +96,9 @@ pub struct AuthPolicy {
     pub session_lifetime: Duration,
     /// Idle timeout (default 7 days).
     pub session_idle_timeout: Duration,
+    /// How long after a rotation the rotated refresh token still leads to the current one
+    /// (default 10 s, range 0–60 s): parallel tabs and retries after a lost response.
+    pub refresh_grace: Duration,
 }
 
 impl Default for AuthPolicy {
@@ -99,6 +107,7 @@ impl Default for AuthPolicy {
             registration_open: true,
             session_lifetime: Duration::from_secs(30 * 24 * 3600),
             session_idle_timeout: Duration::from_secs(7 * 24 * 3600),
+            refresh_grace: Duration::from_secs(10),
         }
     }
 }
@@ -139,19 +148,27 @@ pub struct Profile {
 /// The use cases, with everything they need.
 #[derive(Debug, Clone)]
 pub struct AuthService {
-    accounts: Accounts,
-    store: Arc<dyn Store>,
-    hasher: PasswordHasher,
-    issuer: TokenIssuer,
-    clock: Arc<dyn Clock>,
-    rules: AuthPolicy,
+    pub(crate) accounts: Accounts,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) hasher: PasswordHasher,
+    pub(crate) issuer: TokenIssuer,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) rules: AuthPolicy,
+    pub(crate) refresh_key: RefreshKey,
+    pub(crate) revocations: Arc<Revocations>,
 }
 
 const MAX_USER_AGENT: usize = 256;
 
 impl AuthService {
     /// Wires the use cases together.
-    pub fn new(accounts: Accounts, issuer: TokenIssuer, rules: AuthPolicy) -> Self {
+    pub fn new(
+        accounts: Accounts,
+        issuer: TokenIssuer,
+        rules: AuthPolicy,
+        refresh_key: RefreshKey,
+        revocations: Arc<Revocations>,
+    ) -> Self {
         Self {
             store: accounts.store().clone(),
             hasher: accounts.hasher().clone(),
@@ -159,7 +176,19 @@ impl AuthService {
             accounts,
             issuer,
             rules,
+            refresh_key,
+            revocations,
         }
+    }
+
+    /// The revocation view protected routes check tokens against.
+    pub fn revocations(&self) -> &Arc<Revocations> {
+        &self.revocations
+    }
+
+    /// The session and registration rules.
+    pub fn rules(&self) -> &AuthPolicy {
+        &self.rules
     }
 
     /// Account administration.
@@ -278,25 +307,35 @@ impl AuthService {
         };
         self.store.create_session(&session).await?;
         Span::current().record("session_id", session.id.as_str());
+        let access = self.issue_access(user, &session.id, now).await?;
+        Ok(TokenPair {
+            access,
+            refresh,
+            refresh_expires_in: remaining(session.idle_expires_at, now),
+        })
+    }
+
+    /// Signs an access token for `user` in session `session_id`, with their current roles,
+    /// permissions and token version.
+    pub(crate) async fn issue_access(
+        &self,
+        user: &User,
+        session_id: &SessionId,
+        now: i64,
+    ) -> Result<AccessToken, AuthError> {
         let permissions = self.store.permissions_of(&user.roles).await?;
-        let access = self
-            .issuer
+        self.issuer
             .issue(
                 now,
                 Grant {
                     user_id: &user.id,
-                    session_id: &session.id,
+                    session_id,
                     roles: user.roles.clone(),
                     permissions,
                     token_version: user.token_version,
                 },
             )
-            .map_err(|e| AuthError::Internal(Box::new(e)))?;
-        Ok(TokenPair {
-            access,
-            refresh,
-            refresh_expires_in: u64::try_from(lifetime).unwrap_or(0),
-        })
+            .map_err(|e| AuthError::Internal(Box::new(e)))
     }
 
     /// The caller's profile: the username from the store, roles and scope from the token.
@@ -316,7 +355,12 @@ impl AuthService {
     }
 }
 
-fn secs(d: Duration) -> i64 {
+/// Seconds from `now` until `end`, zero if past.
+pub(crate) fn remaining(end: i64, now: i64) -> u64 {
+    u64::try_from(end.saturating_sub(now)).unwrap_or(0)
+}
+
+pub(crate) fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 

@@ -106,9 +106,7 @@ impl MasterKey {
         let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, b"tessera");
         let prk = salt.extract(self.0.as_ref());
         let info: [&[u8]; 1] = [b"tessera refresh-token successor v1"];
-        let key = prk
-            .expand(&info, hmac::HMAC_SHA256)
-            .map(hmac::Key::from);
+        let key = prk.expand(&info, hmac::HMAC_SHA256).map(hmac::Key::from);
         match key {
             Ok(key) => RefreshKey(key),
             // HKDF can only fail for an output longer than 255 hash blocks; ours is one block.
@@ -283,9 +281,18 @@ mod tests {
         let master = MasterKey::generate().unwrap();
         let again = MasterKey::from_encoded(&master.encode()).unwrap();
         let other = MasterKey::generate().unwrap();
-        assert_eq!(master.refresh_key().mac(b"t"), again.refresh_key().mac(b"t"));
-        assert_ne!(master.refresh_key().mac(b"t"), other.refresh_key().mac(b"t"));
-        assert_ne!(master.refresh_key().mac(b"t"), master.refresh_key().mac(b"u"));
+        assert_eq!(
+            master.refresh_key().mac(b"t"),
+            again.refresh_key().mac(b"t")
+        );
+        assert_ne!(
+            master.refresh_key().mac(b"t"),
+            other.refresh_key().mac(b"t")
+        );
+        assert_ne!(
+            master.refresh_key().mac(b"t"),
+            master.refresh_key().mac(b"u")
+        );
     }
 
     #[test]

@@ -16,6 +16,8 @@
 //! - [`store`]: the persistence traits the store crate implements.
 //! - [`accounts`]: user administration (create, password, enable/disable, roles).
 //! - [`auth`]: the use cases (register, login, profile) and their error type.
+//! - [`session`]: refresh-token rotation, logout, logout-all, password change, session list.
+//! - [`revocation`]: the in-memory view of revoked access tokens.
 
 pub mod accounts;
 pub mod auth;
@@ -23,6 +25,8 @@ pub mod clock;
 pub mod domain;
 pub mod keyring;
 pub mod password;
+pub mod revocation;
+pub mod session;
 pub mod signing;
 pub mod store;
 pub mod token;

@@ -271,11 +271,8 @@ impl SigningKey {
                 (kid, None, verification)
             }
         };
-        let header = format!(
-            r#"{{"alg":"{}","typ":"{TOKEN_TYPE}","kid":{}}}"#,
-            alg.as_str(),
-            serde_json::to_string(&kid).map_err(|_| SigningError::InvalidKey("kid"))?,
-        );
+        // The exact header tessera-verify recognises without parsing (its fast path).
+        let header = tessera_verify::access_token_header(alg, &kid);
         Ok(SigningKey {
             header_b64: URL_SAFE_NO_PAD.encode(header),
             kid,

@@ -148,10 +148,20 @@ pub trait RoleStore: Send + Sync {
     async fn list_roles(&self) -> Result<Vec<Role>, StoreError>;
     /// Adds a permission to a role (idempotent) and raises the token version of every user
     /// holding the role. `NotFound` if the role does not exist.
-    async fn grant_permission(&self, role: &RoleName, perm: &Permission, now: i64) -> Result<(), StoreError>;
+    async fn grant_permission(
+        &self,
+        role: &RoleName,
+        perm: &Permission,
+        now: i64,
+    ) -> Result<(), StoreError>;
     /// Removes a permission from a role (idempotent) and raises the token version of every
     /// user holding the role. `NotFound` if the role does not exist.
-    async fn revoke_permission(&self, role: &RoleName, perm: &Permission, now: i64) -> Result<(), StoreError>;
+    async fn revoke_permission(
+        &self,
+        role: &RoleName,
+        perm: &Permission,
+        now: i64,
+    ) -> Result<(), StoreError>;
     /// The union of the permissions of the given roles, sorted and without duplicates.
     async fn permissions_of(&self, roles: &[String]) -> Result<Vec<String>, StoreError>;
 }
@@ -320,15 +330,26 @@ pub trait SessionStore: Send + Sync {
     /// Looks a session up by id.
     async fn session(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
     /// Looks up the session a refresh token (current or rotated) belongs to.
-    async fn session_of_refresh_token(&self, hash: &[u8; 32]) -> Result<Option<Session>, StoreError>;
+    async fn session_of_refresh_token(
+        &self,
+        hash: &[u8; 32],
+    ) -> Result<Option<Session>, StoreError>;
     /// Classifies and, when the token is current, rotates a refresh token, in one write
     /// transaction that cannot race with another refresh of the same session (on any
     /// instance). A reuse revokes the session in the same transaction.
-    async fn rotate_refresh_token(&self, rotation: &RefreshRotation) -> Result<RotationOutcome, StoreError>;
+    async fn rotate_refresh_token(
+        &self,
+        rotation: &RefreshRotation,
+    ) -> Result<RotationOutcome, StoreError>;
     /// The sessions of a user that are neither revoked nor expired, newest first.
     async fn active_sessions(&self, user: &UserId, now: i64) -> Result<Vec<Session>, StoreError>;
     /// Revokes one session (idempotent). Returns whether it was active.
-    async fn revoke_session(&self, id: &SessionId, reason: RevokeReason, now: i64) -> Result<bool, StoreError>;
+    async fn revoke_session(
+        &self,
+        id: &SessionId,
+        reason: RevokeReason,
+        now: i64,
+    ) -> Result<bool, StoreError>;
     /// Revokes every active session of a user but `keep`; with `bump_version`, also raises
     /// the user's token version so that every access token issued before is refused.
     /// Returns how many sessions were revoked.
@@ -346,7 +367,10 @@ pub trait SessionStore: Send + Sync {
     /// Every revocation still in force, and the feed position it includes.
     async fn revocation_snapshot(&self, now: i64) -> Result<RevocationSnapshot, StoreError>;
     /// Feed entries with a position above `after`, in order, with the position of the last.
-    async fn revocations_since(&self, after: i64) -> Result<(Vec<RevocationEvent>, i64), StoreError>;
+    async fn revocations_since(
+        &self,
+        after: i64,
+    ) -> Result<(Vec<RevocationEvent>, i64), StoreError>;
 }
 
 /// Where a signing key is in its life.

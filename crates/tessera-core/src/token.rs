@@ -143,7 +143,9 @@ impl RefreshToken {
     /// The successor of a presented token: `base64url(HMAC(key, presented))`. The same
     /// presented token always leads to the same successor.
     pub fn successor_of(presented: &str, key: &RefreshKey) -> Self {
-        Self(Zeroizing::new(URL_SAFE_NO_PAD.encode(key.mac(presented.as_bytes()))))
+        Self(Zeroizing::new(
+            URL_SAFE_NO_PAD.encode(key.mac(presented.as_bytes())),
+        ))
     }
 
     /// Wraps a token the client presented.
@@ -192,8 +194,14 @@ mod tests {
         let other = crate::keyring::MasterKey::generate().unwrap().refresh_key();
         let t1 = RefreshToken::generate().unwrap();
         let t2 = RefreshToken::successor_of(t1.expose(), &key);
-        assert_eq!(t2.expose(), RefreshToken::successor_of(t1.expose(), &key).expose());
-        assert_ne!(t2.expose(), RefreshToken::successor_of(t1.expose(), &other).expose());
+        assert_eq!(
+            t2.expose(),
+            RefreshToken::successor_of(t1.expose(), &key).expose()
+        );
+        assert_ne!(
+            t2.expose(),
+            RefreshToken::successor_of(t1.expose(), &other).expose()
+        );
         assert_ne!(t2.expose(), t1.expose());
         assert_eq!(URL_SAFE_NO_PAD.decode(t2.expose()).unwrap().len(), 32);
     }

@@ -187,6 +187,7 @@ impl From<AuthError> for ApiError {
                 Self::InvalidToken("the token's user no longer exists or is disabled")
             }
             AuthError::Busy => Self::Unavailable("the server is busy; retry shortly"),
+            AuthError::NotFound => Self::NotFound,
             AuthError::Store(e) => e.into(),
             other => Self::internal(other),
         }

@@ -175,7 +175,7 @@ pub(crate) async fn role(settings: Settings, action: RoleAction) -> anyhow::Resu
                 other => other?,
             }
             for p in &perms {
-                store.grant_permission(&name, p).await?;
+                store.grant_permission(&name, p, now).await?;
             }
             println!("created role {name}");
         }
@@ -199,7 +199,7 @@ pub(crate) async fn role(settings: Settings, action: RoleAction) -> anyhow::Resu
             let name = RoleName::parse(&role)?;
             for p in &permissions(&perms)? {
                 store
-                    .grant_permission(&name, p)
+                    .grant_permission(&name, p, now)
                     .await
                     .with_context(|| format!("cannot grant to role '{name}'"))?;
             }
@@ -212,7 +212,7 @@ pub(crate) async fn role(settings: Settings, action: RoleAction) -> anyhow::Resu
             let name = RoleName::parse(&role)?;
             for p in &permissions(&perms)? {
                 store
-                    .revoke_permission(&name, p)
+                    .revoke_permission(&name, p, now)
                     .await
                     .with_context(|| format!("cannot revoke from role '{name}'"))?;
             }

@@ -46,6 +46,15 @@ pub(crate) const KNOWN: &[(&str, &str)] = &[
     ("TESSERA_PASSWORD_MAX_LENGTH", "password.max_length"),
     ("TESSERA_HASHING_WORKERS", "hashing.workers"),
     ("TESSERA_HASHING_MAX_QUEUE", "hashing.max_queue"),
+    ("TESSERA_SESSION_LIFETIME_SECS", "session.lifetime_secs"),
+    (
+        "TESSERA_SESSION_IDLE_TIMEOUT_SECS",
+        "session.idle_timeout_secs",
+    ),
+    (
+        "TESSERA_SESSION_REFRESH_GRACE_SECS",
+        "session.refresh_grace_secs",
+    ),
     ("TESSERA_TLS_CERT_FILE", "tls.cert_file"),
     ("TESSERA_TLS_KEY_FILE", "tls.key_file"),
 ];
@@ -146,6 +155,15 @@ fn apply(env: &mut EnvLayer, name: &str, value: String) -> Result<(), ConfigErro
         }
         "TESSERA_HASHING_MAX_QUEUE" => {
             l.hashing.max_queue = Some(parse(name, &value, "a number of waiting requests")?);
+        }
+        "TESSERA_SESSION_LIFETIME_SECS" => {
+            l.session.lifetime_secs = Some(parse(name, &value, "a number of seconds")?);
+        }
+        "TESSERA_SESSION_IDLE_TIMEOUT_SECS" => {
+            l.session.idle_timeout_secs = Some(parse(name, &value, "a number of seconds")?);
+        }
+        "TESSERA_SESSION_REFRESH_GRACE_SECS" => {
+            l.session.refresh_grace_secs = Some(parse(name, &value, "a number of seconds")?);
         }
         "TESSERA_TLS_CERT_FILE" => l.tls.cert_file = Some(PathBuf::from(value)),
         "TESSERA_TLS_KEY_FILE" => l.tls.key_file = Some(PathBuf::from(value)),

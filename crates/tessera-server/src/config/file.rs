@@ -40,6 +40,8 @@ pub(crate) struct Layer {
     #[serde(default)]
     pub(crate) hashing: HashingLayer,
     #[serde(default)]
+    pub(crate) session: SessionLayer,
+    #[serde(default)]
     pub(crate) tls: TlsLayer,
     pub(crate) roles: Option<BTreeMap<String, Vec<String>>>,
 }
@@ -61,6 +63,15 @@ pub(crate) struct PasswordLayer {
 pub(crate) struct HashingLayer {
     pub(crate) workers: Option<usize>,
     pub(crate) max_queue: Option<usize>,
+}
+
+/// `[session]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SessionLayer {
+    pub(crate) lifetime_secs: Option<u64>,
+    pub(crate) idle_timeout_secs: Option<u64>,
+    pub(crate) refresh_grace_secs: Option<u64>,
 }
 
 /// `[tls]`
@@ -138,6 +149,17 @@ impl Layer {
             hashing: HashingLayer {
                 workers: over.hashing.workers.or(self.hashing.workers),
                 max_queue: over.hashing.max_queue.or(self.hashing.max_queue),
+            },
+            session: SessionLayer {
+                lifetime_secs: over.session.lifetime_secs.or(self.session.lifetime_secs),
+                idle_timeout_secs: over
+                    .session
+                    .idle_timeout_secs
+                    .or(self.session.idle_timeout_secs),
+                refresh_grace_secs: over
+                    .session
+                    .refresh_grace_secs
+                    .or(self.session.refresh_grace_secs),
             },
             tls: TlsLayer {
                 cert_file: over.tls.cert_file.or(self.tls.cert_file),

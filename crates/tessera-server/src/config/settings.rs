@@ -71,6 +71,8 @@ pub struct Settings {
     pub password: PasswordSettings,
     /// The pool that runs Argon2.
     pub hashing: HashingSettings,
+    /// `[session]`: session lifetimes and the refresh grace window.
+    pub session: SessionSettings,
     /// Whether `POST /auth/register` is open to anyone. Default `true` (`registration =
     /// "open"`); when closed, only the CLI adds users.
     pub registration_open: bool,
@@ -122,6 +124,39 @@ pub struct HashingSettings {
     pub max_queue: usize,
 }
 
+/// Session lifetimes.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct SessionSettings {
+    /// Absolute session lifetime from login; refreshing never extends it. Default 30 days
+    /// (2592000 s); range 1 hour to 365 days.
+    pub lifetime: Duration,
+    /// A session not refreshed for this long ends. Default 7 days (604800 s); range 5 minutes
+    /// to the lifetime.
+    pub idle_timeout: Duration,
+    /// After a rotation, the rotated refresh token still leads to the session's current token
+    /// for this long (parallel tabs, retries after a lost response); later it counts as reuse
+    /// and revokes the session. Default 10 s; range 0 to 60 s.
+    pub refresh_grace: Duration,
+}
+
+/// Accepted session lifetimes, in seconds.
+pub const SESSION_LIFETIME_SECS_RANGE: std::ops::RangeInclusive<u64> = 3600..=365 * 24 * 3600;
+/// Shortest idle timeout, in seconds.
+pub const SESSION_MIN_IDLE_SECS: u64 = 300;
+/// Accepted refresh grace windows, in seconds.
+pub const REFRESH_GRACE_SECS_RANGE: std::ops::RangeInclusive<u64> = 0..=60;
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            lifetime: Duration::from_secs(30 * 24 * 3600),
+            idle_timeout: Duration::from_secs(7 * 24 * 3600),
+            refresh_grace: Duration::from_secs(10),
+        }
+    }
+}
+
 /// Certificate and key files for HTTPS.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TlsSettings {
@@ -160,6 +195,7 @@ impl Settings {
                 workers: PasswordHasher::default_workers(),
                 max_queue: DEFAULT_HASHING_MAX_QUEUE,
             },
+            session: SessionSettings::default(),
             registration_open: true,
             body_limit_bytes: DEFAULT_BODY_LIMIT_BYTES,
             tls: None,
@@ -215,6 +251,20 @@ impl Settings {
                     .max_queue
                     .unwrap_or(defaults.hashing.max_queue),
             },
+            session: SessionSettings {
+                lifetime: layer
+                    .session
+                    .lifetime_secs
+                    .map_or(defaults.session.lifetime, Duration::from_secs),
+                idle_timeout: layer
+                    .session
+                    .idle_timeout_secs
+                    .map_or(defaults.session.idle_timeout, Duration::from_secs),
+                refresh_grace: layer
+                    .session
+                    .refresh_grace_secs
+                    .map_or(defaults.session.refresh_grace, Duration::from_secs),
+            },
             registration_open: layer.registration != Some(Registration::Closed),
             body_limit_bytes: layer.body_limit_bytes.unwrap_or(defaults.body_limit_bytes),
             tls,
@@ -265,6 +315,7 @@ impl Settings {
                 ),
             ));
         }
+        self.check_session()?;
         if !self.is_loopback() && self.tls.is_none() && !self.behind_tls_proxy {
             return Err(ConfigError::PublicListenWithoutTls {
                 listen: self.listen,
@@ -408,6 +459,45 @@ impl Settings {
     /// Requests allowed to wait for a hashing worker.
     pub fn hashing_max_queue(&self) -> usize {
         self.hashing.max_queue
+    }
+
+    fn check_session(&self) -> Result<(), ConfigError> {
+        let lifetime = self.session.lifetime.as_secs();
+        if !SESSION_LIFETIME_SECS_RANGE.contains(&lifetime) {
+            return Err(ConfigError::invalid(
+                "session.lifetime_secs",
+                format!(
+                    "must be 3600 (1 hour) to 31536000 (365 days), not {lifetime} (the default is 2592000, 30 days)"
+                ),
+            ));
+        }
+        let idle = self.session.idle_timeout.as_secs();
+        if !(SESSION_MIN_IDLE_SECS..=lifetime).contains(&idle) {
+            return Err(ConfigError::invalid(
+                "session.idle_timeout_secs",
+                format!(
+                    "must be 300 (5 minutes) to session.lifetime_secs ({lifetime}), not {idle} (the default is 604800, 7 days)"
+                ),
+            ));
+        }
+        let grace = self.session.refresh_grace.as_secs();
+        if !REFRESH_GRACE_SECS_RANGE.contains(&grace) {
+            return Err(ConfigError::invalid(
+                "session.refresh_grace_secs",
+                format!("must be 0 to 60, not {grace} (the default is 10)"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The session and registration rules for the use cases.
+    pub fn auth_policy(&self) -> tessera_core::auth::AuthPolicy {
+        tessera_core::auth::AuthPolicy {
+            registration_open: self.registration_open,
+            session_lifetime: self.session.lifetime,
+            session_idle_timeout: self.session.idle_timeout,
+            refresh_grace: self.session.refresh_grace,
+        }
     }
 
     /// See [`Settings::registration_open`](#structfield.registration_open).

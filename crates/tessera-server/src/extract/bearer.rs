@@ -34,6 +34,9 @@ impl FromRequestParts<AppState> for Authenticated {
         if claims.sid.is_none() {
             return Err(ApiError::InvalidToken("the token has no session"));
         }
+        if state.auth().revocations().is_revoked(&claims) {
+            return Err(ApiError::InvalidToken("the token has been revoked"));
+        }
         Ok(Self(claims))
     }
 }

@@ -25,31 +25,67 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         if !is_json(req.headers()) {
-            return Err(ApiError::InvalidRequest(
-                "expected Content-Type: application/json".to_owned(),
-            ));
+            return Err(content_type_error());
         }
-        // `Bytes` honours the router's body limit and reports an oversized body as 413.
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge
-            } else {
-                ApiError::InvalidRequest("the request body could not be read".to_owned())
-            }
-        })?;
-        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            return Err(ApiError::InvalidRequest(
-                "the request body must be a JSON object".to_owned(),
-            ));
-        }
-        serde_json::from_slice(&bytes).map(Self).map_err(|e| {
-            ApiError::InvalidRequest(if e.is_data() {
-                field_message(&e.to_string())
-            } else {
-                "the request body is not valid JSON".to_owned()
-            })
-        })
+        let bytes = read_body(req, state).await?;
+        decode(&bytes).map(Self)
     }
+}
+
+/// A JSON body that may be absent: an empty body (with or without a `Content-Type`) is `None`;
+/// a non-empty one must be a valid JSON object, as for [`Json`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<S, T> FromRequest<S> for OptionalJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = is_json(req.headers());
+        let bytes = read_body(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(None));
+        }
+        if !json {
+            return Err(content_type_error());
+        }
+        decode(&bytes).map(|v| Self(Some(v)))
+    }
+}
+
+fn content_type_error() -> ApiError {
+    ApiError::InvalidRequest("expected Content-Type: application/json".to_owned())
+}
+
+/// The body, within the router's limit (over it: 413).
+async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::InvalidRequest("the request body could not be read".to_owned())
+        }
+    })
+}
+
+/// A JSON object into `T`; errors name fields, never values.
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::InvalidRequest(
+            "the request body must be a JSON object".to_owned(),
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::InvalidRequest(if e.is_data() {
+            field_message(&e.to_string())
+        } else {
+            "the request body is not valid JSON".to_owned()
+        })
+    })
 }
 
 /// `application/json` or any `application/*+json`, parameters ignored.

@@ -5,4 +5,4 @@ mod bearer;
 mod json;
 
 pub use bearer::{Authenticated, Require, Requirement};
-pub use json::Json;
+pub use json::{Json, OptionalJson};

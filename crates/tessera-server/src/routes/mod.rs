@@ -5,7 +5,7 @@ mod health;
 mod well_known;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -16,6 +16,12 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/auth/register", post(auth::register::register))
         .route("/auth/login", post(auth::login::login))
         .route("/auth/me", get(auth::me::me))
+        .route("/auth/refresh", post(auth::session::refresh))
+        .route("/auth/logout", post(auth::session::logout))
+        .route("/auth/logout-all", post(auth::session::logout_all))
+        .route("/auth/password", post(auth::session::change_password))
+        .route("/auth/sessions", get(auth::session::list_sessions))
+        .route("/auth/sessions/{id}", delete(auth::session::end_session))
         .route("/.well-known/jwks.json", get(well_known::jwks))
         .route(
             "/.well-known/openid-configuration",

@@ -5,6 +5,7 @@
 
 mod keys;
 mod master_key;
+mod tasks;
 mod tls;
 
 use std::future::Future;
@@ -19,10 +20,11 @@ use axum::http::{HeaderValue, header};
 use axum::middleware;
 use secrecy::ExposeSecret;
 use tessera_core::accounts::Accounts;
-use tessera_core::auth::{AuthPolicy, AuthService};
+use tessera_core::auth::AuthService;
 use tessera_core::clock::{Clock, SystemClock};
-use tessera_core::keyring::{KeyRing, KeyringError};
+use tessera_core::keyring::{KeyRing, KeyringError, RefreshKey};
 use tessera_core::password::PasswordHasher;
+use tessera_core::revocation::Revocations;
 use tessera_core::store::{Store, StoreError};
 use tessera_core::token::TokenIssuer;
 use tessera_store::ConnectOptions;
@@ -134,7 +136,19 @@ impl App {
 
         let issuer = settings.resolved_issuer();
         let audience = settings.resolved_audience();
-        let state = build_state(&settings, store, &ring, clock, &issuer, &audience)?;
+        let revocations = Arc::new(Revocations::from_snapshot(
+            &store.revocation_snapshot(clock.unix()).await?,
+        ));
+        let state = build_state(
+            &settings,
+            store,
+            &ring,
+            clock,
+            &issuer,
+            &audience,
+            master.refresh_key(),
+            revocations,
+        )?;
         // Build the dummy hash now, so the first login of an unknown user costs what any
         // other login costs.
         state
@@ -198,6 +212,16 @@ impl App {
         self,
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
+        let background = tokio::spawn(tasks::run(self.state.clone()));
+        let result = self.serve(signal).await;
+        background.abort();
+        result
+    }
+
+    async fn serve(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -256,6 +280,7 @@ pub fn accounts(settings: &Settings, store: Arc<dyn Store>, clock: Arc<dyn Clock
     Accounts::new(store, hasher, settings.password_policy(), clock)
 }
 
+#[allow(clippy::too_many_arguments)] // one call site, each argument a different piece
 fn build_state(
     settings: &Settings,
     store: Arc<dyn Store>,
@@ -263,6 +288,8 @@ fn build_state(
     clock: Arc<dyn Clock>,
     issuer: &str,
     audience: &str,
+    refresh_key: RefreshKey,
+    revocations: Arc<Revocations>,
 ) -> Result<AppState, StartupError> {
     let verifier = Verifier::builder(issuer, audience)
         .keys(ring.verification_keys())
@@ -278,10 +305,9 @@ fn build_state(
     let auth = AuthService::new(
         accounts,
         token_issuer,
-        AuthPolicy {
-            registration_open: settings.registration_open(),
-            ..AuthPolicy::default()
-        },
+        settings.auth_policy(),
+        refresh_key,
+        revocations,
     );
     let jwks = Bytes::from(
         serde_json::to_vec(&ring.jwks())

@@ -26,8 +26,8 @@ async fn login_returns_a_token_response_that_is_not_cached() {
     );
     assert_eq!(
         body["refresh_expires_in"],
-        30 * 24 * 3600,
-        "sessions last 30 days"
+        7 * 24 * 3600,
+        "an unused refresh token lapses at the 7-day idle timeout"
     );
     let refresh = body["refresh_token"].as_str().unwrap();
     assert!(

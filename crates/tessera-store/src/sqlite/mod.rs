@@ -28,11 +28,10 @@ use crate::deadline::within;
 use crate::{ConnectOptions, migrate};
 use rows::{db_error, is_unique_violation, key_from_row};
 
-const MIGRATIONS: &[migrate::Source] = &[(
-    1,
-    "initial",
-    include_str!("../../migrations/sqlite/0001_initial.sql"),
-)];
+const MIGRATIONS: &[migrate::Source] = &[
+    (1, "initial", include_str!("../../migrations/sqlite/0001_initial.sql")),
+    (2, "revocation feed", include_str!("../../migrations/sqlite/0002_revocation_feed.sql")),
+];
 
 /// The SQLite store.
 #[derive(Debug, Clone)]

@@ -1,5 +1,6 @@
-//! `/auth/*`: registration, login and the reference protected resource.
+//! `/auth/*`: registration, login, sessions and the reference protected resource.
 
 pub(super) mod login;
 pub(super) mod me;
 pub(super) mod register;
+pub(super) mod session;
