@@ -55,7 +55,10 @@ fn secret(alg: Algorithm) -> Vec<u8> {
 
 /// Everything one algorithm's benchmarks need.
 struct Case {
+    /// Signed with the exact header tessera-core writes.
     token: String,
+    /// The same claims under a header in another member order (as jsonwebtoken writes it).
+    other_token: String,
     verifier: Verifier,
     jwt_key: DecodingKey,
     jwt_validation: Validation,
@@ -80,7 +83,13 @@ impl Bare {
 fn case(alg: Algorithm) -> Case {
     let kid = format!("{}-bench", alg.as_str().to_ascii_lowercase());
     let now = i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap();
-    let header = json!({"alg": alg.as_str(), "typ": "at+jwt", "kid": kid});
+    // The header exactly as tessera-core signs it (recognised without parsing), and the same
+    // parameters in jsonwebtoken's order (typ first), which takes the full parsing path.
+    let header = tessera_verify::access_token_header(alg, &kid);
+    let other_header = format!(
+        r#"{{"typ":"at+jwt","alg":"{}","kid":"{kid}"}}"#,
+        alg.as_str()
+    );
     // A realistic Tessera claim set (about 330 bytes of JSON).
     let claims = json!({
         "iss": ISSUER, "sub": "0190c4b6-7a53-7cc0-8a3e-6f1d2a4b5c6d", "aud": AUDIENCE,
@@ -88,14 +97,11 @@ fn case(alg: Algorithm) -> Case {
         "jti": "0190c4b6-7a53-7cc0-8a3e-000000000001", "sid": "0190c4b6-7a53-7cc0-8a3e-000000000002",
         "roles": ["admin", "ops"], "scope": "users:read users:write keys:read",
     });
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
-    let rng = SystemRandom::new();
-    let (sig, key, bare, jwt_key): (Vec<u8>, VerificationKey, Bare, DecodingKey) = if alg.is_hmac()
-    {
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let input = format!("{}.{payload}", URL_SAFE_NO_PAD.encode(&header));
+    let other_input = format!("{}.{payload}", URL_SAFE_NO_PAD.encode(&other_header));
+    type Sign = Box<dyn Fn(&[u8]) -> Vec<u8>>;
+    let (sign, key, bare, jwt_key): (Sign, VerificationKey, Bare, DecodingKey) = if alg.is_hmac() {
         let secret = secret(alg);
         let hmac_alg = match alg {
             Algorithm::HS256 => hmac::HMAC_SHA256,
@@ -103,9 +109,9 @@ fn case(alg: Algorithm) -> Case {
             _ => hmac::HMAC_SHA512,
         };
         let hkey = hmac::Key::new(hmac_alg, &secret);
-        let sig = hmac::sign(&hkey, input.as_bytes()).as_ref().to_vec();
+        let signer = hkey.clone();
         (
-            sig,
+            Box::new(move |m: &[u8]| hmac::sign(&signer, m).as_ref().to_vec()),
             VerificationKey::hmac(&kid, alg, &secret).unwrap(),
             Bare::Hmac(hkey),
             DecodingKey::from_secret(&secret),
@@ -114,8 +120,8 @@ fn case(alg: Algorithm) -> Case {
         let der = data(&format!("{}.pk8.der", stem(alg)));
         let spki = data(&format!("{}.spki.der", stem(alg)));
         let pem = data(&format!("{}.pub.pem", stem(alg)));
-        let (sig, public, verification, jwt_key): (
-            Vec<u8>,
+        let (sign, public, verification, jwt_key): (
+            Sign,
             Vec<u8>,
             &'static dyn VerificationAlgorithm,
             DecodingKey,
@@ -134,10 +140,13 @@ fn case(alg: Algorithm) -> Case {
                         )
                     };
                 let pair = EcdsaKeyPair::from_pkcs8(signing, &der).unwrap();
-                let sig = pair.sign(&rng, input.as_bytes()).unwrap().as_ref().to_vec();
                 let public = pair.public_key().as_ref().to_vec();
+                let sign = move |m: &[u8]| {
+                    let rng = SystemRandom::new();
+                    pair.sign(&rng, m).unwrap().as_ref().to_vec()
+                };
                 (
-                    sig,
+                    Box::new(sign),
                     public,
                     verification,
                     DecodingKey::from_ec_pem(&pem).unwrap(),
@@ -145,10 +154,10 @@ fn case(alg: Algorithm) -> Case {
             }
             Algorithm::EdDSA => {
                 let pair = Ed25519KeyPair::from_pkcs8(&der).unwrap();
-                let sig = pair.sign(input.as_bytes()).as_ref().to_vec();
                 let public = pair.public_key().as_ref().to_vec();
+                let sign = move |m: &[u8]| pair.sign(m).as_ref().to_vec();
                 (
-                    sig,
+                    Box::new(sign),
                     public,
                     &signature::ED25519,
                     DecodingKey::from_ed_pem(&pem).unwrap(),
@@ -185,12 +194,15 @@ fn case(alg: Algorithm) -> Case {
                     ),
                 };
                 let pair = RsaKeyPair::from_pkcs8(&der).unwrap();
-                let mut sig = vec![0; pair.public_modulus_len()];
-                pair.sign(encoding, &rng, input.as_bytes(), &mut sig)
-                    .unwrap();
                 let public = pair.public_key().as_ref().to_vec();
+                let sign = move |m: &[u8]| {
+                    let mut sig = vec![0; pair.public_modulus_len()];
+                    pair.sign(encoding, &SystemRandom::new(), m, &mut sig)
+                        .unwrap();
+                    sig
+                };
                 (
-                    sig,
+                    Box::new(sign),
                     public,
                     verification,
                     DecodingKey::from_rsa_pem(&pem).unwrap(),
@@ -198,13 +210,17 @@ fn case(alg: Algorithm) -> Case {
             }
         };
         (
-            sig,
+            sign,
             VerificationKey::from_spki_der(&kid, alg, &spki).unwrap(),
             Bare::Public(ParsedPublicKey::new(verification, public).unwrap()),
             jwt_key,
         )
     };
-    let token = format!("{input}.{}", URL_SAFE_NO_PAD.encode(&sig));
+    let token = format!("{input}.{}", URL_SAFE_NO_PAD.encode(sign(input.as_bytes())));
+    let other_token = format!(
+        "{other_input}.{}",
+        URL_SAFE_NO_PAD.encode(sign(other_input.as_bytes()))
+    );
     let mut jwt_validation = Validation::new(alg.as_str().parse().unwrap());
     jwt_validation.set_issuer(&[ISSUER]);
     jwt_validation.set_audience(&[AUDIENCE]);
@@ -213,6 +229,7 @@ fn case(alg: Algorithm) -> Case {
     jwt_validation.leeway = 60;
     Case {
         token,
+        other_token,
         verifier: Verifier::builder(ISSUER, AUDIENCE)
             .key(key)
             .build()
@@ -228,6 +245,7 @@ fn verify(c: &mut Criterion) {
         let case = case(alg);
         // Sanity: all three accept the token before anything is timed.
         case.verifier.verify(&case.token).unwrap();
+        case.verifier.verify(&case.other_token).unwrap();
         jsonwebtoken::decode::<Claims>(&case.token, &case.jwt_key, &case.jwt_validation).unwrap();
         let (input, sig_b64) = case.token.rsplit_once('.').unwrap();
         let sig = URL_SAFE_NO_PAD.decode(sig_b64).unwrap();
@@ -235,6 +253,9 @@ fn verify(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("verify/{alg}"));
         group.bench_function("tessera", |b| {
             b.iter(|| case.verifier.verify(black_box(&case.token)).unwrap())
+        });
+        group.bench_function("tessera-parsed-header", |b| {
+            b.iter(|| case.verifier.verify(black_box(&case.other_token)).unwrap())
         });
         group.bench_function("jsonwebtoken", |b| {
             b.iter(|| {

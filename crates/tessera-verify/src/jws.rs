@@ -27,9 +27,53 @@ const STACK_HEADER_LEN: usize = 512;
 #[derive(Clone, Copy)]
 pub(crate) enum KeySource<'k> {
     /// Look the header's `kid` up among these keys; a missing `kid` names no key.
-    ByKid(&'k [VerificationKey]),
+    ByKid {
+        keys: &'k [VerificationKey],
+        /// For each key (same index), the base64url of the exact header Tessera signs with it
+        /// ([`access_token_header`]); empty when `at+jwt` is not an accepted type.
+        canonical_headers: &'k [String],
+    },
     /// Use this key whatever the header's `kid` says.
     Only(&'k VerificationKey),
+}
+
+/// The JOSE header Tessera signs access tokens with: `alg`, `typ: "at+jwt"`, `kid`, in that
+/// order, compact JSON.
+///
+/// Issuers that use exactly this header get a fast path in [`Verifier`](crate::Verifier): a
+/// header segment equal to the precomputed encoding of one key's header names that key and
+/// passes every header check by construction, so it is neither decoded nor parsed. Any other
+/// header (reordered, extra parameters, other spacing) takes the full path; both accept and
+/// reject exactly the same tokens.
+///
+/// ```
+/// use tessera_verify::{Algorithm, access_token_header};
+///
+/// assert_eq!(
+///     access_token_header(Algorithm::EdDSA, "k1"),
+///     r#"{"alg":"EdDSA","typ":"at+jwt","kid":"k1"}"#
+/// );
+/// ```
+pub fn access_token_header(alg: crate::Algorithm, kid: &str) -> String {
+    let mut header = format!(r#"{{"alg":"{}","typ":"at+jwt","kid":"#, alg.as_str());
+    // Serializing a &str cannot fail; the fallback only keeps this function total.
+    header.push_str(&serde_json::to_string(kid).unwrap_or_else(|_| String::from("\"\"")));
+    header.push('}');
+    header
+}
+
+/// The base64url of [`access_token_header`] for each key, or none when `at+jwt` is not
+/// accepted (then the fast path would skip a `typ` check that must fail).
+pub(crate) fn canonical_headers(
+    keys: &[VerificationKey],
+    accepted_types: &[String],
+) -> Vec<String> {
+    if !type_accepted("at+jwt", accepted_types) {
+        return Vec::new();
+    }
+    keys.iter()
+        .map(|key| base64url::encode(access_token_header(key.alg(), key.kid()).as_bytes()))
+        .collect()
 }
 
 /// Checks everything about `token` up to and including its signature and `typ` (when
@@ -49,6 +93,47 @@ pub(crate) fn verify<'t>(
         .get(..header_b64.len() + 1 + payload_b64.len())
         .ok_or(VerifyError::Malformed)?;
 
+    let (key, typ_ok) = match keys {
+        KeySource::ByKid {
+            keys,
+            canonical_headers,
+        } => match canonical_headers.iter().position(|h| h == header_b64) {
+            Some(index) => (keys.get(index).ok_or(VerifyError::UnknownKey)?, true),
+            None => check_header(header_b64, Lookup::ByKid(keys), accepted_types)?,
+        },
+        KeySource::Only(key) => check_header(header_b64, Lookup::Only(key), accepted_types)?,
+    };
+
+    let signature_len =
+        base64url::decoded_len(signature_b64.len()).ok_or(VerifyError::Malformed)?;
+    if signature_len > MAX_SIGNATURE_LEN {
+        return Err(VerifyError::BadSignature);
+    }
+    let mut signature = [0u8; MAX_SIGNATURE_LEN];
+    let signature = base64url::decode_into(signature_b64, &mut signature)
+        .map_err(|()| VerifyError::Malformed)?;
+    key.verify_signature(signing_input.as_bytes(), signature)?;
+
+    // Reported only now, so a forged token is "bad signature", never "wrong type".
+    if !typ_ok {
+        return Err(VerifyError::WrongType);
+    }
+    Ok(payload_b64)
+}
+
+#[derive(Clone, Copy)]
+enum Lookup<'k> {
+    ByKid(&'k [VerificationKey]),
+    Only(&'k VerificationKey),
+}
+
+/// Decodes and checks the header: not `none`, no `crit`, a key for its `kid`, the key's
+/// algorithm. Returns the key and whether `typ` is accepted (always, without a type list).
+fn check_header<'k>(
+    header_b64: &str,
+    keys: Lookup<'k>,
+    accepted_types: Option<&[String]>,
+) -> Result<(&'k VerificationKey, bool), VerifyError> {
     let header_len = base64url::decoded_len(header_b64.len()).ok_or(VerifyError::Malformed)?;
     let mut stack = [0u8; STACK_HEADER_LEN];
     let heap;
@@ -72,8 +157,8 @@ pub(crate) fn verify<'t>(
         Crit::Listed => return Err(VerifyError::UnknownCritical),
     }
     let key = match keys {
-        KeySource::Only(key) => key,
-        KeySource::ByKid(keys) => {
+        Lookup::Only(key) => key,
+        Lookup::ByKid(keys) => {
             let kid = header.kid.as_deref().ok_or(VerifyError::UnknownKey)?;
             keys.iter()
                 .find(|key| key.kid() == kid)
@@ -83,24 +168,14 @@ pub(crate) fn verify<'t>(
     if !key.alg().matches_header(&header.alg) {
         return Err(VerifyError::AlgorithmNotAllowed);
     }
-
-    let signature_len =
-        base64url::decoded_len(signature_b64.len()).ok_or(VerifyError::Malformed)?;
-    if signature_len > MAX_SIGNATURE_LEN {
-        return Err(VerifyError::BadSignature);
-    }
-    let mut signature = [0u8; MAX_SIGNATURE_LEN];
-    let signature = base64url::decode_into(signature_b64, &mut signature)
-        .map_err(|()| VerifyError::Malformed)?;
-    key.verify_signature(signing_input.as_bytes(), signature)?;
-
-    if let Some(accepted) = accepted_types {
-        let typ = header.typ.as_deref().ok_or(VerifyError::WrongType)?;
-        if !type_accepted(typ, accepted) {
-            return Err(VerifyError::WrongType);
-        }
-    }
-    Ok(payload_b64)
+    let accepted = match accepted_types {
+        None => true,
+        Some(accepted) => header
+            .typ
+            .as_deref()
+            .is_some_and(|typ| type_accepted(typ, accepted)),
+    };
+    Ok((key, accepted))
 }
 
 /// Splits a compact JWS into exactly three segments.

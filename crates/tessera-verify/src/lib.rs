@@ -59,5 +59,6 @@ pub use algorithm::Algorithm;
 pub use claims::{Audience, Claims};
 pub use error::{KeyError, VerifyError};
 pub use jwk::{Jwk, JwkSet};
+pub use jws::access_token_header;
 pub use key::VerificationKey;
 pub use verifier::{Verifier, VerifierBuilder};

@@ -43,6 +43,8 @@ pub struct Verifier {
     keys: Vec<VerificationKey>,
     leeway: i64,
     accepted_types: Vec<String>,
+    /// base64url of [`access_token_header`](crate::access_token_header) per key, same order.
+    canonical_headers: Vec<String>,
     max_token_len: usize,
 }
 
@@ -78,7 +80,10 @@ impl Verifier {
         let payload_b64 = jws::verify(
             token,
             self.max_token_len,
-            KeySource::ByKid(&self.keys),
+            KeySource::ByKid {
+                keys: &self.keys,
+                canonical_headers: &self.canonical_headers,
+            },
             Some(&self.accepted_types),
         )?;
         let claims = parse_claims(payload_b64)?;
@@ -128,9 +133,19 @@ impl fmt::Debug for Verifier {
 
 /// Decodes and parses the payload segment of a verified token.
 fn parse_claims(payload_b64: &str) -> Result<Claims, VerifyError> {
-    let payload = base64url::decode(payload_b64).map_err(|()| VerifyError::Malformed)?;
+    // Typical claim sets (~400 bytes) decode on the stack; the heap is for large ones.
+    const STACK_PAYLOAD_LEN: usize = 1024;
+    let len = base64url::decoded_len(payload_b64.len()).ok_or(VerifyError::Malformed)?;
+    let mut stack = [0u8; STACK_PAYLOAD_LEN];
+    let heap;
+    let payload = if len <= STACK_PAYLOAD_LEN {
+        base64url::decode_into(payload_b64, &mut stack).map_err(|()| VerifyError::Malformed)?
+    } else {
+        heap = base64url::decode(payload_b64).map_err(|()| VerifyError::Malformed)?;
+        &heap[..]
+    };
     let fault = Cell::new(ClaimFault::Malformed);
-    let mut de = serde_json::Deserializer::from_slice(&payload);
+    let mut de = serde_json::Deserializer::from_slice(payload);
     let parsed = ClaimsSeed { fault: &fault }
         .deserialize(&mut de)
         .and_then(|claims| de.end().map(|()| claims));
@@ -266,14 +281,16 @@ impl VerifierBuilder {
                 "at least one accepted type is needed",
             ));
         }
-        let accepted_types = self
+        let accepted_types: Vec<String> = self
             .accepted_types
             .iter()
             .filter(|t| !t.is_empty())
             .map(|t| jws::normalize_type(t))
             .collect();
         let leeway = i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX);
+        let canonical_headers = jws::canonical_headers(&self.keys, &accepted_types);
         Ok(Verifier {
+            canonical_headers,
             issuer: self.issuer,
             audience: self.audience,
             keys: self.keys,

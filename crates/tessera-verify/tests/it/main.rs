@@ -7,6 +7,7 @@
     clippy::indexing_slicing
 )]
 
+mod canonical;
 mod claims;
 mod keys;
 mod negatives;

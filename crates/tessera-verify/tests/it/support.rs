@@ -193,3 +193,9 @@ pub(crate) fn check(
 ) -> Result<tessera_verify::Claims, tessera_verify::VerifyError> {
     verifier.verify_at(token, at(NOW))
 }
+
+/// A valid token with the exact header Tessera signs with (the verifier's fast path).
+pub(crate) fn canonical_token(fx: &Fixture, claims: &Value) -> String {
+    let header = tessera_verify::access_token_header(fx.alg, &fx.kid);
+    forge(header.as_bytes(), claims.to_string().as_bytes(), &fx.signer)
+}
