@@ -10,8 +10,10 @@ mod errors;
 mod extract;
 mod login;
 mod me;
+mod refresh;
 mod register;
 mod restart;
+mod sessions;
 mod well_known;
 
 use reqwest::Response;
