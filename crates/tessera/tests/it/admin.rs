@@ -102,8 +102,36 @@ async fn admin_commands_work_while_the_server_runs() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    let tokens: Value = response.json().await.unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+    let me = client
+        .get(format!("{}/auth/me", server.url))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
 
     ok(dir.path(), &["user", "disable", "carol"], "");
+
+    // The running server learns of the CLI's change within a second.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        let me = client
+            .get(format!("{}/auth/me", server.url))
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap();
+        if me.status() == 401 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the disabled user's token still works after 1 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let response = client
         .post(format!("{}/auth/login", server.url))
         .json(&json!({ "username": "carol", "password": PASSWORD }))

@@ -7,6 +7,7 @@
 )]
 
 mod admin;
+mod crash;
 mod serve;
 mod tls;
 
