@@ -1,13 +1,78 @@
 //! Migrations embedded in the binary, fed to sqlx through its public `MigrationSource` trait.
 //! Built by hand rather than with `sqlx::migrate!` so the sqlx proc-macro crates (a large
 //! compile on two cores) stay out of the build.
+//!
+//! [`run`] is shared by both backends: it takes the migration lock (a PostgreSQL advisory
+//! lock, so two instances starting at once migrate one after the other), refuses a database
+//! that a newer binary has migrated, applies what is pending, and reports the versions.
 
 use std::borrow::Cow;
 
 use futures::future::BoxFuture;
 use sqlx::error::BoxDynError;
-use sqlx::migrate::{MigrateError, Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::migrate::{Migrate, MigrateError, Migration, MigrationSource, MigrationType, Migrator};
 use tessera_core::store::StoreError;
+
+/// What a migration run found and left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Migrated {
+    /// The schema version before the run (`0` for an empty database).
+    pub from: i64,
+    /// The schema version now, which is the newest this binary knows.
+    pub to: i64,
+}
+
+/// Applies the pending `sources` over `conn` under the migration lock.
+pub(crate) async fn run<C: Migrate>(
+    conn: &mut C,
+    sources: &'static [Source],
+) -> Result<Migrated, StoreError> {
+    let supported = latest(sources);
+    let mut migrator = migrator(sources).await?;
+    // We hold the lock ourselves, so that reading the applied versions and applying the
+    // pending ones are one critical section.
+    migrator.set_locking(false);
+    conn.lock().await.map_err(|e| error(e, supported))?;
+    let result = locked_run(conn, &migrator, supported).await;
+    // Release the (session-level) lock even on failure, or the pooled connection would keep
+    // it and block every later migration.
+    let unlocked = conn.unlock().await.map_err(|e| error(e, supported));
+    let migrated = result?;
+    unlocked?;
+    Ok(migrated)
+}
+
+async fn locked_run<C: Migrate>(
+    conn: &mut C,
+    migrator: &Migrator,
+    supported: i64,
+) -> Result<Migrated, StoreError> {
+    conn.ensure_migrations_table()
+        .await
+        .map_err(|e| error(e, supported))?;
+    let from = conn
+        .list_applied_migrations()
+        .await
+        .map_err(|e| error(e, supported))?
+        .iter()
+        .map(|m| m.version)
+        .max()
+        .unwrap_or(0);
+    if from > supported {
+        return Err(StoreError::SchemaTooNew {
+            found: from,
+            supported,
+        });
+    }
+    migrator
+        .run_direct(conn)
+        .await
+        .map_err(|e| error(e, supported))?;
+    Ok(Migrated {
+        from,
+        to: supported,
+    })
+}
 
 /// One embedded migration: version, description, SQL.
 pub(crate) type Source = (i64, &'static str, &'static str);

@@ -29,8 +29,16 @@ use crate::{ConnectOptions, migrate};
 use rows::{db_error, is_unique_violation, key_from_row};
 
 const MIGRATIONS: &[migrate::Source] = &[
-    (1, "initial", include_str!("../../migrations/sqlite/0001_initial.sql")),
-    (2, "revocation feed", include_str!("../../migrations/sqlite/0002_revocation_feed.sql")),
+    (
+        1,
+        "initial",
+        include_str!("../../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        "revocation feed",
+        include_str!("../../migrations/sqlite/0002_revocation_feed.sql"),
+    ),
 ];
 
 /// The SQLite store.
@@ -43,34 +51,38 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if missing) the database at `url` and applies migrations.
     pub async fn open(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
+        let store = Self::connect(url, options).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Opens without migrating (the caller migrates and wants the report).
+    pub(crate) async fn connect(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
         let connect = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Internal(Box::new(e)))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(options.call_timeout);
+            // SQLite has no statement timeout; the nearest thing is how long a statement
+            // waits for another connection's write lock.
+            .busy_timeout(options.statement_timeout.min(options.call_timeout));
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
-            .acquire_timeout(options.call_timeout)
+            .acquire_timeout(options.acquire_timeout)
             .connect_with(connect)
             .await
             .map_err(db_error)?;
-        let store = Self {
+        Ok(Self {
             pool,
             call_timeout: options.call_timeout,
-        };
-        store.migrate().await?;
-        Ok(store)
+        })
     }
 
     /// Applies pending migrations; refuses a database whose schema is newer than this binary.
-    pub async fn migrate(&self) -> Result<(), StoreError> {
-        let migrator = migrate::migrator(MIGRATIONS).await?;
-        migrator
-            .run(&self.pool)
-            .await
-            .map_err(|e| migrate::error(e, migrate::latest(MIGRATIONS)))
+    pub async fn migrate(&self) -> Result<migrate::Migrated, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        migrate::run(&mut *conn, MIGRATIONS).await
     }
 
     /// The schema version this binary applies.
