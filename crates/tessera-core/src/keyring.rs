@@ -191,44 +191,69 @@ fn associated_data(kid: &str, alg: Algorithm) -> Vec<u8> {
     format!("tessera signing key v1\0{kid}\0{}", alg.as_str()).into_bytes()
 }
 
-/// The usable keys: one signs, all published ones verify.
+/// The published keys, each with the time it starts signing. The signing key at any moment
+/// is the one that started most recently, so every instance with the same keys and a
+/// reasonably synchronised clock picks the same one without coordinating.
 #[derive(Debug, Clone)]
 pub struct KeyRing {
-    active: Arc<SigningKey>,
-    verifying: Vec<Arc<SigningKey>>,
+    /// By activation time, oldest first.
+    keys: Vec<(Arc<SigningKey>, i64)>,
+    /// The oldest key, signing while no key's time has come yet.
+    oldest: Arc<SigningKey>,
 }
 
 impl KeyRing {
-    /// A ring from the active key and the other keys that still verify (next, retiring).
-    pub fn new(active: SigningKey, others: Vec<SigningKey>) -> Self {
-        let active = Arc::new(active);
-        let mut verifying = vec![active.clone()];
-        verifying.extend(others.into_iter().map(Arc::new));
-        Self { active, verifying }
+    /// A ring from keys and their activation times (Unix seconds). `None` if empty.
+    pub fn new(mut keys: Vec<(SigningKey, i64)>) -> Option<Self> {
+        if keys.is_empty() {
+            return None;
+        }
+        keys.sort_by_key(|(_, activates_at)| *activates_at);
+        let keys: Vec<(Arc<SigningKey>, i64)> = keys.into_iter().map(|(k, at)| (Arc::new(k), at)).collect();
+        let oldest = keys.first()?.0.clone();
+        Some(Self { keys, oldest })
     }
 
-    /// The key that signs new tokens.
-    pub fn active(&self) -> &Arc<SigningKey> {
-        &self.active
+    /// The key that signs at `now`: the latest one whose activation time has come, or the
+    /// oldest if none has (a ring whose only keys are pending).
+    pub fn signing_key_at(&self, now: i64) -> &Arc<SigningKey> {
+        self.keys.iter().rev().find(|(_, at)| *at <= now).map_or(&self.oldest, |(key, _)| key)
     }
 
     /// Verification keys for every key in the ring.
     pub fn verification_keys(&self) -> Vec<VerificationKey> {
-        self.verifying
-            .iter()
-            .map(|k| k.verification_key())
-            .collect()
+        self.keys.iter().map(|(k, _)| k.verification_key()).collect()
     }
 
     /// The public JWK Set (HMAC secrets are never published).
     pub fn jwks(&self) -> JwkSet {
-        JwkSet {
-            keys: self
-                .verifying
-                .iter()
-                .filter_map(|k| k.public_jwk())
-                .collect(),
-        }
+        JwkSet { keys: self.keys.iter().filter_map(|(k, _)| k.public_jwk()).collect() }
+    }
+
+    /// The kids in the ring with their activation times.
+    pub fn kids(&self) -> impl Iterator<Item = (&str, i64)> {
+        self.keys.iter().map(|(k, at)| (k.kid(), *at))
+    }
+}
+
+/// The current key ring, replaced as keys rotate; shared by the token issuer and the server.
+#[derive(Debug)]
+pub struct CurrentKeys(std::sync::RwLock<Arc<KeyRing>>);
+
+impl CurrentKeys {
+    /// Starts with `ring`.
+    pub fn new(ring: KeyRing) -> Self {
+        Self(std::sync::RwLock::new(Arc::new(ring)))
+    }
+
+    /// The ring now.
+    pub fn get(&self) -> Arc<KeyRing> {
+        self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Replaces the ring.
+    pub fn set(&self, ring: KeyRing) {
+        *self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(ring);
     }
 }
 

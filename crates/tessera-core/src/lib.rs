@@ -12,6 +12,7 @@
 //! - [`password`], [`username`]: Argon2id hashing, the NIST password policy, RFC 8265 names.
 //! - [`signing`]: signing keys and JWS signing for every supported algorithm.
 //! - [`keyring`]: the master key and the sealing of private keys at rest (AES-256-GCM).
+//! - [`rotation`]: the signing-key lifecycle (publish ahead, rotate, retire, import).
 //! - [`token`]: access-token issuance and opaque refresh tokens.
 //! - [`store`]: the persistence traits the store crate implements.
 //! - [`accounts`]: user administration (create, password, enable/disable, roles).
@@ -26,6 +27,7 @@ pub mod domain;
 pub mod keyring;
 pub mod password;
 pub mod revocation;
+pub mod rotation;
 pub mod session;
 pub mod signing;
 pub mod store;

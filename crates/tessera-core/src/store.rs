@@ -373,6 +373,33 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<(Vec<RevocationEvent>, i64), StoreError>;
 }
 
+/// One revocation feed entry with its position and the time it was appended, as resource
+/// servers read the feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationFeedEntry {
+    /// Feed position (increasing in commit order).
+    pub seq: i64,
+    /// Unix seconds when the revocation happened.
+    pub created_at: i64,
+    /// What was revoked.
+    pub event: RevocationEvent,
+}
+
+/// The revocation feed as resource servers read it (`GET /auth/revocations`): entries carry
+/// their time, so that entries no access token can need any more are left out and the
+/// answer stays small.
+#[async_trait]
+pub trait RevocationFeedStore: Send + Sync {
+    /// Feed entries with a position above `after` and a time at or after `not_before`, in
+    /// position order, at most `limit` of them.
+    async fn revocation_feed(
+        &self,
+        after: i64,
+        not_before: i64,
+        limit: u32,
+    ) -> Result<Vec<RevocationFeedEntry>, StoreError>;
+}
+
 /// Where a signing key is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KeyStatus {
@@ -422,23 +449,42 @@ pub struct StoredSigningKey {
     pub public_jwk: Option<String>,
     /// The private key (PKCS#8) or secret, sealed with the kid and alg as associated data.
     pub sealed: SealedSecret,
-    /// Unix seconds.
+    /// Unix seconds: when it was published (entered the JWKS).
     pub created_at: i64,
+    /// Position in the rotation history; unique, so two instances cannot both add the next key.
+    pub generation: i64,
+    /// Unix seconds: when it starts signing.
+    pub activates_at: i64,
+    /// Unix seconds: when it leaves the JWKS (set once a newer key supersedes it).
+    pub retire_after: Option<i64>,
 }
 
-/// Signing keys.
+/// Signing keys and their lifecycle (`next` → `active` → `retiring` → `retired`).
 #[async_trait]
 pub trait KeyStore: Send + Sync {
-    /// Inserts a key. `Conflict` if the kid exists, or if it is `Active` while another
-    /// active key exists (so two instances starting at once cannot both create one).
+    /// Inserts a key. `Conflict` if its kid or generation exists, or if it is `Active` while
+    /// another active key exists (so two instances starting or rotating at once cannot both
+    /// add one).
     async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError>;
-    /// Every key that is not retired, oldest first.
+    /// Every key that is not retired, by generation.
     async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError>;
+    /// Retired keys (public part only; their private material is gone), by generation.
+    async fn retired_signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError>;
+    /// Moves stored states forward at `now`, in one transaction: the newest `next` key whose
+    /// time has come becomes `active`, the keys it supersedes become `retiring` and leave the
+    /// JWKS `retire_delay_secs` after it started signing; `retiring` keys past that time become
+    /// `retired`, and their sealed private material is erased. Idempotent.
+    async fn advance_signing_keys(&self, now: i64, retire_delay_secs: i64) -> Result<(), StoreError>;
+    /// Retires one key now (erasing its private material). `NotFound` if no such published
+    /// key; `Conflict` if it is the active key.
+    async fn retire_signing_key(&self, kid: &str, now: i64) -> Result<(), StoreError>;
 }
 
 /// Everything the server needs from a database.
 #[async_trait]
-pub trait Store: UserStore + RoleStore + SessionStore + KeyStore + std::fmt::Debug {
+pub trait Store:
+    UserStore + RoleStore + SessionStore + KeyStore + RevocationFeedStore + std::fmt::Debug
+{
     /// Succeeds when the database answers (`/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
 }

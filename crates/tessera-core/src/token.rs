@@ -14,8 +14,8 @@ use tessera_verify::{Audience, Claims};
 use zeroize::Zeroizing;
 
 use crate::domain::{SessionId, UserId};
-use crate::keyring::RefreshKey;
-use crate::signing::{SigningError, SigningKey};
+use crate::keyring::{CurrentKeys, RefreshKey};
+use crate::signing::SigningError;
 
 /// The `client_id` of tokens issued to the first-party API.
 pub const FIRST_PARTY_CLIENT_ID: &str = "tessera";
@@ -58,21 +58,22 @@ pub struct Grant<'a> {
 /// Signs access tokens for one issuer and audience.
 #[derive(Debug, Clone)]
 pub struct TokenIssuer {
-    key: Arc<SigningKey>,
+    keys: Arc<CurrentKeys>,
     issuer: String,
     audience: String,
     ttl: Duration,
 }
 
 impl TokenIssuer {
-    /// An issuer signing with `key`; `ttl` is the access-token lifetime.
-    pub fn new(key: Arc<SigningKey>, issuer: String, audience: String, ttl: Duration) -> Self {
-        Self {
-            key,
-            issuer,
-            audience,
-            ttl,
-        }
+    /// An issuer signing with the current ring's signing key; `ttl` is the access-token
+    /// lifetime.
+    pub fn new(keys: Arc<CurrentKeys>, issuer: String, audience: String, ttl: Duration) -> Self {
+        Self { keys, issuer, audience, ttl }
+    }
+
+    /// The current key ring.
+    pub fn keys(&self) -> &Arc<CurrentKeys> {
+        &self.keys
     }
 
     /// The `iss` this issuer writes.
@@ -109,7 +110,7 @@ impl TokenIssuer {
             scope: Some(grant.permissions.join(" ")),
             extra,
         };
-        let token = self.key.sign(&claims)?;
+        let token = self.keys.get().signing_key_at(now).sign(&claims)?;
         Ok(AccessToken {
             token,
             expires_in: self.ttl.as_secs(),

@@ -1,10 +1,13 @@
-//! The state every handler shares: the use cases, the verifier for our own tokens, and the
-//! public documents (JWKS, discovery) rendered once at start.
+//! The state every handler shares: the use cases, the key ring, and what is published from
+//! it (the verifier for our own tokens, the JWKS and discovery documents), rebuilt whenever
+//! the ring changes.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use axum::body::Bytes;
 use tessera_core::auth::AuthService;
+use tessera_core::keyring::{CurrentKeys, KeyRing};
+use tessera_core::rotation::KeyManager;
 use tessera_verify::Verifier;
 
 /// Shared, cheaply cloned application state.
@@ -14,20 +17,69 @@ pub struct AppState(Arc<Inner>);
 #[derive(Debug)]
 struct Inner {
     auth: AuthService,
-    verifier: Verifier,
-    jwks: Bytes,
-    discovery: Bytes,
+    keys: Arc<CurrentKeys>,
+    manager: Option<KeyManager>,
+    published: RwLock<Arc<Published>>,
+}
+
+/// What is derived from one key ring.
+#[derive(Debug)]
+pub struct Published {
+    /// Verifies tokens this server issued.
+    pub verifier: Arc<Verifier>,
+    /// `/.well-known/jwks.json`, rendered.
+    pub jwks: Bytes,
+    /// A strong ETag of the JWKS body.
+    pub jwks_etag: String,
+    /// `/.well-known/openid-configuration`, rendered.
+    pub discovery: Bytes,
+    /// The kids and activation times the documents were built from.
+    pub kids: Vec<(String, i64)>,
+}
+
+/// Why a key ring cannot be published.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot publish the key ring: {0}")]
+pub struct PublishError(String);
+
+impl Published {
+    /// Builds the verifier and the documents for `ring`.
+    pub fn build(ring: &KeyRing, issuer: &str, audience: &str) -> Result<Self, PublishError> {
+        let verifier = Verifier::builder(issuer, audience)
+            .keys(ring.verification_keys())
+            .build()
+            .map_err(|e| PublishError(e.to_string()))?;
+        let jwks = serde_json::to_vec(&ring.jwks()).map_err(|e| PublishError(e.to_string()))?;
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &jwks);
+        let jwks_etag = format!("\"{}\"", hex(&digest.as_ref()[..16]));
+        let mut algs: Vec<&str> = ring.verification_keys().iter().map(|k| k.alg().as_str()).collect();
+        algs.sort_unstable();
+        algs.dedup();
+        let discovery = serde_json::json!({
+            "issuer": issuer,
+            "jwks_uri": format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')),
+            "access_token_signing_alg_values_supported": algs,
+            "claims_supported": ["iss", "aud", "sub", "client_id", "iat", "nbf", "exp", "jti", "sid", "roles", "scope", "ver"],
+        });
+        let discovery = serde_json::to_vec(&discovery).map_err(|e| PublishError(e.to_string()))?;
+        Ok(Self {
+            verifier: Arc::new(verifier),
+            jwks: Bytes::from(jwks),
+            jwks_etag,
+            discovery: Bytes::from(discovery),
+            kids: ring.kids().map(|(k, at)| (k.to_owned(), at)).collect(),
+        })
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl AppState {
-    /// Builds the state. `jwks` and `discovery` are the rendered JSON documents.
-    pub fn new(auth: AuthService, verifier: Verifier, jwks: Bytes, discovery: Bytes) -> Self {
-        Self(Arc::new(Inner {
-            auth,
-            verifier,
-            jwks,
-            discovery,
-        }))
+    /// Builds the state. `manager` is `None` when keys do not come from the store (HMAC mode).
+    pub fn new(auth: AuthService, keys: Arc<CurrentKeys>, manager: Option<KeyManager>, published: Published) -> Self {
+        Self(Arc::new(Inner { auth, keys, manager, published: RwLock::new(Arc::new(published)) }))
     }
 
     /// The use cases.
@@ -35,18 +87,29 @@ impl AppState {
         &self.0.auth
     }
 
+    /// Key management, when keys live in the store.
+    pub fn key_manager(&self) -> Option<&KeyManager> {
+        self.0.manager.as_ref()
+    }
+
+    /// The current key ring.
+    pub fn keys(&self) -> &Arc<CurrentKeys> {
+        &self.0.keys
+    }
+
+    /// What is published now.
+    pub fn published(&self) -> Arc<Published> {
+        self.0.published.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
     /// The verifier for tokens this server issued.
-    pub fn verifier(&self) -> &Verifier {
-        &self.0.verifier
+    pub fn verifier(&self) -> Arc<Verifier> {
+        self.published().verifier.clone()
     }
 
-    /// `/.well-known/jwks.json`, rendered.
-    pub fn jwks(&self) -> Bytes {
-        self.0.jwks.clone()
-    }
-
-    /// `/.well-known/openid-configuration`, rendered.
-    pub fn discovery(&self) -> Bytes {
-        self.0.discovery.clone()
+    /// Installs a new ring and what is published from it.
+    pub fn install(&self, ring: KeyRing, published: Published) {
+        self.0.keys.set(ring);
+        *self.0.published.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(published);
     }
 }

@@ -34,6 +34,10 @@ pub(crate) const KNOWN: &[(&str, &str)] = &[
         "TESSERA_MASTER_KEY",
         "the master key itself (environment only)",
     ),
+    (
+        "TESSERA_HMAC_SECRET",
+        "HMAC signing secrets (environment only)",
+    ),
     ("TESSERA_LOG_FORMAT", "log_format"),
     ("TESSERA_LOG_LEVEL", "log_level"),
     (
@@ -46,6 +50,9 @@ pub(crate) const KNOWN: &[(&str, &str)] = &[
     ("TESSERA_PASSWORD_MAX_LENGTH", "password.max_length"),
     ("TESSERA_HASHING_WORKERS", "hashing.workers"),
     ("TESSERA_HASHING_MAX_QUEUE", "hashing.max_queue"),
+    ("TESSERA_KEYS_ALGORITHM", "keys.algorithm"),
+    ("TESSERA_KEYS_ROTATION_INTERVAL_DAYS", "keys.rotation_interval_days"),
+    ("TESSERA_KEYS_HMAC_SECRET_FILE", "keys.hmac_secret_file"),
     ("TESSERA_SESSION_LIFETIME_SECS", "session.lifetime_secs"),
     (
         "TESSERA_SESSION_IDLE_TIMEOUT_SECS",
@@ -68,6 +75,7 @@ pub(crate) struct EnvLayer {
     pub(crate) layer: Layer,
     pub(crate) config_file: Option<PathBuf>,
     pub(crate) master_key: Option<SecretString>,
+    pub(crate) hmac_secret: Option<SecretString>,
     pub(crate) warnings: Vec<ConfigWarning>,
 }
 
@@ -127,6 +135,7 @@ fn apply(env: &mut EnvLayer, name: &str, value: String) -> Result<(), ConfigErro
         "TESSERA_BEHIND_TLS_PROXY" => l.behind_tls_proxy = Some(parse_bool(name, &value)?),
         "TESSERA_MASTER_KEY_FILE" => l.master_key_file = Some(PathBuf::from(value)),
         "TESSERA_MASTER_KEY" => env.master_key = Some(SecretString::from(value)),
+        "TESSERA_HMAC_SECRET" => env.hmac_secret = Some(SecretString::from(value)),
         "TESSERA_LOG_FORMAT" => {
             l.log_format = Some(match value.as_str() {
                 "text" => LogFormatName::Text,
@@ -156,6 +165,11 @@ fn apply(env: &mut EnvLayer, name: &str, value: String) -> Result<(), ConfigErro
         "TESSERA_HASHING_MAX_QUEUE" => {
             l.hashing.max_queue = Some(parse(name, &value, "a number of waiting requests")?);
         }
+        "TESSERA_KEYS_ALGORITHM" => l.keys.algorithm = Some(value),
+        "TESSERA_KEYS_ROTATION_INTERVAL_DAYS" => {
+            l.keys.rotation_interval_days = Some(parse(name, &value, "a number of days")?);
+        }
+        "TESSERA_KEYS_HMAC_SECRET_FILE" => l.keys.hmac_secret_file = Some(PathBuf::from(value)),
         "TESSERA_SESSION_LIFETIME_SECS" => {
             l.session.lifetime_secs = Some(parse(name, &value, "a number of seconds")?);
         }
@@ -250,7 +264,9 @@ mod tests {
                 || n.ends_with("_BYTES")
                 || n.contains("_COST")
                 || n.contains("_LENGTH")
-                || n.starts_with("TESSERA_HASHING_") =>
+                || n.starts_with("TESSERA_HASHING_")
+                || n.starts_with("TESSERA_SESSION_")
+                || n.ends_with("_DAYS") =>
             {
                 "16"
             }

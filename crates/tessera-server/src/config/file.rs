@@ -42,6 +42,8 @@ pub(crate) struct Layer {
     #[serde(default)]
     pub(crate) session: SessionLayer,
     #[serde(default)]
+    pub(crate) keys: KeysLayer,
+    #[serde(default)]
     pub(crate) tls: TlsLayer,
     pub(crate) roles: Option<BTreeMap<String, Vec<String>>>,
 }
@@ -72,6 +74,18 @@ pub(crate) struct SessionLayer {
     pub(crate) lifetime_secs: Option<u64>,
     pub(crate) idle_timeout_secs: Option<u64>,
     pub(crate) refresh_grace_secs: Option<u64>,
+}
+
+/// `[keys]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct KeysLayer {
+    pub(crate) algorithm: Option<String>,
+    pub(crate) rotation_interval_days: Option<u64>,
+    pub(crate) hmac_secret_file: Option<PathBuf>,
+    /// Never accepted from the file (like `master_key`): present only so the refusal can say
+    /// what to do instead.
+    pub(crate) hmac_secret: Option<toml::Value>,
 }
 
 /// `[tls]`
@@ -115,6 +129,14 @@ impl Layer {
                 path: path.to_path_buf(),
             });
         }
+        if layer.keys.hmac_secret.is_some() {
+            return Err(ConfigError::Invalid {
+                key: "keys.hmac_secret",
+                reason: "cannot be set in the config file: set the TESSERA_HMAC_SECRET environment \
+                         variable, or point keys.hmac_secret_file at a file only the server can read"
+                    .to_owned(),
+            });
+        }
         Ok(layer)
     }
 }
@@ -149,6 +171,12 @@ impl Layer {
             hashing: HashingLayer {
                 workers: over.hashing.workers.or(self.hashing.workers),
                 max_queue: over.hashing.max_queue.or(self.hashing.max_queue),
+            },
+            keys: KeysLayer {
+                algorithm: over.keys.algorithm.or(self.keys.algorithm),
+                rotation_interval_days: over.keys.rotation_interval_days.or(self.keys.rotation_interval_days),
+                hmac_secret_file: over.keys.hmac_secret_file.or(self.keys.hmac_secret_file),
+                hmac_secret: None,
             },
             session: SessionLayer {
                 lifetime_secs: over.session.lifetime_secs.or(self.session.lifetime_secs),

@@ -34,7 +34,7 @@ pub use settings::{
     DEFAULT_AUDIENCE, DEFAULT_BODY_LIMIT_BYTES, DEFAULT_DATA_DIR, DEFAULT_HASHING_MAX_QUEUE,
     DEFAULT_LISTEN, HASHING_MAX_QUEUE_RANGE, HASHING_WORKERS_RANGE, HashingSettings,
     PasswordSettings, REFRESH_GRACE_SECS_RANGE, SESSION_LIFETIME_SECS_RANGE, SESSION_MIN_IDLE_SECS,
-    SessionSettings, Settings, TlsSettings,
+    KeysSettings, ROTATION_INTERVAL_DAYS_RANGE, SessionSettings, Settings, TlsSettings,
 };
 
 use file::Layer;
@@ -285,6 +285,7 @@ impl Settings {
 
         let mut settings = Settings::from_layer(layer)?;
         settings.master_key = env.master_key;
+        settings.keys.hmac_secret = env.hmac_secret;
         settings.validate()?;
 
         let mut warnings = env.warnings;

@@ -73,6 +73,8 @@ pub struct Settings {
     pub hashing: HashingSettings,
     /// `[session]`: session lifetimes and the refresh grace window.
     pub session: SessionSettings,
+    /// `[keys]`: the signing algorithm, rotation, HMAC secrets.
+    pub keys: KeysSettings,
     /// Whether `POST /auth/register` is open to anyone. Default `true` (`registration =
     /// "open"`); when closed, only the CLI adds users.
     pub registration_open: bool,
@@ -140,6 +142,38 @@ pub struct SessionSettings {
     pub refresh_grace: Duration,
 }
 
+/// Signing keys.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct KeysSettings {
+    /// Algorithm of new keys: EdDSA (default), ES256, ES384, RS256/384/512, PS256/384/512, or
+    /// HS256/384/512 (HMAC mode: every verifier then holds the secret).
+    pub algorithm: tessera_core::signing::Algorithm,
+    /// Scheduled rotation interval. Default 30 days; range 1 to 365 days; `0` in the file
+    /// turns scheduled rotation off. Always off in HMAC mode.
+    pub rotation_interval: Option<Duration>,
+    /// HMAC mode: a file with the secrets, one per line, base64url of random bytes at least as
+    /// long as the hash output; the first signs, the others only verify.
+    pub hmac_secret_file: Option<PathBuf>,
+    /// HMAC mode: the secrets from `TESSERA_HMAC_SECRET` (comma-separated, first signs);
+    /// environment only, never the command line or the config file.
+    pub hmac_secret: Option<SecretString>,
+}
+
+impl Default for KeysSettings {
+    fn default() -> Self {
+        Self {
+            algorithm: tessera_core::signing::Algorithm::EdDSA,
+            rotation_interval: Some(Duration::from_secs(30 * 24 * 3600)),
+            hmac_secret_file: None,
+            hmac_secret: None,
+        }
+    }
+}
+
+/// Accepted scheduled-rotation intervals, in days (0 turns it off).
+pub const ROTATION_INTERVAL_DAYS_RANGE: std::ops::RangeInclusive<u64> = 0..=365;
+
 /// Accepted session lifetimes, in seconds.
 pub const SESSION_LIFETIME_SECS_RANGE: std::ops::RangeInclusive<u64> = 3600..=365 * 24 * 3600;
 /// Shortest idle timeout, in seconds.
@@ -196,6 +230,7 @@ impl Settings {
                 max_queue: DEFAULT_HASHING_MAX_QUEUE,
             },
             session: SessionSettings::default(),
+            keys: KeysSettings::default(),
             registration_open: true,
             body_limit_bytes: DEFAULT_BODY_LIMIT_BYTES,
             tls: None,
@@ -265,6 +300,7 @@ impl Settings {
                     .refresh_grace_secs
                     .map_or(defaults.session.refresh_grace, Duration::from_secs),
             },
+            keys: keys_from(&layer.keys)?,
             registration_open: layer.registration != Some(Registration::Closed),
             body_limit_bytes: layer.body_limit_bytes.unwrap_or(defaults.body_limit_bytes),
             tls,
@@ -316,6 +352,7 @@ impl Settings {
             ));
         }
         self.check_session()?;
+        self.check_keys()?;
         if !self.is_loopback() && self.tls.is_none() && !self.behind_tls_proxy {
             return Err(ConfigError::PublicListenWithoutTls {
                 listen: self.listen,
@@ -461,6 +498,28 @@ impl Settings {
         self.hashing.max_queue
     }
 
+    fn check_keys(&self) -> Result<(), ConfigError> {
+        let hmac = self.keys.algorithm.is_hmac();
+        let has_secret = self.keys.hmac_secret.is_some() || self.keys.hmac_secret_file.is_some();
+        if hmac && !has_secret {
+            return Err(ConfigError::invalid(
+                "keys.algorithm",
+                format!(
+                    "{} needs a secret: set TESSERA_HMAC_SECRET or keys.hmac_secret_file (generate one with \
+                     `tessera keys generate-secret --algorithm {}`)",
+                    self.keys.algorithm, self.keys.algorithm
+                ),
+            ));
+        }
+        if !hmac && has_secret {
+            return Err(ConfigError::invalid(
+                "keys.hmac_secret_file",
+                format!("HMAC secrets are only used with an HS* algorithm, not {}", self.keys.algorithm),
+            ));
+        }
+        Ok(())
+    }
+
     fn check_session(&self) -> Result<(), ConfigError> {
         let lifetime = self.session.lifetime.as_secs();
         if !SESSION_LIFETIME_SECS_RANGE.contains(&lifetime) {
@@ -593,4 +652,38 @@ fn roles(
             })
         })
         .collect()
+}
+
+/// The `[keys]` settings from the layers.
+fn keys_from(layer: &super::file::KeysLayer) -> Result<KeysSettings, ConfigError> {
+    let defaults = KeysSettings::default();
+    let algorithm = match &layer.algorithm {
+        None => defaults.algorithm,
+        Some(name) => name.parse().map_err(|_| {
+            ConfigError::invalid(
+                "keys.algorithm",
+                format!(
+                    "unknown algorithm {name:?}: use one of EdDSA, ES256, ES384, RS256, RS384, RS512, \
+                     PS256, PS384, PS512, HS256, HS384, HS512"
+                ),
+            )
+        })?,
+    };
+    let rotation_interval = match layer.rotation_interval_days {
+        None => defaults.rotation_interval,
+        Some(days) if !ROTATION_INTERVAL_DAYS_RANGE.contains(&days) => {
+            return Err(ConfigError::invalid(
+                "keys.rotation_interval_days",
+                format!("must be 0 (off) to 365, not {days} (the default is 30)"),
+            ));
+        }
+        Some(0) => None,
+        Some(days) => Some(Duration::from_secs(days * 24 * 3600)),
+    };
+    Ok(KeysSettings {
+        algorithm,
+        rotation_interval: if algorithm.is_hmac() { None } else { rotation_interval },
+        hmac_secret_file: layer.hmac_secret_file.clone(),
+        hmac_secret: None,
+    })
 }

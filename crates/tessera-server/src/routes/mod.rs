@@ -4,6 +4,8 @@ mod auth;
 mod health;
 mod well_known;
 
+pub(crate) use well_known::JWKS_MAX_AGE_SECS;
+
 use axum::Router;
 use axum::routing::{delete, get, post};
 

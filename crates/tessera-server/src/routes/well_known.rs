@@ -1,9 +1,10 @@
-//! `/.well-known/jwks.json` and `/.well-known/openid-configuration`, both rendered once at
-//! start and served from memory.
+//! `/.well-known/jwks.json` and `/.well-known/openid-configuration`, rendered whenever the key
+//! ring changes and served from memory. The JWKS carries a strong `ETag` and answers a
+//! matching `If-None-Match` with 304, so verifiers can revalidate cheaply.
 
 use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 
 use crate::state::AppState;
 
@@ -11,28 +12,37 @@ use crate::state::AppState;
 /// least this long before they sign.
 pub(crate) const JWKS_MAX_AGE_SECS: u64 = 600;
 
-pub(super) async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "application/jwk-set+json".to_owned()),
-            (
-                header::CACHE_CONTROL,
-                format!("public, max-age={JWKS_MAX_AGE_SECS}"),
-            ),
-        ],
-        state.jwks(),
-    )
+fn cache_control() -> HeaderValue {
+    HeaderValue::from_str(&format!("public, max-age={JWKS_MAX_AGE_SECS}")).unwrap_or(HeaderValue::from_static("no-cache"))
+}
+
+pub(super) async fn jwks(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let published = state.published();
+    let etag = HeaderValue::from_str(&published.jwks_etag).ok();
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == published.jwks_etag || tag.trim() == "*"));
+    let mut response = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, HeaderValue::from_static("application/jwk-set+json"))], published.jwks.clone())
+            .into_response()
+    };
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, cache_control());
+    if let Some(etag) = etag {
+        h.insert(header::ETAG, etag);
+    }
+    response
 }
 
 pub(super) async fn discovery(State(state): State<AppState>) -> impl IntoResponse {
     (
         [
-            (header::CONTENT_TYPE, "application/json".to_owned()),
-            (
-                header::CACHE_CONTROL,
-                format!("public, max-age={JWKS_MAX_AGE_SECS}"),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (header::CACHE_CONTROL, cache_control()),
         ],
-        state.discovery(),
+        state.published().discovery.clone(),
     )
 }

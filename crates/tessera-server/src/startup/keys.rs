@@ -1,85 +1,41 @@
-//! Loading the signing keys at start, and creating the first one on a new database.
+//! The key timeline from the settings, and key errors at start.
 
-use std::sync::Arc;
-
-use tessera_core::clock::Clock;
-use tessera_core::keyring::{KeyRing, MasterKey};
-use tessera_core::signing::SigningKey;
-use tessera_core::store::{KeyStatus, Store, StoreError, StoredSigningKey};
-use tessera_verify::Algorithm;
+use tessera_core::rotation::{KeyLifecycleError, KeyTimeline};
 
 use super::StartupError;
+use super::tasks::KEY_RELOAD;
+use crate::config::Settings;
+use crate::routes::JWKS_MAX_AGE_SECS;
 
-/// The algorithm of the key generated on first start.
-const FIRST_KEY_ALG: Algorithm = Algorithm::EdDSA;
+/// Clock skew and scheduling slack allowed between instances.
+const MARGIN_SECS: i64 = 60;
 
-/// Loads every published key, unsealing private parts with the master key. On a database with
-/// no active key, generates one; if another instance inserts one first (the unique index on
-/// the active status refuses ours), uses theirs.
-pub(crate) async fn load_key_ring(
-    store: &Arc<dyn Store>,
-    master: &MasterKey,
-    clock: &dyn Clock,
-) -> Result<(KeyRing, bool), StartupError> {
-    let mut created = false;
-    for _attempt in 0..2 {
-        let stored = store.signing_keys().await?;
-        if !stored.iter().any(|k| k.status == KeyStatus::Active) {
-            match insert_new_active(store, master, clock).await {
-                Ok(()) => created = true,
-                Err(StartupError::Store(StoreError::Conflict(_))) => {}
-                Err(e) => return Err(e),
-            }
-            continue;
-        }
-        let mut active = None;
-        let mut others = Vec::new();
-        for key in stored {
-            let private = master.open(&key.kid, key.alg, &key.sealed)?;
-            let signing = SigningKey::from_private(key.alg, Some(key.kid.clone()), &private)
-                .map_err(|e| {
-                    StartupError::Config(format!(
-                        "stored signing key '{}' is unusable: {e}",
-                        key.kid
-                    ))
-                })?;
-            if key.status == KeyStatus::Active {
-                active = Some(signing);
-            } else {
-                others.push(signing);
-            }
-        }
-        if let Some(active) = active {
-            return Ok((KeyRing::new(active, others), created));
-        }
+/// The leeway verifiers allow on `exp` (tessera-verify's default).
+const VERIFIER_LEEWAY_SECS: i64 = 60;
+
+/// When keys are published, activated and retired, from the settings:
+/// - publish ahead: the JWKS cache lifetime, plus how often instances reload keys, plus a
+///   margin, so every cached JWKS holds a key before its first token;
+/// - retire delay: the access-token lifetime plus verifier leeway plus the cache lifetime
+///   plus the reload interval plus the margin, so every token a key signed has expired, and
+///   every cache has seen its successor, before the key leaves the JWKS.
+pub(crate) fn timeline(settings: &Settings) -> KeyTimeline {
+    let cache = i64::try_from(JWKS_MAX_AGE_SECS).unwrap_or(600);
+    let reload = i64::try_from(KEY_RELOAD.as_secs()).unwrap_or(30);
+    let ttl = i64::try_from(settings.access_token_ttl().as_secs()).unwrap_or(3600);
+    KeyTimeline {
+        algorithm: settings.keys.algorithm,
+        rotation_interval_secs: settings.keys.rotation_interval.map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+        publish_ahead_secs: cache + reload + MARGIN_SECS,
+        retire_delay_secs: ttl + VERIFIER_LEEWAY_SECS + cache + reload + MARGIN_SECS,
     }
-    Err(StartupError::Config(
-        "no active signing key could be created".into(),
-    ))
 }
 
-async fn insert_new_active(
-    store: &Arc<dyn Store>,
-    master: &MasterKey,
-    clock: &dyn Clock,
-) -> Result<(), StartupError> {
-    let key = SigningKey::generate(FIRST_KEY_ALG)
-        .map_err(|e| StartupError::Config(format!("cannot generate a signing key: {e}")))?;
-    let public_jwk = key
-        .public_jwk()
-        .map(|jwk| serde_json::to_string(&jwk))
-        .transpose()
-        .map_err(|e| StartupError::Config(format!("cannot encode the public key: {e}")))?;
-    let sealed = master.seal(key.kid(), key.alg(), &key.export_private())?;
-    let record = StoredSigningKey {
-        kid: key.kid().to_owned(),
-        alg: key.alg(),
-        status: KeyStatus::Active,
-        public_jwk,
-        sealed,
-        created_at: clock.unix(),
-    };
-    store.insert_signing_key(&record).await?;
-    tracing::info!(event = "key.created", kid = %record.kid, alg = %record.alg, "created the first signing key");
-    Ok(())
+/// A key failure at start, with what to do about it.
+pub(crate) fn startup_error(e: KeyLifecycleError) -> StartupError {
+    match e {
+        KeyLifecycleError::Store(e) => StartupError::Store(e),
+        KeyLifecycleError::Keyring(e) => StartupError::Keyring(e),
+        other => StartupError::Config(format!("signing keys: {other}")),
+    }
 }

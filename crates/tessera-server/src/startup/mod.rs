@@ -3,6 +3,7 @@
 //! [`App::port`] tells where it listens; [`App::run_until_stopped`] serves until Ctrl-C or
 //! SIGTERM (tests use [`App::run_until`] with their own signal).
 
+mod hmac;
 mod keys;
 mod master_key;
 mod tasks;
@@ -14,7 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
 use axum::middleware;
@@ -22,22 +22,23 @@ use secrecy::ExposeSecret;
 use tessera_core::accounts::Accounts;
 use tessera_core::auth::AuthService;
 use tessera_core::clock::{Clock, SystemClock};
-use tessera_core::keyring::{KeyRing, KeyringError, RefreshKey};
+use tessera_core::keyring::{CurrentKeys, KeyringError, MasterKey};
+use tessera_core::rotation::KeyManager;
 use tessera_core::password::PasswordHasher;
 use tessera_core::revocation::Revocations;
 use tessera_core::store::{Store, StoreError};
 use tessera_core::token::TokenIssuer;
 use tessera_store::ConnectOptions;
-use tessera_verify::Verifier;
 use thiserror::Error;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::Settings;
 use crate::routes;
-use crate::state::AppState;
+use crate::state::{AppState, Published};
 use crate::telemetry;
 
 pub use master_key::ensure_data_dir;
+pub use tasks::refresh_keys;
 
 /// Why the server did not start. Each message says what to fix.
 #[derive(Debug, Error)]
@@ -132,23 +133,23 @@ impl App {
             master_key::load_or_create(settings.master_key(), &settings.master_key_file())?;
         let store = open_store(&settings).await?;
         apply_configured_roles(&store, &settings, clock.as_ref()).await?;
-        let (ring, created_key) = keys::load_key_ring(&store, &master, clock.as_ref()).await?;
+        let master = Arc::new(master);
 
         let issuer = settings.resolved_issuer();
         let audience = settings.resolved_audience();
         let revocations = Arc::new(Revocations::from_snapshot(
             &store.revocation_snapshot(clock.unix()).await?,
         ));
-        let state = build_state(
-            &settings,
+        let (state, created_key) = build_state(Parts {
+            settings: &settings,
             store,
-            &ring,
             clock,
-            &issuer,
-            &audience,
-            master.refresh_key(),
+            master,
+            issuer: &issuer,
+            audience: &audience,
             revocations,
-        )?;
+        })
+        .await?;
         // Build the dummy hash now, so the first login of an unknown user costs what any
         // other login costs.
         state
@@ -255,8 +256,17 @@ impl App {
 
 /// Opens the configured database (migrations included).
 pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StartupError> {
-    let options = ConnectOptions::default();
-    Ok(tessera_store::connect(&settings.database_url(), &options).await?)
+    Ok(tessera_store::connect(&settings.database_url(), &connect_options(settings)).await?)
+}
+
+/// Applies pending migrations to the configured database (`tessera migrate`).
+pub async fn migrate_store(settings: &Settings) -> Result<tessera_store::Migrated, StartupError> {
+    Ok(tessera_store::migrate(&settings.database_url(), &connect_options(settings)).await?)
+}
+
+/// The pool and deadline settings of `[database]`.
+fn connect_options(_settings: &Settings) -> ConnectOptions {
+    ConnectOptions::default()
 }
 
 async fn apply_configured_roles(
@@ -280,60 +290,36 @@ pub fn accounts(settings: &Settings, store: Arc<dyn Store>, clock: Arc<dyn Clock
     Accounts::new(store, hasher, settings.password_policy(), clock)
 }
 
-#[allow(clippy::too_many_arguments)] // one call site, each argument a different piece
-fn build_state(
-    settings: &Settings,
+/// Everything a running server is built from.
+struct Parts<'a> {
+    settings: &'a Settings,
     store: Arc<dyn Store>,
-    ring: &KeyRing,
     clock: Arc<dyn Clock>,
-    issuer: &str,
-    audience: &str,
-    refresh_key: RefreshKey,
+    master: Arc<MasterKey>,
+    issuer: &'a str,
+    audience: &'a str,
     revocations: Arc<Revocations>,
-) -> Result<AppState, StartupError> {
-    let verifier = Verifier::builder(issuer, audience)
-        .keys(ring.verification_keys())
-        .build()
-        .map_err(|e| StartupError::Config(format!("cannot build the token verifier: {e}")))?;
-    let accounts = accounts(settings, store, clock);
-    let token_issuer = TokenIssuer::new(
-        ring.active().clone(),
-        issuer.to_owned(),
-        audience.to_owned(),
-        settings.access_token_ttl(),
-    );
-    let auth = AuthService::new(
-        accounts,
-        token_issuer,
-        settings.auth_policy(),
-        refresh_key,
-        revocations,
-    );
-    let jwks = Bytes::from(
-        serde_json::to_vec(&ring.jwks())
-            .map_err(|e| StartupError::Config(format!("cannot render the JWKS: {e}")))?,
-    );
-    let algs: Vec<&str> = {
-        let mut algs: Vec<&str> = ring
-            .verification_keys()
-            .iter()
-            .map(|k| k.alg().as_str())
-            .collect();
-        algs.sort_unstable();
-        algs.dedup();
-        algs
+}
+
+/// Loads the keys and wires the use cases; returns the state and whether a key was created.
+async fn build_state(parts: Parts<'_>) -> Result<(AppState, bool), StartupError> {
+    let Parts { settings, store, clock, master, issuer, audience, revocations } = parts;
+    let (ring, manager, created) = if settings.keys.algorithm.is_hmac() {
+        (hmac::ring(settings)?, None, false)
+    } else {
+        let manager = KeyManager::new(store.clone(), master.clone(), clock.clone(), keys::timeline(settings));
+        let created = manager.ensure_first_key().await.map_err(keys::startup_error)?;
+        manager.advance().await.map_err(keys::startup_error)?;
+        let ring = manager.load_ring().await.map_err(keys::startup_error)?;
+        (ring, Some(manager), created)
     };
-    let discovery = serde_json::json!({
-        "issuer": issuer,
-        "jwks_uri": format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')),
-        "access_token_signing_alg_values_supported": algs,
-        "claims_supported": ["iss", "aud", "sub", "client_id", "iat", "nbf", "exp", "jti", "sid", "roles", "scope", "ver"],
-    });
-    let discovery = Bytes::from(
-        serde_json::to_vec(&discovery)
-            .map_err(|e| StartupError::Config(format!("cannot render discovery: {e}")))?,
-    );
-    Ok(AppState::new(auth, verifier, jwks, discovery))
+    let published = Published::build(&ring, issuer, audience).map_err(|e| StartupError::Config(e.to_string()))?;
+    let current = Arc::new(CurrentKeys::new(ring));
+    let accounts = accounts(settings, store, clock);
+    let token_issuer =
+        TokenIssuer::new(current.clone(), issuer.to_owned(), audience.to_owned(), settings.access_token_ttl());
+    let auth = AuthService::new(accounts, token_issuer, settings.auth_policy(), master.refresh_key(), revocations);
+    Ok((AppState::new(auth, current, manager, published), created))
 }
 
 fn app_router(settings: &Settings, state: AppState, extra: Option<Router<AppState>>) -> Router {

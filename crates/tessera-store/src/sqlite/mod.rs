@@ -6,6 +6,8 @@
 //! upgrades from reader to writer fails with `SQLITE_BUSY` under load in WAL mode instead of
 //! waiting for the lock.
 
+mod feed;
+mod keys;
 mod rows;
 mod sessions;
 
@@ -20,13 +22,12 @@ use sqlx::{Row, Sqlite, Transaction};
 use tessera_core::domain::{Permission, RoleName, SessionId, UserId};
 use tessera_core::password::PasswordHash;
 use tessera_core::store::{
-    KeyStatus, KeyStore, NewUser, RevokeReason, Role, RoleStore, Store, StoreError,
-    StoredSigningKey, User, UserCredentials, UserStore,
+    NewUser, RevokeReason, Role, RoleStore, Store, StoreError, User, UserCredentials, UserStore,
 };
 
 use crate::deadline::within;
 use crate::{ConnectOptions, migrate};
-use rows::{db_error, is_unique_violation, key_from_row};
+use rows::{db_error, is_unique_violation};
 
 const MIGRATIONS: &[migrate::Source] = &[
     (
@@ -38,6 +39,11 @@ const MIGRATIONS: &[migrate::Source] = &[
         2,
         "revocation feed",
         include_str!("../../migrations/sqlite/0002_revocation_feed.sql"),
+    ),
+    (
+        3,
+        "key lifecycle",
+        include_str!("../../migrations/sqlite/0003_key_lifecycle.sql"),
     ),
 ];
 
@@ -518,45 +524,6 @@ async fn require_role(tx: &mut Transaction<'_, Sqlite>, role: &RoleName) -> Resu
         .await
         .map_err(db_error)?;
     exists.map(|_| ()).ok_or(StoreError::NotFound("role"))
-}
-
-#[async_trait]
-impl KeyStore for SqliteStore {
-    async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError> {
-        within(self.call_timeout, async {
-            sqlx::query(
-                "INSERT INTO signing_keys (kid, alg, status, public_jwk, nonce, ciphertext, created_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&key.kid)
-            .bind(key.alg.as_str())
-            .bind(key.status.as_str())
-            .bind(&key.public_jwk)
-            .bind(&key.sealed.nonce)
-            .bind(&key.sealed.ciphertext)
-            .bind(key.created_at)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict("signing key") } else { db_error(e) })?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
-        within(self.call_timeout, async {
-            let rows = sqlx::query(
-                "SELECT kid, alg, status, public_jwk, nonce, ciphertext, created_at FROM signing_keys \
-                 WHERE status <> ? ORDER BY created_at, kid",
-            )
-            .bind(KeyStatus::Retired.as_str())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_error)?;
-            rows.iter().map(key_from_row).collect()
-        })
-        .await
-    }
 }
 
 #[async_trait]

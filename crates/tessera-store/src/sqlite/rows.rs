@@ -56,5 +56,8 @@ pub(super) fn key_from_row(row: &SqliteRow) -> Result<StoredSigningKey, StoreErr
             ciphertext: row.try_get("ciphertext").map_err(db_error)?,
         },
         created_at: row.try_get("created_at").map_err(db_error)?,
+        generation: row.try_get("generation").map_err(db_error)?,
+        activates_at: row.try_get("activates_at").map_err(db_error)?,
+        retire_after: row.try_get("retire_after").map_err(db_error)?,
     })
 }

@@ -1,0 +1,221 @@
+//! The signing-key lifecycle: first key, scheduled and manual rotation, retirement, import.
+//!
+//! Timeline of a rotation, chosen so that no verifier ever refuses a valid token:
+//!
+//! 1. A new key is published (status `next`, in the JWKS) `publish_ahead` before it signs:
+//!    the JWKS cache lifetime plus the interval at which instances reload keys plus a margin,
+//!    so every verifier's cached JWKS holds the key before the first token it signs.
+//! 2. At its activation time it signs; which key signs is decided by time, so instances agree
+//!    without coordinating (see `KeyRing::signing_key_at`).
+//! 3. The key it replaced stays published (`retiring`) for `retire_delay` after it stopped
+//!    signing: the longest access-token lifetime plus leeway plus the JWKS cache lifetime plus
+//!    the reload interval. Then it is `retired`: out of the JWKS, private material erased.
+//!
+//! Rotations are numbered (`generation`, unique in the store): when several instances find a
+//! rotation due at once, one insert wins and the others see a conflict and do nothing.
+
+use std::sync::Arc;
+
+use tessera_verify::Algorithm;
+use thiserror::Error;
+
+use crate::clock::Clock;
+use crate::keyring::{KeyRing, KeyringError, MasterKey};
+use crate::signing::{SigningError, SigningKey};
+use crate::store::{KeyStatus, Store, StoreError, StoredSigningKey};
+
+/// Why a key operation failed. Messages never contain key material.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum KeyLifecycleError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Sealing or unsealing failed.
+    #[error(transparent)]
+    Keyring(#[from] KeyringError),
+    /// A key could not be generated, parsed or used.
+    #[error(transparent)]
+    Signing(#[from] SigningError),
+    /// A rotation is already pending.
+    #[error("a rotation is already pending: key '{kid}' starts signing at {activates_at} (unix seconds); wait for it, or retire it first")]
+    RotationPending {
+        /// The pending key.
+        kid: String,
+        /// When it activates.
+        activates_at: i64,
+    },
+    /// No published key could be loaded.
+    #[error("there is no usable signing key")]
+    NoKeys,
+    /// HMAC secrets are managed outside the store.
+    #[error("in HMAC mode keys are the secrets given by TESSERA_HMAC_SECRET or keys.hmac_secret_file; rotate them there")]
+    HmacMode,
+}
+
+/// When keys are published, activated and retired.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyTimeline {
+    /// Algorithm of generated keys.
+    pub algorithm: Algorithm,
+    /// Scheduled rotation interval in seconds; `None` turns scheduled rotation off.
+    pub rotation_interval_secs: Option<i64>,
+    /// How long before it signs a new key is published.
+    pub publish_ahead_secs: i64,
+    /// How long after it stopped signing a key stays published.
+    pub retire_delay_secs: i64,
+}
+
+/// Signing keys in the store, sealed under the master key.
+#[derive(Debug, Clone)]
+pub struct KeyManager {
+    store: Arc<dyn Store>,
+    master: Arc<MasterKey>,
+    clock: Arc<dyn Clock>,
+    timeline: KeyTimeline,
+}
+
+impl KeyManager {
+    /// Key management over `store`.
+    pub fn new(store: Arc<dyn Store>, master: Arc<MasterKey>, clock: Arc<dyn Clock>, timeline: KeyTimeline) -> Self {
+        Self { store, master, clock, timeline }
+    }
+
+    /// The timeline in force.
+    pub fn timeline(&self) -> &KeyTimeline {
+        &self.timeline
+    }
+
+    /// Creates the first key if the store has none that signs; returns whether it did. If
+    /// another instance creates one at the same moment, theirs is kept.
+    pub async fn ensure_first_key(&self) -> Result<bool, KeyLifecycleError> {
+        let keys = self.store.signing_keys().await?;
+        if keys.iter().any(|k| k.status == KeyStatus::Active) {
+            return Ok(false);
+        }
+        let key = SigningKey::generate(self.timeline.algorithm)?;
+        let now = self.clock.unix();
+        match self.insert(&key, KeyStatus::Active, now).await {
+            Ok(_) => {
+                tracing::info!(event = "key.created", kid = %key.kid(), alg = %key.alg(), "created the first signing key");
+                Ok(true)
+            }
+            Err(KeyLifecycleError::Store(StoreError::Conflict(_))) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every published key, unsealed, as a ring.
+    pub async fn load_ring(&self) -> Result<KeyRing, KeyLifecycleError> {
+        let mut keys = Vec::new();
+        for stored in self.store.signing_keys().await? {
+            let private = self.master.open(&stored.kid, stored.alg, &stored.sealed)?;
+            let key = SigningKey::from_private(stored.alg, Some(stored.kid.clone()), &private)?;
+            keys.push((key, stored.activates_at));
+        }
+        KeyRing::new(keys).ok_or(KeyLifecycleError::NoKeys)
+    }
+
+    /// Moves stored states forward (next → active → retiring → retired).
+    pub async fn advance(&self) -> Result<(), KeyLifecycleError> {
+        self.store.advance_signing_keys(self.clock.unix(), self.timeline.retire_delay_secs).await?;
+        Ok(())
+    }
+
+    /// Publishes the next key if the schedule says so; returns its kid if this call did.
+    pub async fn rotate_if_due(&self) -> Result<Option<String>, KeyLifecycleError> {
+        let Some(interval) = self.timeline.rotation_interval_secs else { return Ok(None) };
+        let keys = self.store.signing_keys().await?;
+        if keys.iter().any(|k| k.status == KeyStatus::Next) {
+            return Ok(None);
+        }
+        let Some(newest) = keys.iter().max_by_key(|k| k.generation) else { return Ok(None) };
+        let now = self.clock.unix();
+        if now < newest.activates_at.saturating_add(interval).saturating_sub(self.timeline.publish_ahead_secs) {
+            return Ok(None);
+        }
+        match self.publish_new(now.saturating_add(self.timeline.publish_ahead_secs)).await {
+            Ok(stored) => {
+                tracing::info!(event = "key.rotation_scheduled", kid = %stored.kid, activates_at = stored.activates_at, "published the next signing key");
+                Ok(Some(stored.kid))
+            }
+            // Another instance published it first.
+            Err(KeyLifecycleError::Store(StoreError::Conflict(_))) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Rotates by hand: publishes a new key that signs after the safe delay, or at once with
+    /// `immediately` (verifiers holding a cached JWKS then refuse new tokens until their cache
+    /// expires).
+    pub async fn rotate(&self, immediately: bool) -> Result<StoredSigningKey, KeyLifecycleError> {
+        if let Some(pending) = self.store.signing_keys().await?.into_iter().find(|k| k.status == KeyStatus::Next) {
+            return Err(KeyLifecycleError::RotationPending { kid: pending.kid, activates_at: pending.activates_at });
+        }
+        let now = self.clock.unix();
+        let activates_at = if immediately { now } else { now.saturating_add(self.timeline.publish_ahead_secs) };
+        let stored = self.publish_new(activates_at).await?;
+        if immediately {
+            self.advance().await?;
+        }
+        tracing::info!(event = "key.rotated", kid = %stored.kid, activates_at, immediately, "published a new signing key");
+        Ok(stored)
+    }
+
+    /// Imports an existing private key (PKCS#8 DER, or an HMAC secret) keeping its kid, as the
+    /// next key on the safe timeline (or at once with `immediately`).
+    pub async fn import(
+        &self,
+        key: SigningKey,
+        immediately: bool,
+    ) -> Result<StoredSigningKey, KeyLifecycleError> {
+        if let Some(pending) = self.store.signing_keys().await?.into_iter().find(|k| k.status == KeyStatus::Next) {
+            return Err(KeyLifecycleError::RotationPending { kid: pending.kid, activates_at: pending.activates_at });
+        }
+        let now = self.clock.unix();
+        let activates_at = if immediately { now } else { now.saturating_add(self.timeline.publish_ahead_secs) };
+        let stored = self.insert(&key, KeyStatus::Next, activates_at).await?;
+        if immediately {
+            self.advance().await?;
+        }
+        tracing::info!(event = "key.imported", kid = %stored.kid, alg = %stored.alg, "imported a signing key");
+        Ok(stored)
+    }
+
+    /// Retires a key that no longer signs, now.
+    pub async fn retire(&self, kid: &str) -> Result<(), KeyLifecycleError> {
+        self.store.retire_signing_key(kid, self.clock.unix()).await?;
+        tracing::info!(event = "key.retired", kid, "retired a signing key");
+        Ok(())
+    }
+
+    async fn publish_new(&self, activates_at: i64) -> Result<StoredSigningKey, KeyLifecycleError> {
+        let key = SigningKey::generate(self.timeline.algorithm)?;
+        self.insert(&key, KeyStatus::Next, activates_at).await
+    }
+
+    async fn insert(&self, key: &SigningKey, status: KeyStatus, activates_at: i64) -> Result<StoredSigningKey, KeyLifecycleError> {
+        let mut generation = 0;
+        for k in self.store.signing_keys().await?.iter().chain(self.store.retired_signing_keys().await?.iter()) {
+            generation = generation.max(k.generation);
+        }
+        let public_jwk = key
+            .public_jwk()
+            .map(|jwk| serde_json::to_string(&jwk))
+            .transpose()
+            .map_err(|e| KeyLifecycleError::Signing(SigningError::Claims(e)))?;
+        let stored = StoredSigningKey {
+            kid: key.kid().to_owned(),
+            alg: key.alg(),
+            status,
+            public_jwk,
+            sealed: self.master.seal(key.kid(), key.alg(), &key.export_private())?,
+            created_at: self.clock.unix(),
+            generation: generation + 1,
+            activates_at,
+            retire_after: None,
+        };
+        self.store.insert_signing_key(&stored).await?;
+        Ok(stored)
+    }
+}
