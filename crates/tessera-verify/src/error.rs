@@ -62,6 +62,17 @@ pub enum VerifyError {
     /// A registered claim has the wrong JSON type (for example a string `exp`).
     #[error("token claim `{0}` has the wrong type")]
     InvalidClaim(&'static str),
+    /// The token's session was revoked, or its `ver` is below its user's token version
+    /// (learnt from the revocation feed).
+    #[error("token has been revoked")]
+    Revoked,
+    /// The revocation feed has been unreachable for more than three poll intervals and the
+    /// verifier fails closed: the token may be valid, but its revocation cannot be checked.
+    #[error("revocation state is out of date")]
+    RevocationUnavailable,
+    /// No key set has been fetched yet from the auth server, so nothing can be verified.
+    #[error("verification keys are not available")]
+    KeysUnavailable,
 }
 
 /// Why key material, a JWK Set or a verifier setting was refused.

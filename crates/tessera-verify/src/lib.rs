@@ -55,6 +55,17 @@ mod jws;
 pub mod key;
 pub mod verifier;
 
+pub mod revocation;
+
+#[cfg(feature = "axum")]
+pub mod axum;
+#[cfg(feature = "jwks-fetch")]
+mod fetch;
+#[cfg(feature = "jwks-fetch")]
+pub mod remote;
+#[cfg(feature = "jwks-fetch")]
+pub mod revocation_feed;
+
 pub use algorithm::Algorithm;
 pub use claims::{Audience, Claims};
 pub use error::{KeyError, VerifyError};
@@ -62,3 +73,10 @@ pub use jwk::{Jwk, JwkSet};
 pub use jws::access_token_header;
 pub use key::VerificationKey;
 pub use verifier::{Verifier, VerifierBuilder};
+
+#[cfg(feature = "jwks-fetch")]
+pub use fetch::RemoteError;
+#[cfg(feature = "jwks-fetch")]
+pub use remote::{NowFn, RemoteVerifier, RemoteVerifierBuilder};
+#[cfg(feature = "jwks-fetch")]
+pub use revocation_feed::{RevocationFeed, RevocationFeedConfig};

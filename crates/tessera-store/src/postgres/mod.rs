@@ -13,6 +13,7 @@
 //! `COLLATE "C"` (byte order) so lists come back in the same order as on SQLite whatever the
 //! database's collation.
 
+mod feed;
 mod keys;
 mod rows;
 mod sessions;

@@ -1,0 +1,383 @@
+//! Bearer-token authentication for axum (feature `axum`): a tower layer,
+//! [`BearerAuthLayer`], that verifies `Authorization: Bearer <token>` and puts the claims in
+//! the request, and an extractor, [`BearerClaims`], that hands them to handlers.
+//!
+//! Refusals follow RFC 6750 §3 and Tessera's API conventions (JSON body
+//! `{"error","error_description"}`):
+//! - no credentials, or another scheme: 401 with a bare `WWW-Authenticate: Bearer realm="…"`
+//!   and no error code (§3.1);
+//! - a bad, expired or revoked token: 401, `error="invalid_token"`;
+//! - a valid token without a required role or permission: 403, `error="insufficient_scope"`;
+//! - keys or revocation state unavailable (auth server unreachable, fail closed): 503
+//!   `temporarily_unavailable` with `Retry-After`, since the token itself may be fine.
+//!
+//! Descriptions say what kind of failure it was and never echo the token.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use ::axum::extract::{FromRequestParts, Request};
+use ::axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use ::axum::http::request::Parts;
+use ::axum::http::{HeaderMap, HeaderValue, StatusCode};
+use ::axum::response::{IntoResponse, Response};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::claims::Claims;
+use crate::error::VerifyError;
+use crate::verifier::Verifier;
+
+/// A boxed future, as [`TokenVerifier`] returns.
+pub type VerifyFuture<'a> = Pin<Box<dyn Future<Output = Result<Claims, VerifyError>> + Send + 'a>>;
+
+/// Something that turns a bearer token into verified claims: a [`Verifier`] (fixed keys) or
+/// a [`RemoteVerifier`](crate::RemoteVerifier) (feature `jwks-fetch`).
+pub trait TokenVerifier: Send + Sync + 'static {
+    /// Verifies `token` now.
+    fn verify_token<'a>(&'a self, token: &'a str) -> VerifyFuture<'a>;
+}
+
+impl TokenVerifier for Verifier {
+    fn verify_token<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
+        let result = self.verify(token);
+        Box::pin(async move { result })
+    }
+}
+
+#[cfg(feature = "jwks-fetch")]
+impl TokenVerifier for crate::RemoteVerifier {
+    fn verify_token<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
+        Box::pin(self.verify(token))
+    }
+}
+
+/// The verified claims of the request's bearer token, put there by [`BearerAuthLayer`].
+///
+/// Extracting it from a request the layer did not authenticate is a wiring mistake and
+/// answers 500 (constant body), so a route cannot silently go unprotected.
+#[derive(Debug, Clone)]
+pub struct BearerClaims(pub Claims);
+
+impl<S: Send + Sync> FromRequestParts<S> for BearerClaims {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<BearerClaims>()
+            .cloned()
+            .ok_or(AuthRejection::NotAuthenticated)
+    }
+}
+
+/// Why a request was refused; renders the status, challenge and JSON body.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum AuthRejection {
+    /// No bearer credentials (none at all, or another scheme).
+    MissingToken {
+        /// The realm in the challenge.
+        realm: Arc<str>,
+    },
+    /// The token was refused.
+    InvalidToken {
+        /// The realm in the challenge.
+        realm: Arc<str>,
+        /// Why.
+        error: VerifyError,
+    },
+    /// The token lacks a required role or permission.
+    InsufficientScope {
+        /// The realm in the challenge.
+        realm: Arc<str>,
+        /// What is missing, for the description (`role admin`, `permission orders:write`).
+        missing: String,
+        /// The required permissions, for the challenge's `scope` attribute.
+        scope: Option<String>,
+    },
+    /// [`BearerClaims`] used on a route without [`BearerAuthLayer`].
+    NotAuthenticated,
+}
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        let (status, body, challenge) = match &self {
+            Self::MissingToken { realm } => (
+                StatusCode::UNAUTHORIZED,
+                serde_json::json!({ "error_description": "a bearer access token is required" }),
+                Some(format!("Bearer realm=\"{realm}\"")),
+            ),
+            Self::InvalidToken { error, .. }
+                if matches!(
+                    error,
+                    VerifyError::KeysUnavailable | VerifyError::RevocationUnavailable
+                ) =>
+            {
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    body("temporarily_unavailable", describe(error)),
+                    None,
+                )
+            }
+            Self::InvalidToken { realm, error } => (
+                StatusCode::UNAUTHORIZED,
+                body("invalid_token", describe(error)),
+                Some(format!(
+                    "Bearer realm=\"{realm}\", error=\"invalid_token\", error_description=\"{}\"",
+                    describe(error)
+                )),
+            ),
+            Self::InsufficientScope {
+                realm,
+                missing,
+                scope,
+            } => {
+                let description = format!("the access token lacks the {missing}");
+                let scope = scope
+                    .as_ref()
+                    .map(|s| format!(", scope=\"{s}\""))
+                    .unwrap_or_default();
+                (
+                    StatusCode::FORBIDDEN,
+                    body("insufficient_scope", &description),
+                    Some(format!(
+                        "Bearer realm=\"{realm}\", error=\"insufficient_scope\", error_description=\"{description}\"{scope}"
+                    )),
+                )
+            }
+            Self::NotAuthenticated => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                body("server_error", "internal server error"),
+                None,
+            ),
+        };
+        let mut response = (status, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(challenge) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            headers.insert(WWW_AUTHENTICATE, challenge);
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
+    }
+}
+
+fn body(error: &str, description: &str) -> serde_json::Value {
+    serde_json::json!({ "error": error, "error_description": description })
+}
+
+/// A client-facing description of a refusal; never echoes the token.
+fn describe(e: &VerifyError) -> &'static str {
+    match e {
+        VerifyError::Expired => "the token has expired",
+        VerifyError::NotYetValid | VerifyError::IssuedInFuture => "the token is not valid yet",
+        VerifyError::BadSignature => "the token signature is invalid",
+        VerifyError::UnknownKey => "the token was signed by an unknown key",
+        VerifyError::WrongIssuer | VerifyError::WrongAudience => {
+            "the token was issued for another service"
+        }
+        VerifyError::Revoked => "the token has been revoked",
+        VerifyError::KeysUnavailable => "the verification keys are not available yet; retry",
+        VerifyError::RevocationUnavailable => "the revocation state cannot be checked; retry",
+        _ => "the token is invalid",
+    }
+}
+
+/// A tower layer that requires a valid bearer token (and, optionally, roles and
+/// permissions) on every request of the routes it wraps.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use tessera_verify::axum::{BearerAuthLayer, BearerClaims};
+/// use tessera_verify::{Algorithm, VerificationKey, Verifier};
+///
+/// let verifier = Verifier::builder("https://auth.example", "api")
+///     .key(VerificationKey::hmac("k1", Algorithm::HS256, &[7u8; 32]).unwrap())
+///     .build()
+///     .unwrap();
+/// let auth = BearerAuthLayer::new(verifier).realm("orders");
+/// let app: Router = Router::new()
+///     .route("/admin", get(|| async { "hi admin" }))
+///     .route_layer(auth.clone().require_role("admin"))
+///     .route("/me", get(|BearerClaims(c): BearerClaims| async move { c.sub }))
+///     .route_layer(auth);
+/// ```
+pub struct BearerAuthLayer<V> {
+    verifier: Arc<V>,
+    realm: Arc<str>,
+    roles: Arc<[String]>,
+    scopes: Arc<[String]>,
+}
+
+impl<V> Clone for BearerAuthLayer<V> {
+    fn clone(&self) -> Self {
+        Self {
+            verifier: self.verifier.clone(),
+            realm: self.realm.clone(),
+            roles: self.roles.clone(),
+            scopes: self.scopes.clone(),
+        }
+    }
+}
+
+impl<V> fmt::Debug for BearerAuthLayer<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BearerAuthLayer")
+            .field("realm", &self.realm)
+            .field("roles", &self.roles)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<V: TokenVerifier> BearerAuthLayer<V> {
+    /// Authenticates with `verifier`; realm `api`, nothing required beyond a valid token.
+    pub fn new(verifier: V) -> Self {
+        Self::from_arc(Arc::new(verifier))
+    }
+
+    /// As [`BearerAuthLayer::new`], sharing a verifier.
+    pub fn from_arc(verifier: Arc<V>) -> Self {
+        Self {
+            verifier,
+            realm: Arc::from("api"),
+            roles: Arc::from([]),
+            scopes: Arc::from([]),
+        }
+    }
+
+    /// The realm named in challenges. Default `api`. Quotes and backslashes are dropped.
+    pub fn realm(mut self, realm: &str) -> Self {
+        let clean: String = realm.chars().filter(|c| !matches!(c, '"' | '\\')).collect();
+        self.realm = Arc::from(clean);
+        self
+    }
+
+    /// Also require the role `role` (in the `roles` claim).
+    pub fn require_role(mut self, role: impl Into<String>) -> Self {
+        let mut roles = self.roles.to_vec();
+        roles.push(role.into());
+        self.roles = Arc::from(roles);
+        self
+    }
+
+    /// Also require the permission `scope` (an entry of the `scope` claim).
+    pub fn require_scope(mut self, scope: impl Into<String>) -> Self {
+        let mut scopes = self.scopes.to_vec();
+        scopes.push(scope.into());
+        self.scopes = Arc::from(scopes);
+        self
+    }
+
+    /// Authenticates one request's headers: the claims, or the refusal to send.
+    ///
+    /// # Errors
+    /// The [`AuthRejection`] to answer with.
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Claims, AuthRejection> {
+        let token = bearer_token(headers).ok_or_else(|| AuthRejection::MissingToken {
+            realm: self.realm.clone(),
+        })?;
+        let claims = self.verifier.verify_token(token).await.map_err(|error| {
+            AuthRejection::InvalidToken {
+                realm: self.realm.clone(),
+                error,
+            }
+        })?;
+        if let Some(role) = self.roles.iter().find(|r| !claims.has_role(r)) {
+            return Err(AuthRejection::InsufficientScope {
+                realm: self.realm.clone(),
+                missing: format!("role {role}"),
+                scope: None,
+            });
+        }
+        if let Some(scope) = self.scopes.iter().find(|s| !claims.has_scope(s)) {
+            return Err(AuthRejection::InsufficientScope {
+                realm: self.realm.clone(),
+                missing: format!("permission {scope}"),
+                scope: Some(self.scopes.join(" ")),
+            });
+        }
+        Ok(claims)
+    }
+}
+
+/// The token of `Authorization: Bearer <token>` (scheme case-insensitive, RFC 9110 §11.1).
+/// Anything else, an empty token included, counts as no bearer credentials.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+impl<S, V> Layer<S> for BearerAuthLayer<V> {
+    type Service = BearerAuth<S, V>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        BearerAuth {
+            inner,
+            auth: self.clone(),
+        }
+    }
+}
+
+/// The service [`BearerAuthLayer`] wraps around routes.
+pub struct BearerAuth<S, V> {
+    inner: S,
+    auth: BearerAuthLayer<V>,
+}
+
+impl<S: Clone, V> Clone for BearerAuth<S, V> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            auth: self.auth.clone(),
+        }
+    }
+}
+
+impl<S, V> fmt::Debug for BearerAuth<S, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BearerAuth")
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, V> Service<Request> for BearerAuth<S, V>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    V: TokenVerifier,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        // The clone that was polled ready is the one to call (tower's usual swap).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let auth = self.auth.clone();
+        Box::pin(async move {
+            match auth.authenticate(request.headers()).await {
+                Ok(claims) => {
+                    request.extensions_mut().insert(BearerClaims(claims));
+                    inner.call(request).await
+                }
+                Err(rejection) => Ok(rejection.into_response()),
+            }
+        })
+    }
+}
