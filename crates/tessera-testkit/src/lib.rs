@@ -197,9 +197,7 @@ impl TestApp {
     /// the same load balancer), with its own port and the same clock.
     pub async fn another_instance(&self) -> Self {
         let settings = self.settings.clone();
-        let mut other = Self::start(settings, self.db_arc().clone(), None).await;
-        other.clock = self.clock.clone();
-        other
+        Self::start_with_clock(settings, self.db_arc().clone(), None, self.clock.clone()).await
     }
 
     async fn start(
@@ -207,8 +205,18 @@ impl TestApp {
         db: Arc<TestDb>,
         extra_routes: Option<axum_router::Router<AppState>>,
     ) -> Self {
-        init_logs();
         let clock = Arc::new(ManualClock::at_unix(1_800_000_000));
+        Self::start_with_clock(settings, db, extra_routes, clock).await
+    }
+
+    /// Starts a server whose use cases read `clock` (shared by instances of one test).
+    async fn start_with_clock(
+        settings: Settings,
+        db: Arc<TestDb>,
+        extra_routes: Option<axum_router::Router<AppState>>,
+        clock: Arc<ManualClock>,
+    ) -> Self {
+        init_logs();
         let app = App::build_with(
             settings.clone(),
             BuildOptions {
