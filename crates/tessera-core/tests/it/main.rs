@@ -7,5 +7,6 @@
 )]
 
 mod fixtures;
+mod import;
 mod interop;
 mod signing;

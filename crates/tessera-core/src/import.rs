@@ -1,0 +1,227 @@
+//! Importing existing private keys, so users moving from another server keep its keys and
+//! `kid`s: PEM (PKCS#8 `PRIVATE KEY`, PKCS#1 `RSA PRIVATE KEY`, SEC1 `EC PRIVATE KEY`) or a
+//! private JWK (RFC 7517/7518, RFC 8037 for Ed25519). Every form is converted to PKCS#8, the
+//! one form the store seals. HMAC secrets are not imported here: they come from the
+//! environment or a file (see the server's HMAC mode).
+
+use aws_lc_rs::encoding::AsDer as _;
+use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeyPairComponents, PublicKeyComponents};
+use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rustls_pki_types::PrivateKeyDer;
+use rustls_pki_types::pem::PemObject as _;
+use serde::Deserialize;
+use tessera_verify::Algorithm;
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+use crate::signing::{SigningError, SigningKey};
+
+/// Why a key could not be imported. Messages never contain key material.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ImportError {
+    /// Neither a PEM private key nor a private JWK.
+    #[error("not a PEM private key (PKCS#8, PKCS#1 RSA, SEC1 EC) or a private JWK")]
+    Unrecognised,
+    /// The algorithm is neither given nor in the JWK.
+    #[error("the algorithm is not known: pass --alg (e.g. RS256, PS256, ES256, EdDSA)")]
+    NoAlgorithm,
+    /// The algorithm does not fit the key, or is an HMAC algorithm.
+    #[error("{0}")]
+    Mismatch(String),
+    /// The key is malformed or too weak.
+    #[error(transparent)]
+    Key(#[from] SigningError),
+}
+
+/// Parses a private key from PEM or JSON (a JWK). `alg` binds the algorithm (required unless
+/// the JWK has `alg`); `kid` overrides the JWK's `kid` (default: the RFC 7638 thumbprint).
+pub fn import_private_key(
+    input: &[u8],
+    alg: Option<Algorithm>,
+    kid: Option<String>,
+) -> Result<SigningKey, ImportError> {
+    let trimmed = input.trim_ascii_start();
+    if trimmed.first() == Some(&b'{') {
+        return from_jwk(trimmed, alg, kid);
+    }
+    let alg = alg.ok_or(ImportError::NoAlgorithm)?;
+    refuse_hmac(alg)?;
+    let der = PrivateKeyDer::from_pem_slice(input).map_err(|_| ImportError::Unrecognised)?;
+    let pkcs8: Zeroizing<Vec<u8>> = match &der {
+        PrivateKeyDer::Pkcs8(k) => Zeroizing::new(k.secret_pkcs8_der().to_vec()),
+        PrivateKeyDer::Pkcs1(k) => {
+            let pair = RsaKeyPair::from_der(k.secret_pkcs1_der())
+                .map_err(|_| bad("not a valid PKCS#1 RSA key"))?;
+            Zeroizing::new(
+                pair.as_der()
+                    .map_err(|_| bad("cannot convert the RSA key"))?
+                    .as_ref()
+                    .to_vec(),
+            )
+        }
+        PrivateKeyDer::Sec1(k) => {
+            let curve = match alg {
+                Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+                other => {
+                    return Err(ImportError::Mismatch(format!(
+                        "an EC key cannot be used with {other}"
+                    )));
+                }
+            };
+            let pair = EcdsaKeyPair::from_private_key_der(curve, k.secret_sec1_der())
+                .map_err(|_| bad("not a valid EC key for this curve"))?;
+            Zeroizing::new(
+                pair.to_pkcs8v1()
+                    .map_err(|_| bad("cannot convert the EC key"))?
+                    .as_ref()
+                    .to_vec(),
+            )
+        }
+        _ => return Err(ImportError::Unrecognised),
+    };
+    Ok(SigningKey::from_private(alg, kid, &pkcs8)?)
+}
+
+fn bad(what: &'static str) -> ImportError {
+    ImportError::Key(SigningError::InvalidKey(what))
+}
+
+fn refuse_hmac(alg: Algorithm) -> Result<(), ImportError> {
+    if alg.is_hmac() {
+        return Err(ImportError::Mismatch(
+            "HMAC secrets are not imported: give them with TESSERA_HMAC_SECRET or keys.hmac_secret_file".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// The members of a private JWK we use (RFC 7518 §6, RFC 8037 §2).
+#[derive(Deserialize)]
+struct PrivateJwk {
+    kty: String,
+    alg: Option<String>,
+    kid: Option<String>,
+    crv: Option<String>,
+    x: Option<String>,
+    y: Option<String>,
+    d: Option<String>,
+    n: Option<String>,
+    e: Option<String>,
+    p: Option<String>,
+    q: Option<String>,
+    dp: Option<String>,
+    dq: Option<String>,
+    qi: Option<String>,
+}
+
+fn b64(field: Option<&String>, name: &'static str) -> Result<Zeroizing<Vec<u8>>, ImportError> {
+    let text = field.ok_or_else(|| ImportError::Mismatch(format!("the JWK has no \"{name}\"")))?;
+    URL_SAFE_NO_PAD
+        .decode(text)
+        .map(Zeroizing::new)
+        .map_err(|_| ImportError::Mismatch(format!("the JWK's \"{name}\" is not base64url")))
+}
+
+fn from_jwk(
+    json: &[u8],
+    alg: Option<Algorithm>,
+    kid: Option<String>,
+) -> Result<SigningKey, ImportError> {
+    let jwk: PrivateJwk = serde_json::from_slice(json).map_err(|_| ImportError::Unrecognised)?;
+    let jwk_alg = jwk
+        .alg
+        .as_deref()
+        .map(str::parse::<Algorithm>)
+        .transpose()
+        .map_err(|_| ImportError::NoAlgorithm)?;
+    let alg = match (alg, jwk_alg) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(ImportError::Mismatch(format!(
+                "--alg {a} contradicts the JWK's alg {b}"
+            )));
+        }
+        (Some(a), _) | (None, Some(a)) => a,
+        (None, None) => return Err(ImportError::NoAlgorithm),
+    };
+    refuse_hmac(alg)?;
+    let kid = kid.or(jwk.kid.clone());
+    let pkcs8: Zeroizing<Vec<u8>> = match (jwk.kty.as_str(), alg) {
+        ("OKP", Algorithm::EdDSA) => {
+            if jwk.crv.as_deref() != Some("Ed25519") {
+                return Err(ImportError::Mismatch(
+                    "only Ed25519 OKP keys are supported".to_owned(),
+                ));
+            }
+            let pair = Ed25519KeyPair::from_seed_and_public_key(
+                &b64(jwk.d.as_ref(), "d")?,
+                &b64(jwk.x.as_ref(), "x")?,
+            )
+            .map_err(|_| bad("the Ed25519 d and x do not match"))?;
+            Zeroizing::new(
+                pair.to_pkcs8v1()
+                    .map_err(|_| bad("cannot convert the Ed25519 key"))?
+                    .as_ref()
+                    .to_vec(),
+            )
+        }
+        ("EC", Algorithm::ES256 | Algorithm::ES384) => {
+            let (curve, name) = if alg == Algorithm::ES256 {
+                (&signature::ECDSA_P256_SHA256_FIXED_SIGNING, "P-256")
+            } else {
+                (&signature::ECDSA_P384_SHA384_FIXED_SIGNING, "P-384")
+            };
+            if jwk.crv.as_deref() != Some(name) {
+                return Err(ImportError::Mismatch(format!(
+                    "{alg} needs an EC key on {name}"
+                )));
+            }
+            let mut point = vec![0x04];
+            point.extend_from_slice(&b64(jwk.x.as_ref(), "x")?);
+            point.extend_from_slice(&b64(jwk.y.as_ref(), "y")?);
+            let pair = EcdsaKeyPair::from_private_key_and_public_key(
+                curve,
+                &b64(jwk.d.as_ref(), "d")?,
+                &point,
+            )
+            .map_err(|_| bad("the EC d, x and y do not form a key"))?;
+            Zeroizing::new(
+                pair.to_pkcs8v1()
+                    .map_err(|_| bad("cannot convert the EC key"))?
+                    .as_ref()
+                    .to_vec(),
+            )
+        }
+        ("RSA", a) if a.as_str().starts_with("RS") || a.as_str().starts_with("PS") => {
+            let components = KeyPairComponents {
+                public_key: PublicKeyComponents {
+                    n: b64(jwk.n.as_ref(), "n")?,
+                    e: b64(jwk.e.as_ref(), "e")?,
+                },
+                d: b64(jwk.d.as_ref(), "d")?,
+                p: b64(jwk.p.as_ref(), "p")?,
+                q: b64(jwk.q.as_ref(), "q")?,
+                dP: b64(jwk.dp.as_ref(), "dp")?,
+                dQ: b64(jwk.dq.as_ref(), "dq")?,
+                qInv: b64(jwk.qi.as_ref(), "qi")?,
+            };
+            let pair = RsaKeyPair::from_components(&components)
+                .map_err(|_| bad("the RSA components do not form a key"))?;
+            Zeroizing::new(
+                pair.as_der()
+                    .map_err(|_| bad("cannot convert the RSA key"))?
+                    .as_ref()
+                    .to_vec(),
+            )
+        }
+        (kty, alg) => {
+            return Err(ImportError::Mismatch(format!(
+                "a {kty} JWK cannot be used with {alg}"
+            )));
+        }
+    };
+    Ok(SigningKey::from_private(alg, kid, &pkcs8)?)
+}
