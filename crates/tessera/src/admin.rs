@@ -1,5 +1,5 @@
-//! The administration commands: users, roles, keys. They talk to the database directly, so
-//! they work whether or not a server is running on it.
+//! The administration commands: users, roles, keys, migrations. They talk to the database
+//! directly, so they work whether or not a server is running on it.
 
 use std::sync::Arc;
 
@@ -254,6 +254,24 @@ pub(crate) async fn keys(settings: Settings, action: KeysAction) -> anyhow::Resu
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// `tessera migrate`
+pub(crate) async fn migrate(settings: Settings) -> anyhow::Result<()> {
+    startup::ensure_data_dir(settings.data_dir())
+        .context("failed to prepare the data directory")?;
+    let migrated = startup::migrate_store(&settings)
+        .await
+        .context("failed to migrate the database")?;
+    if migrated.from == migrated.to {
+        println!("schema version {} (up to date)", migrated.to);
+    } else {
+        println!(
+            "schema version {} (migrated from {})",
+            migrated.to, migrated.from
+        );
     }
     Ok(())
 }

@@ -26,6 +26,15 @@ pub(crate) enum Command {
     Role(RoleCommand),
     /// Inspect signing keys.
     Keys(KeysCommand),
+    /// Apply pending database migrations and print the schema version (the server also
+    /// migrates at start; run this to upgrade the schema ahead of a rolling deployment).
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MigrateArgs {
+    #[command(flatten)]
+    pub(crate) common: Common,
 }
 
 /// Where the configuration and the data are (shared by every command).

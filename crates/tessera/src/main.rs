@@ -45,6 +45,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(cmd) => admin::user(load_quiet(&cmd.common)?, cmd.action).await,
         Command::Role(cmd) => admin::role(load_quiet(&cmd.common)?, cmd.action).await,
         Command::Keys(cmd) => admin::keys(load_quiet(&cmd.common)?, cmd.action).await,
+        Command::Migrate(args) => admin::migrate(load_quiet(&args.common)?).await,
     }
 }
 

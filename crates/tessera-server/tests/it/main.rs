@@ -1,4 +1,6 @@
-//! HTTP integration tests: the real server on port 0 with a fresh SQLite file per test.
+//! HTTP integration tests: the real server on port 0 over a fresh database per test. Every
+//! scenario is written once and runs on SQLite and on PostgreSQL (`backend_tests!`); the
+//! PostgreSQL runs need `TESSERA_TEST_DATABASE_URL` (CI sets it).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -8,6 +10,7 @@
 
 mod errors;
 mod extract;
+mod keys;
 mod login;
 mod me;
 mod refresh;

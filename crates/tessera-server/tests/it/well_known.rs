@@ -1,89 +1,81 @@
 use reqwest::StatusCode;
 use serde_json::Value;
-use tessera_testkit::TestApp;
+use tessera_testkit::{TestApp, backend_tests};
 use tessera_verify::{JwkSet, Verifier};
 
-#[tokio::test]
-async fn jwks_publishes_the_public_signing_key_and_is_cacheable() {
-    let app = TestApp::spawn().await;
+backend_tests! {
+    async fn jwks_publishes_the_public_signing_key_and_is_cacheable(app: TestApp) {
+        let response = app.get("/.well-known/jwks.json", None).await;
 
-    let response = app.get("/.well-known/jwks.json", None).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["cache-control"], "public, max-age=600");
+        let body: Value = response.json().await.unwrap();
+        let keys = body["keys"].as_array().unwrap();
+        assert_eq!(keys.len(), 1);
+        let key = &keys[0];
+        assert_eq!(key["kty"], "OKP");
+        assert_eq!(key["crv"], "Ed25519");
+        assert_eq!(key["alg"], "EdDSA");
+        assert_eq!(key["use"], "sig");
+        assert!(key["kid"].as_str().is_some_and(|k| !k.is_empty()));
+        assert!(key.get("d").is_none(), "no private part");
+    }
 
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["cache-control"], "public, max-age=600");
-    let body: Value = response.json().await.unwrap();
-    let keys = body["keys"].as_array().unwrap();
-    assert_eq!(keys.len(), 1);
-    let key = &keys[0];
-    assert_eq!(key["kty"], "OKP");
-    assert_eq!(key["crv"], "Ed25519");
-    assert_eq!(key["alg"], "EdDSA");
-    assert_eq!(key["use"], "sig");
-    assert!(key["kid"].as_str().is_some_and(|k| !k.is_empty()));
-    assert!(key.get("d").is_none(), "no private part");
-}
+    async fn a_resource_server_verifies_tokens_with_the_published_jwks(app: TestApp) {
+        let tokens = app.signed_in("alice").await;
+        let jwks: JwkSet = app
+            .get("/.well-known/jwks.json", None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let discovery: Value = app
+            .get("/.well-known/openid-configuration", None)
+            .await
+            .json()
+            .await
+            .unwrap();
 
-#[tokio::test]
-async fn a_resource_server_verifies_tokens_with_the_published_jwks() {
-    let app = TestApp::spawn().await;
-    let tokens = app.signed_in("alice").await;
-    let jwks: JwkSet = app
-        .get("/.well-known/jwks.json", None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let discovery: Value = app
-        .get("/.well-known/openid-configuration", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+        let verifier = Verifier::builder(discovery["issuer"].as_str().unwrap(), "tessera")
+            .jwk_set(&jwks)
+            .unwrap()
+            .build()
+            .unwrap();
+        let claims = verifier
+            .verify_at(&tokens.access, crate::login::app_now(&app))
+            .unwrap();
 
-    let verifier = Verifier::builder(discovery["issuer"].as_str().unwrap(), "tessera")
-        .jwk_set(&jwks)
-        .unwrap()
-        .build()
-        .unwrap();
-    let claims = verifier
-        .verify_at(&tokens.access, crate::login::app_now(&app))
-        .unwrap();
+        assert_eq!(claims.client_id, "tessera");
+    }
 
-    assert_eq!(claims.client_id, "tessera");
-}
+    async fn discovery_names_the_issuer_the_jwks_uri_and_the_algorithms(app: TestApp) {
+        let body: Value = app
+            .get("/.well-known/openid-configuration", None)
+            .await
+            .json()
+            .await
+            .unwrap();
 
-#[tokio::test]
-async fn discovery_names_the_issuer_the_jwks_uri_and_the_algorithms() {
-    let app = TestApp::spawn().await;
+        assert_eq!(body["issuer"], app.state.auth().issuer().issuer());
+        assert_eq!(
+            body["jwks_uri"],
+            format!(
+                "{}/.well-known/jwks.json",
+                app.state.auth().issuer().issuer()
+            )
+        );
+        assert_eq!(
+            body["access_token_signing_alg_values_supported"],
+            serde_json::json!(["EdDSA"])
+        );
+        assert!(
+            body.get("token_endpoint").is_none(),
+            "no RFC 6749 token endpoint yet"
+        );
+    }
 
-    let body: Value = app
-        .get("/.well-known/openid-configuration", None)
-        .await
-        .json()
-        .await
-        .unwrap();
-
-    assert_eq!(body["issuer"], app.state.auth().issuer().issuer());
-    assert_eq!(
-        body["jwks_uri"],
-        format!(
-            "{}/.well-known/jwks.json",
-            app.state.auth().issuer().issuer()
-        )
-    );
-    assert_eq!(
-        body["access_token_signing_alg_values_supported"],
-        serde_json::json!(["EdDSA"])
-    );
-    assert!(
-        body.get("token_endpoint").is_none(),
-        "no RFC 6749 token endpoint yet"
-    );
-}
-
-#[tokio::test]
-async fn health_and_readiness_answer_200() {
-    let app = TestApp::spawn().await;
-    assert_eq!(app.get("/healthz", None).await.status(), StatusCode::OK);
-    assert_eq!(app.get("/readyz", None).await.status(), StatusCode::OK);
+    async fn health_and_readiness_answer_200(app: TestApp) {
+        assert_eq!(app.get("/healthz", None).await.status(), StatusCode::OK);
+        assert_eq!(app.get("/readyz", None).await.status(), StatusCode::OK);
+    }
 }

@@ -16,7 +16,7 @@ use crate::keys::sealed_key;
 async fn a_key_row_read_straight_from_the_database_does_not_contain_the_private_key_in_the_clear() {
     let store = StoreUnderTest::create(Backend::Postgres).await;
     let master = MasterKey::generate().unwrap();
-    let (key, signing) = sealed_key(&master, KeyStatus::Active, 100);
+    let (key, signing) = sealed_key(&master, KeyStatus::Active, 1, 100, 100);
     store.insert_signing_key(&key).await.unwrap();
     let private = signing.export_private();
     // The Ed25519 seed is the OCTET STRING inside the PKCS#8 privateKey OCTET STRING

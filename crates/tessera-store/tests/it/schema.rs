@@ -35,3 +35,12 @@ backend_tests! {
         assert!(matches!(migrate, StoreError::SchemaTooNew { .. }), "migrate refuses too: {migrate:?}");
     }
 }
+
+#[test]
+fn both_backends_have_the_same_schema_version() {
+    assert_eq!(
+        tessera_store::SqliteStore::schema_version(),
+        tessera_store::PgStore::schema_version(),
+        "a migration added to one backend must be added to the other"
+    );
+}

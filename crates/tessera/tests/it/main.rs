@@ -8,6 +8,7 @@
 
 mod admin;
 mod crash;
+mod migrate;
 mod serve;
 mod tls;
 
