@@ -174,7 +174,11 @@ fn max_age(headers: &HeaderMap) -> Option<Duration> {
             return Some(Duration::ZERO);
         }
         if let Some(secs) = lower.strip_prefix("max-age=") {
-            age = secs.trim_matches('"').parse::<u64>().ok().map(Duration::from_secs);
+            age = secs
+                .trim_matches('"')
+                .parse::<u64>()
+                .ok()
+                .map(Duration::from_secs);
         }
     }
     age
@@ -193,7 +197,11 @@ mod tests {
             ("http://[::1]:8080/jwks", true, "loopback v6"),
             ("http://localhost/jwks", true, "localhost"),
             ("http://auth.example/jwks", false, "plain http off loopback"),
-            ("http://10.0.0.1/jwks", false, "private address is not loopback"),
+            (
+                "http://10.0.0.1/jwks",
+                false,
+                "private address is not loopback",
+            ),
             ("https://user:pw@auth.example/", false, "credentials"),
             ("ftp://auth.example/", false, "other scheme"),
             ("/relative", false, "relative"),

@@ -295,8 +295,8 @@ impl Inner {
         else {
             return Err(RemoteError::InvalidDocument("discovery"));
         };
-        let doc: Discovery = serde_json::from_slice(&body)
-            .map_err(|_| RemoteError::InvalidDocument("discovery"))?;
+        let doc: Discovery =
+            serde_json::from_slice(&body).map_err(|_| RemoteError::InvalidDocument("discovery"))?;
         if doc.issuer != self.issuer {
             return Err(RemoteError::IssuerMismatch);
         }
@@ -425,8 +425,7 @@ impl RemoteVerifierBuilder {
     /// [`RemoteError::InsecureUrl`] for a bad setting, [`RemoteError::NoRuntime`] outside a
     /// Tokio runtime.
     pub fn build(self) -> Result<RemoteVerifier, RemoteError> {
-        let runtime =
-            tokio::runtime::Handle::try_current().map_err(|_| RemoteError::NoRuntime)?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| RemoteError::NoRuntime)?;
         let hour = Duration::from_secs(3600);
         if !(Duration::from_secs(1)..=hour).contains(&self.unknown_kid_interval) {
             return Err(RemoteError::InvalidSetting(

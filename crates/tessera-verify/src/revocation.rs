@@ -193,12 +193,24 @@ mod tests {
     fn revoked_sessions_and_stale_versions_are_refused_and_nothing_else() {
         let mut list = RevocationList::default();
         list.apply(&page(&[("s1", 10)], &[("u2", 3, 10)]));
-        assert!(list.is_revoked(&claims("u1", Some("s1"), None)), "revoked sid");
-        assert!(!list.is_revoked(&claims("u1", Some("s2"), None)), "other sid");
+        assert!(
+            list.is_revoked(&claims("u1", Some("s1"), None)),
+            "revoked sid"
+        );
+        assert!(
+            !list.is_revoked(&claims("u1", Some("s2"), None)),
+            "other sid"
+        );
         assert!(!list.is_revoked(&claims("u1", None, None)), "no sid");
         assert!(list.is_revoked(&claims("u2", None, Some(2))), "old version");
-        assert!(list.is_revoked(&claims("u2", None, None)), "absent ver is 0");
-        assert!(!list.is_revoked(&claims("u2", None, Some(3))), "current version");
+        assert!(
+            list.is_revoked(&claims("u2", None, None)),
+            "absent ver is 0"
+        );
+        assert!(
+            !list.is_revoked(&claims("u2", None, Some(3))),
+            "current version"
+        );
         assert!(!list.is_revoked(&claims("u3", None, None)), "other user");
     }
 

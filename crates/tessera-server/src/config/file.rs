@@ -46,6 +46,8 @@ pub(crate) struct Layer {
     #[serde(default)]
     pub(crate) tls: TlsLayer,
     pub(crate) roles: Option<BTreeMap<String, Vec<String>>>,
+    pub(crate) resource_servers:
+        Option<BTreeMap<String, super::resource_servers::ResourceServerLayer>>,
 }
 
 /// `[password]`
@@ -194,6 +196,7 @@ impl Layer {
                 key_file: over.tls.key_file.or(self.tls.key_file),
             },
             roles: over.roles.or(self.roles),
+            resource_servers: over.resource_servers.or(self.resource_servers),
         }
     }
 }

@@ -18,6 +18,7 @@
 
 mod env;
 mod file;
+mod resource_servers;
 mod settings;
 #[cfg(test)]
 mod tests;
@@ -36,6 +37,8 @@ pub use settings::{
     PasswordSettings, REFRESH_GRACE_SECS_RANGE, SESSION_LIFETIME_SECS_RANGE, SESSION_MIN_IDLE_SECS,
     KeysSettings, ROTATION_INTERVAL_DAYS_RANGE, SessionSettings, Settings, TlsSettings,
 };
+
+pub use resource_servers::{MIN_SECRET_LEN, ResourceServer};
 
 use file::Layer;
 

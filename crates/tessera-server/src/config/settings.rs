@@ -96,6 +96,9 @@ pub struct Settings {
     /// Roles and the permissions they grant, applied at start (created if missing,
     /// permissions added). Default: none.
     pub roles: Vec<Role>,
+    /// `[resource_servers.<name>]`: who may read the revocation feed. Default: nobody (the
+    /// feed answers 401 to everyone).
+    pub resource_servers: Vec<super::ResourceServer>,
     /// Log line format. Default text.
     pub log_format: LogFormat,
     /// Log filter in `RUST_LOG` syntax, e.g. `info` or `info,tessera_server=debug`. Default
@@ -238,6 +241,7 @@ impl Settings {
             master_key_file: None,
             master_key: None,
             roles: Vec::new(),
+            resource_servers: Vec::new(),
             log_format: LogFormat::Text,
             log_level: "info".to_owned(),
         }
@@ -308,6 +312,7 @@ impl Settings {
             master_key_file: layer.master_key_file,
             master_key: None,
             roles: roles(layer.roles.unwrap_or_default())?,
+            resource_servers: super::resource_servers::load(layer.resource_servers)?,
             log_format: match layer.log_format {
                 Some(LogFormatName::Json) => LogFormat::Json,
                 Some(LogFormatName::Text) | None => LogFormat::Text,

@@ -2,6 +2,7 @@
 
 mod auth;
 mod health;
+pub(crate) mod revocations;
 mod well_known;
 
 pub(crate) use well_known::JWKS_MAX_AGE_SECS;

@@ -323,7 +323,7 @@ async fn build_state(parts: Parts<'_>) -> Result<(AppState, bool), StartupError>
 }
 
 fn app_router(settings: &Settings, state: AppState, extra: Option<Router<AppState>>) -> Router {
-    let mut routes = routes::router();
+    let mut routes = routes::router().merge(routes::revocations::router(settings));
     if let Some(extra) = extra {
         routes = routes.merge(extra);
     }
