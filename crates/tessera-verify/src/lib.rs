@@ -39,6 +39,10 @@
 //! - [`verifier`]: [`Verifier`] and its builder, the full check of an access token
 //! - [`error`]: [`VerifyError`] and [`KeyError`]
 //! - [`dangerous`]: signature-only checks for tokens that are not Tessera access tokens
+//! - [`revocation`]: the revocation feed's wire format and the revoked-session list a resource
+//!   server keeps from it
+//! - feature `jwks-fetch`: `remote` (a verifier that follows the issuer's JWKS) and
+//!   `revocation_feed`; feature `axum`: `axum` (a bearer-token layer and extractor)
 //! - internal: `jws` (compact serialization and the header), `base64url`, `json` (duplicate-free
 //!   JSON values), `clock` (the one place that reads the wall clock)
 #![deny(missing_docs)]
