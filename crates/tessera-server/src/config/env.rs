@@ -50,8 +50,21 @@ pub(crate) const KNOWN: &[(&str, &str)] = &[
     ("TESSERA_PASSWORD_MAX_LENGTH", "password.max_length"),
     ("TESSERA_HASHING_WORKERS", "hashing.workers"),
     ("TESSERA_HASHING_MAX_QUEUE", "hashing.max_queue"),
+    ("TESSERA_DATABASE_POOL_SIZE", "database.pool_size"),
+    (
+        "TESSERA_DATABASE_ACQUIRE_TIMEOUT_MS",
+        "database.acquire_timeout_ms",
+    ),
+    (
+        "TESSERA_DATABASE_STATEMENT_TIMEOUT_MS",
+        "database.statement_timeout_ms",
+    ),
+    ("TESSERA_DATABASE_CALL_TIMEOUT_MS", "database.call_timeout_ms"),
     ("TESSERA_KEYS_ALGORITHM", "keys.algorithm"),
-    ("TESSERA_KEYS_ROTATION_INTERVAL_DAYS", "keys.rotation_interval_days"),
+    (
+        "TESSERA_KEYS_ROTATION_INTERVAL_DAYS",
+        "keys.rotation_interval_days",
+    ),
     ("TESSERA_KEYS_HMAC_SECRET_FILE", "keys.hmac_secret_file"),
     ("TESSERA_SESSION_LIFETIME_SECS", "session.lifetime_secs"),
     (
@@ -165,6 +178,19 @@ fn apply(env: &mut EnvLayer, name: &str, value: String) -> Result<(), ConfigErro
         "TESSERA_HASHING_MAX_QUEUE" => {
             l.hashing.max_queue = Some(parse(name, &value, "a number of waiting requests")?);
         }
+        "TESSERA_DATABASE_POOL_SIZE" => {
+            l.database.pool_size = Some(parse(name, &value, "a number of connections")?);
+        }
+        "TESSERA_DATABASE_ACQUIRE_TIMEOUT_MS" => {
+            l.database.acquire_timeout_ms = Some(parse(name, &value, "a number of milliseconds")?);
+        }
+        "TESSERA_DATABASE_STATEMENT_TIMEOUT_MS" => {
+            l.database.statement_timeout_ms =
+                Some(parse(name, &value, "a number of milliseconds")?);
+        }
+        "TESSERA_DATABASE_CALL_TIMEOUT_MS" => {
+            l.database.call_timeout_ms = Some(parse(name, &value, "a number of milliseconds")?);
+        }
         "TESSERA_KEYS_ALGORITHM" => l.keys.algorithm = Some(value),
         "TESSERA_KEYS_ROTATION_INTERVAL_DAYS" => {
             l.keys.rotation_interval_days = Some(parse(name, &value, "a number of days")?);
@@ -266,7 +292,9 @@ mod tests {
                 || n.contains("_LENGTH")
                 || n.starts_with("TESSERA_HASHING_")
                 || n.starts_with("TESSERA_SESSION_")
-                || n.ends_with("_DAYS") =>
+                || n.ends_with("_DAYS")
+                || n.ends_with("_MS")
+                || n.ends_with("_POOL_SIZE") =>
             {
                 "16"
             }

@@ -40,6 +40,8 @@ pub(crate) struct Layer {
     #[serde(default)]
     pub(crate) hashing: HashingLayer,
     #[serde(default)]
+    pub(crate) database: super::database::DatabaseLayer,
+    #[serde(default)]
     pub(crate) session: SessionLayer,
     #[serde(default)]
     pub(crate) keys: KeysLayer,
@@ -170,13 +172,17 @@ impl Layer {
                 min_length: over.password.min_length.or(self.password.min_length),
                 max_length: over.password.max_length.or(self.password.max_length),
             },
+            database: self.database.overridden_by(over.database),
             hashing: HashingLayer {
                 workers: over.hashing.workers.or(self.hashing.workers),
                 max_queue: over.hashing.max_queue.or(self.hashing.max_queue),
             },
             keys: KeysLayer {
                 algorithm: over.keys.algorithm.or(self.keys.algorithm),
-                rotation_interval_days: over.keys.rotation_interval_days.or(self.keys.rotation_interval_days),
+                rotation_interval_days: over
+                    .keys
+                    .rotation_interval_days
+                    .or(self.keys.rotation_interval_days),
                 hmac_secret_file: over.keys.hmac_secret_file.or(self.keys.hmac_secret_file),
                 hmac_secret: None,
             },

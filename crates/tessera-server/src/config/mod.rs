@@ -16,6 +16,7 @@
 //! - `file.rs`: the TOML format (`deny_unknown_fields` at every level) and layer merging.
 //! - `env.rs`: the known `TESSERA_*` names and their parsing.
 
+mod database;
 mod env;
 mod file;
 mod resource_servers;
@@ -33,12 +34,18 @@ use tessera_core::password::PasswordError;
 pub use settings::{
     ACCESS_TOKEN_TTL_SECS_RANGE, BODY_LIMIT_BYTES_RANGE, DEFAULT_ACCESS_TOKEN_TTL_SECS,
     DEFAULT_AUDIENCE, DEFAULT_BODY_LIMIT_BYTES, DEFAULT_DATA_DIR, DEFAULT_HASHING_MAX_QUEUE,
-    DEFAULT_LISTEN, HASHING_MAX_QUEUE_RANGE, HASHING_WORKERS_RANGE, HashingSettings,
-    PasswordSettings, REFRESH_GRACE_SECS_RANGE, SESSION_LIFETIME_SECS_RANGE, SESSION_MIN_IDLE_SECS,
-    KeysSettings, ROTATION_INTERVAL_DAYS_RANGE, SessionSettings, Settings, TlsSettings,
+    DEFAULT_LISTEN, HASHING_MAX_QUEUE_RANGE, HASHING_WORKERS_RANGE, HashingSettings, KeysSettings,
+    PasswordSettings, REFRESH_GRACE_SECS_RANGE, ROTATION_INTERVAL_DAYS_RANGE,
+    SESSION_LIFETIME_SECS_RANGE, SESSION_MIN_IDLE_SECS, SessionSettings, Settings, TlsSettings,
 };
 
 pub use resource_servers::{MIN_SECRET_LEN, ResourceServer};
+
+pub use database::{
+    DATABASE_POOL_SIZE_RANGE, DATABASE_TIMEOUT_MS_RANGE, DEFAULT_DATABASE_ACQUIRE_TIMEOUT_MS,
+    DEFAULT_DATABASE_CALL_TIMEOUT_MS, DEFAULT_DATABASE_POOL_SIZE,
+    DEFAULT_DATABASE_STATEMENT_TIMEOUT_MS, DatabaseSettings,
+};
 
 use file::Layer;
 

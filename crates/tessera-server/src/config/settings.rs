@@ -75,6 +75,8 @@ pub struct Settings {
     pub session: SessionSettings,
     /// `[keys]`: the signing algorithm, rotation, HMAC secrets.
     pub keys: KeysSettings,
+    /// `[database]`: pool size and the time limits of database calls.
+    pub database: super::DatabaseSettings,
     /// Whether `POST /auth/register` is open to anyone. Default `true` (`registration =
     /// "open"`); when closed, only the CLI adds users.
     pub registration_open: bool,
@@ -234,6 +236,7 @@ impl Settings {
             },
             session: SessionSettings::default(),
             keys: KeysSettings::default(),
+            database: super::DatabaseSettings::default(),
             registration_open: true,
             body_limit_bytes: DEFAULT_BODY_LIMIT_BYTES,
             tls: None,
@@ -305,6 +308,7 @@ impl Settings {
                     .map_or(defaults.session.refresh_grace, Duration::from_secs),
             },
             keys: keys_from(&layer.keys)?,
+            database: super::DatabaseSettings::from_layer(&layer.database),
             registration_open: layer.registration != Some(Registration::Closed),
             body_limit_bytes: layer.body_limit_bytes.unwrap_or(defaults.body_limit_bytes),
             tls,
@@ -358,6 +362,7 @@ impl Settings {
         }
         self.check_session()?;
         self.check_keys()?;
+        self.database.validate()?;
         if !self.is_loopback() && self.tls.is_none() && !self.behind_tls_proxy {
             return Err(ConfigError::PublicListenWithoutTls {
                 listen: self.listen,
@@ -519,7 +524,10 @@ impl Settings {
         if !hmac && has_secret {
             return Err(ConfigError::invalid(
                 "keys.hmac_secret_file",
-                format!("HMAC secrets are only used with an HS* algorithm, not {}", self.keys.algorithm),
+                format!(
+                    "HMAC secrets are only used with an HS* algorithm, not {}",
+                    self.keys.algorithm
+                ),
             ));
         }
         Ok(())
@@ -687,7 +695,11 @@ fn keys_from(layer: &super::file::KeysLayer) -> Result<KeysSettings, ConfigError
     };
     Ok(KeysSettings {
         algorithm,
-        rotation_interval: if algorithm.is_hmac() { None } else { rotation_interval },
+        rotation_interval: if algorithm.is_hmac() {
+            None
+        } else {
+            rotation_interval
+        },
         hmac_secret_file: layer.hmac_secret_file.clone(),
         hmac_secret: None,
     })

@@ -73,6 +73,16 @@ fn no_configuration_at_all_gives_the_documented_defaults() {
     assert_eq!(s.log_format(), crate::telemetry::LogFormat::Text);
     assert_eq!(s.log_filter(), "info");
     assert!(s.is_loopback());
+    let db = s.database.connect_options();
+    assert_eq!(db.max_connections, 10);
+    assert_eq!(
+        (db.acquire_timeout, db.statement_timeout, db.call_timeout),
+        (
+            Duration::from_secs(2),
+            Duration::from_secs(4),
+            Duration::from_secs(5)
+        )
+    );
 }
 
 #[test]
@@ -171,6 +181,28 @@ fn nested_settings_follow_the_same_precedence() {
     assert_eq!(s.password_policy().min_len(), 20, "env over file");
     assert_eq!(s.hashing.max_queue, 5, "from the file");
     assert_eq!(s.hashing.workers, 3, "from env");
+}
+
+#[test]
+fn database_limits_come_from_the_file_and_the_environment_and_are_checked() {
+    let file = "[database]\npool_size = 4\ncall_timeout_ms = 9000\n";
+    let env = [("TESSERA_DATABASE_STATEMENT_TIMEOUT_MS", "250")];
+
+    let db = settings(file, &env).database.connect_options();
+
+    assert_eq!(db.max_connections, 4, "from the file");
+    assert_eq!(db.call_timeout, Duration::from_secs(9), "from the file");
+    assert_eq!(db.statement_timeout, Duration::from_millis(250), "from env");
+    assert_eq!(db.acquire_timeout, Duration::from_secs(2), "default");
+    let message = refusal("[database]\nacquire_timeout_ms = 8000\n", &[]);
+    assert!(
+        message.contains("database.acquire_timeout_ms") && message.contains("call_timeout_ms"),
+        "{message}"
+    );
+    let message = refusal("", &[("TESSERA_DATABASE_POOL_SIZE", "0")]);
+    assert!(message.contains("database.pool_size"), "{message}");
+    let message = refusal("[database]\npool = 3\n", &[]);
+    assert!(message.contains("`pool`"), "an unknown key is named: {message}");
 }
 
 #[test]

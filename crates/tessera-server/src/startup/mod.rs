@@ -265,8 +265,8 @@ pub async fn migrate_store(settings: &Settings) -> Result<tessera_store::Migrate
 }
 
 /// The pool and deadline settings of `[database]`.
-fn connect_options(_settings: &Settings) -> ConnectOptions {
-    ConnectOptions::default()
+fn connect_options(settings: &Settings) -> ConnectOptions {
+    settings.database.connect_options()
 }
 
 async fn apply_configured_roles(
