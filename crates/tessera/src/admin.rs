@@ -4,13 +4,18 @@
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
+use base64::Engine as _;
 use serde_json::json;
 use tessera_core::accounts::Accounts;
 use tessera_core::clock::{Clock, SystemClock};
 use tessera_core::domain::{Permission, RoleName};
+use tessera_core::import::import_private_key;
+use tessera_core::keyring::MasterKey;
+use tessera_core::signing::Algorithm;
 use tessera_core::store::{Role, Store, StoreError, User};
 use tessera_server::config::Settings;
 use tessera_server::startup;
+use zeroize::Zeroizing;
 
 use crate::cli::{KeysAction, RoleAction, UserAction};
 use crate::secret_input::read_new_password;
@@ -231,30 +236,140 @@ fn role_json(r: &Role) -> serde_json::Value {
 
 /// `tessera keys …`
 pub(crate) async fn keys(settings: Settings, action: KeysAction) -> anyhow::Result<()> {
+    // The generators need no database.
+    match &action {
+        KeysAction::GenerateSecret { algorithm } => return generate_secret(algorithm),
+        KeysAction::GenerateMasterKey => {
+            let key = MasterKey::generate().context("cannot generate a master key")?;
+            println!("{}", key.encode().as_str());
+            return Ok(());
+        }
+        _ => {}
+    }
     let store = open(&settings).await?;
     match action {
-        KeysAction::List { json } => {
-            let keys = store.signing_keys().await?;
+        KeysAction::List { json, all } => {
+            let mut keys = store.signing_keys().await?;
+            if all {
+                keys.extend(store.retired_signing_keys().await?);
+                keys.sort_by_key(|k| k.generation);
+            }
             if json {
                 let list: Vec<_> = keys
                     .iter()
-                    .map(|k| json!({ "kid": k.kid, "alg": k.alg.as_str(), "status": k.status.as_str(), "created_at": k.created_at }))
+                    .map(|k| {
+                        json!({
+                            "kid": k.kid, "alg": k.alg.as_str(), "status": k.status.as_str(),
+                            "created_at": k.created_at, "activates_at": k.activates_at, "retire_after": k.retire_after,
+                        })
+                    })
                     .collect();
                 println!("{}", serde_json::Value::Array(list));
             } else {
-                println!("{:<45} {:<6} {:<9} CREATED", "KID", "ALG", "STATUS");
+                println!(
+                    "{:<45} {:<6} {:<9} {:<12} {:<12} RETIRES",
+                    "KID", "ALG", "STATUS", "PUBLISHED", "SIGNS FROM"
+                );
                 for k in &keys {
+                    let retires = k.retire_after.map_or("-".to_owned(), |t| t.to_string());
                     println!(
-                        "{:<45} {:<6} {:<9} {}",
+                        "{:<45} {:<6} {:<9} {:<12} {:<12} {retires}",
                         k.kid,
                         k.alg.as_str(),
                         k.status.as_str(),
-                        k.created_at
+                        k.created_at,
+                        k.activates_at
                     );
                 }
             }
         }
+        KeysAction::Rotate { now } => {
+            let manager = startup::key_manager(&settings, store)?;
+            let key = manager.rotate(now).await.context("cannot rotate")?;
+            if now {
+                println!(
+                    "new key {} ({}) signs now; verifiers with a cached JWKS refuse new tokens until their cache expires",
+                    key.kid, key.alg
+                );
+            } else {
+                println!(
+                    "new key {} ({}) published; it signs from {} (unix seconds)",
+                    key.kid, key.alg, key.activates_at
+                );
+            }
+        }
+        KeysAction::Retire { kid } => {
+            let manager = startup::key_manager(&settings, store)?;
+            manager
+                .retire(&kid)
+                .await
+                .with_context(|| format!("cannot retire key '{kid}'"))?;
+            println!("retired {kid}");
+        }
+        KeysAction::Import {
+            file,
+            alg,
+            kid,
+            now,
+        } => {
+            let alg = alg
+                .map(|a| {
+                    a.parse::<Algorithm>()
+                        .map_err(|_| anyhow::anyhow!("unknown algorithm '{a}'"))
+                })
+                .transpose()?;
+            let input = Zeroizing::new(
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?,
+            );
+            let key = import_private_key(&input, alg, kid).context("cannot import the key")?;
+            let manager = startup::key_manager(&settings, store)?;
+            let stored = manager
+                .import(key, now)
+                .await
+                .context("cannot import the key")?;
+            println!(
+                "imported {} ({}); it signs from {} (unix seconds)",
+                stored.kid, stored.alg, stored.activates_at
+            );
+        }
+        KeysAction::ExportPublic { kid } => {
+            let mut keys: Vec<serde_json::Value> = Vec::new();
+            for k in store.signing_keys().await? {
+                if let Some(jwk) = &k.public_jwk
+                    && kid.as_deref().is_none_or(|wanted| wanted == k.kid)
+                {
+                    keys.push(serde_json::from_str(jwk).context("a stored public key is corrupt")?);
+                }
+            }
+            match kid {
+                Some(kid) => {
+                    let jwk = keys
+                        .pop()
+                        .with_context(|| format!("no published public key '{kid}'"))?;
+                    println!("{jwk}");
+                }
+                None => println!("{}", json!({ "keys": keys })),
+            }
+        }
+        KeysAction::GenerateSecret { .. } | KeysAction::GenerateMasterKey => {}
     }
+    Ok(())
+}
+
+fn generate_secret(algorithm: &str) -> anyhow::Result<()> {
+    let len = match algorithm {
+        "HS256" => 32,
+        "HS384" => 48,
+        "HS512" => 64,
+        other => bail!("unknown HMAC algorithm '{other}': use HS256, HS384 or HS512"),
+    };
+    let mut bytes = Zeroizing::new(vec![0u8; len]);
+    aws_lc_rs::rand::fill(bytes.as_mut_slice())
+        .map_err(|_| anyhow::anyhow!("the random source failed"))?;
+    println!(
+        "{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes.as_slice())
+    );
     Ok(())
 }
 

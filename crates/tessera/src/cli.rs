@@ -181,10 +181,57 @@ pub(crate) struct KeysCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum KeysAction {
-    /// List signing keys (kid, algorithm, status, creation time); never prints private material.
+    /// List signing keys: kid, algorithm, status, when each signs and leaves the JWKS. Never
+    /// prints private material.
     List {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Include retired keys.
+        #[arg(long)]
+        all: bool,
     },
+    /// Publish a new key now; it signs once verifiers' cached JWKS hold it (11 minutes).
+    Rotate {
+        /// Sign with the new key at once. Verifiers holding a cached JWKS refuse new tokens
+        /// until their cache expires (up to 10 minutes): use only when the current key is
+        /// compromised.
+        #[arg(long)]
+        now: bool,
+    },
+    /// Retire a key that no longer signs: it leaves the JWKS and its private part is erased.
+    /// Tokens it signed stop verifying.
+    Retire {
+        /// The key id.
+        kid: String,
+    },
+    /// Import an existing private key (PEM: PKCS#8, PKCS#1 RSA, SEC1 EC; or a private JWK),
+    /// keeping its kid; it becomes the next key on the safe timeline.
+    Import {
+        /// The key file (PEM or JSON).
+        file: std::path::PathBuf,
+        /// The algorithm (required for PEM; a JWK may carry it): RS256, PS256, ES256, EdDSA, …
+        #[arg(long)]
+        alg: Option<String>,
+        /// The key id (default: the JWK's kid, else the RFC 7638 thumbprint).
+        #[arg(long)]
+        kid: Option<String>,
+        /// Sign with it at once (see `rotate --now`).
+        #[arg(long)]
+        now: bool,
+    },
+    /// Print the published public keys as a JWK Set (or one JWK with --kid).
+    ExportPublic {
+        /// Only this key.
+        #[arg(long)]
+        kid: Option<String>,
+    },
+    /// Print a new random HMAC secret for HMAC mode (base64url, the hash output's length).
+    GenerateSecret {
+        /// HS256, HS384 or HS512.
+        #[arg(long, default_value = "HS256")]
+        algorithm: String,
+    },
+    /// Print a new random master key (for TESSERA_MASTER_KEY or the master key file).
+    GenerateMasterKey,
 }

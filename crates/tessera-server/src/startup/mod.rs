@@ -23,9 +23,9 @@ use tessera_core::accounts::Accounts;
 use tessera_core::auth::AuthService;
 use tessera_core::clock::{Clock, SystemClock};
 use tessera_core::keyring::{CurrentKeys, KeyringError, MasterKey};
-use tessera_core::rotation::KeyManager;
 use tessera_core::password::PasswordHasher;
 use tessera_core::revocation::Revocations;
+use tessera_core::rotation::KeyManager;
 use tessera_core::store::{Store, StoreError};
 use tessera_core::token::TokenIssuer;
 use tessera_store::ConnectOptions;
@@ -254,6 +254,27 @@ impl App {
     }
 }
 
+/// Key management for the CLI over `store`, with the configured master key (created on a new
+/// data directory, as the server would) and the configured timeline. Refused in HMAC mode,
+/// whose secrets are not in the store.
+pub fn key_manager(settings: &Settings, store: Arc<dyn Store>) -> Result<KeyManager, StartupError> {
+    if settings.keys.algorithm.is_hmac() {
+        return Err(StartupError::Config(
+            "in HMAC mode the keys are the secrets given by TESSERA_HMAC_SECRET or keys.hmac_secret_file; rotate them there"
+                .to_owned(),
+        ));
+    }
+    ensure_data_dir(settings.data_dir())?;
+    let (master, _) =
+        master_key::load_or_create(settings.master_key(), &settings.master_key_file())?;
+    Ok(KeyManager::new(
+        store,
+        Arc::new(master),
+        Arc::new(SystemClock),
+        keys::timeline(settings),
+    ))
+}
+
 /// Opens the configured database (migrations included).
 pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StartupError> {
     Ok(tessera_store::connect(&settings.database_url(), &connect_options(settings)).await?)
@@ -303,22 +324,49 @@ struct Parts<'a> {
 
 /// Loads the keys and wires the use cases; returns the state and whether a key was created.
 async fn build_state(parts: Parts<'_>) -> Result<(AppState, bool), StartupError> {
-    let Parts { settings, store, clock, master, issuer, audience, revocations } = parts;
+    let Parts {
+        settings,
+        store,
+        clock,
+        master,
+        issuer,
+        audience,
+        revocations,
+    } = parts;
     let (ring, manager, created) = if settings.keys.algorithm.is_hmac() {
         (hmac::ring(settings)?, None, false)
     } else {
-        let manager = KeyManager::new(store.clone(), master.clone(), clock.clone(), keys::timeline(settings));
-        let created = manager.ensure_first_key().await.map_err(keys::startup_error)?;
+        let manager = KeyManager::new(
+            store.clone(),
+            master.clone(),
+            clock.clone(),
+            keys::timeline(settings),
+        );
+        let created = manager
+            .ensure_first_key()
+            .await
+            .map_err(keys::startup_error)?;
         manager.advance().await.map_err(keys::startup_error)?;
         let ring = manager.load_ring().await.map_err(keys::startup_error)?;
         (ring, Some(manager), created)
     };
-    let published = Published::build(&ring, issuer, audience).map_err(|e| StartupError::Config(e.to_string()))?;
+    let published = Published::build(&ring, issuer, audience)
+        .map_err(|e| StartupError::Config(e.to_string()))?;
     let current = Arc::new(CurrentKeys::new(ring));
     let accounts = accounts(settings, store, clock);
-    let token_issuer =
-        TokenIssuer::new(current.clone(), issuer.to_owned(), audience.to_owned(), settings.access_token_ttl());
-    let auth = AuthService::new(accounts, token_issuer, settings.auth_policy(), master.refresh_key(), revocations);
+    let token_issuer = TokenIssuer::new(
+        current.clone(),
+        issuer.to_owned(),
+        audience.to_owned(),
+        settings.access_token_ttl(),
+    );
+    let auth = AuthService::new(
+        accounts,
+        token_issuer,
+        settings.auth_policy(),
+        master.refresh_key(),
+        revocations,
+    );
     Ok((AppState::new(auth, current, manager, published), created))
 }
 

@@ -8,6 +8,7 @@
 
 mod admin;
 mod crash;
+mod keys;
 mod migrate;
 mod serve;
 mod tls;
@@ -115,6 +116,19 @@ impl Server {
             url: url.unwrap(),
             banner,
         }
+    }
+}
+
+impl Server {
+    /// Kills the server and returns what it wrote to stderr.
+    pub fn stop_and_collect_stderr(mut self) -> String {
+        let _ = self.child.kill();
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            use std::io::Read as _;
+            let _ = pipe.read_to_string(&mut stderr);
+        }
+        stderr
     }
 }
 
