@@ -9,6 +9,7 @@
     clippy::indexing_slicing
 )]
 
+mod feed;
 mod keys;
 mod postgres;
 mod roles;
