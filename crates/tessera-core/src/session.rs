@@ -192,13 +192,10 @@ impl AuthService {
             .await?
             .filter(|u| !u.disabled)
             .ok_or(AuthError::UnknownUser)?;
+        let name = crate::username::Username::parse(&user.username)?;
         let credentials = self
             .store
-            .user_by_username(
-                &crate::username::Username::parse(&user.username)?
-                    .canonical()
-                    .to_owned(),
-            )
+            .user_by_username(name.canonical())
             .await?
             .ok_or(AuthError::UnknownUser)?;
         let current = Password::for_login(current).map_err(|_| AuthError::InvalidCredentials)?;

@@ -51,8 +51,12 @@ impl Published {
             .map_err(|e| PublishError(e.to_string()))?;
         let jwks = serde_json::to_vec(&ring.jwks()).map_err(|e| PublishError(e.to_string()))?;
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &jwks);
-        let jwks_etag = format!("\"{}\"", hex(&digest.as_ref()[..16]));
-        let mut algs: Vec<&str> = ring.verification_keys().iter().map(|k| k.alg().as_str()).collect();
+        let jwks_etag = format!("\"{}\"", hex(digest.as_ref().get(..16).unwrap_or_default()));
+        let mut algs: Vec<&str> = ring
+            .verification_keys()
+            .iter()
+            .map(|k| k.alg().as_str())
+            .collect();
         algs.sort_unstable();
         algs.dedup();
         let discovery = serde_json::json!({
@@ -78,8 +82,18 @@ fn hex(bytes: &[u8]) -> String {
 
 impl AppState {
     /// Builds the state. `manager` is `None` when keys do not come from the store (HMAC mode).
-    pub fn new(auth: AuthService, keys: Arc<CurrentKeys>, manager: Option<KeyManager>, published: Published) -> Self {
-        Self(Arc::new(Inner { auth, keys, manager, published: RwLock::new(Arc::new(published)) }))
+    pub fn new(
+        auth: AuthService,
+        keys: Arc<CurrentKeys>,
+        manager: Option<KeyManager>,
+        published: Published,
+    ) -> Self {
+        Self(Arc::new(Inner {
+            auth,
+            keys,
+            manager,
+            published: RwLock::new(Arc::new(published)),
+        }))
     }
 
     /// The use cases.
@@ -99,7 +113,11 @@ impl AppState {
 
     /// What is published now.
     pub fn published(&self) -> Arc<Published> {
-        self.0.published.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.0
+            .published
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The verifier for tokens this server issued.
@@ -110,6 +128,10 @@ impl AppState {
     /// Installs a new ring and what is published from it.
     pub fn install(&self, ring: KeyRing, published: Published) {
         self.0.keys.set(ring);
-        *self.0.published.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(published);
+        *self
+            .0
+            .published
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(published);
     }
 }

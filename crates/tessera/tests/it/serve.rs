@@ -214,7 +214,7 @@ fn serve_refuses_a_master_key_file_others_can_read() {
 }
 
 /// The decoded JOSE header of a token.
-pub fn header_of(token: &str) -> Value {
+pub(crate) fn header_of(token: &str) -> Value {
     use base64::Engine as _;
     let header = token.split('.').next().unwrap();
     serde_json::from_slice(
