@@ -30,6 +30,16 @@
 //! # }
 //! ```
 //!
+//! # Resource-server kit
+//!
+//! With the features `jwks-fetch` and `axum`, a Rust API protects its routes with tokens from
+//! a running Tessera: `RemoteVerifier` fetches and caches the keys (discovery, `ETag`,
+//! background refresh, rate-limited refetch on an unknown `kid`), `RevocationFeed` follows
+//! Tessera's revocation feed so a logout reaches the API within one poll interval, and
+//! `axum::BearerAuthLayer` answers 401/403 with RFC 6750 challenges and hands the claims to
+//! handlers as `axum::BearerClaims`. Neither feature is on by default: without them this
+//! crate needs no runtime and no HTTP stack.
+//!
 //! # Layout
 //! - [`algorithm`]: the [`Algorithm`] enum (JOSE names, hash sizes)
 //! - [`claims`]: [`Claims`] and [`Audience`] with their strict JSON form
@@ -39,6 +49,11 @@
 //! - [`verifier`]: [`Verifier`] and its builder, the full check of an access token
 //! - [`error`]: [`VerifyError`] and [`KeyError`]
 //! - [`dangerous`]: signature-only checks for tokens that are not Tessera access tokens
+//! - [`revocation`]: the revocation feed's wire format and [`revocation::RevocationList`]
+//! - `remote` (feature `jwks-fetch`): `RemoteVerifier`, keys fetched from the auth server
+//! - `revocation_feed` (feature `jwks-fetch`): `RevocationFeed`, the feed poller
+//! - `axum` (feature `axum`): `axum::BearerAuthLayer` and `axum::BearerClaims`
+//! - internal (feature `jwks-fetch`): `fetch`, HTTP GETs with the URL, redirect and size rules
 //! - [`revocation`]: the revocation feed's wire format and the revoked-session list a resource
 //!   server keeps from it
 //! - feature `jwks-fetch`: `remote` (a verifier that follows the issuer's JWKS) and
@@ -46,6 +61,38 @@
 //! - internal: `jws` (compact serialization and the header), `base64url`, `json` (duplicate-free
 //!   JSON values), `clock` (the one place that reads the wall clock)
 #![deny(missing_docs)]
+#![cfg_attr(
+    all(feature = "axum", feature = "jwks-fetch"),
+    doc = r#"
+An API whose routes need a Tessera access token, refusing revoked ones:
+
+```no_run
+use std::time::Duration;
+use axum::{Router, routing::get};
+use tessera_verify::axum::{BearerAuthLayer, BearerClaims};
+use tessera_verify::{RemoteVerifier, RevocationFeedConfig};
+
+# async fn run() -> Result<(), Box<dyn std::error::Error>> {
+// The name and secret configured at Tessera under [resource_servers.orders-api].
+let secret = std::fs::read_to_string("/etc/orders-api/feed.secret")?;
+let verifier = RemoteVerifier::builder("https://auth.example", "orders-api")
+    .revocation_feed(
+        RevocationFeedConfig::new("orders-api", secret.trim())
+            .poll_interval(Duration::from_secs(5)),
+    )
+    .build()?;
+let auth = BearerAuthLayer::new(verifier).realm("orders");
+let app: Router = Router::new()
+    .route("/admin", get(|| async { "hello admin" }))
+    .route_layer(auth.clone().require_role("admin"))
+    .route("/orders", get(|BearerClaims(claims): BearerClaims| async move { claims.sub }))
+    .route_layer(auth);
+let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+axum::serve(listener, app).await?;
+# Ok(()) }
+```
+"#
+)]
 
 pub mod algorithm;
 mod base64url;

@@ -10,7 +10,7 @@
 //! valid token, so the server stops sending it and the list forgets it.
 //!
 //! This module is plain data and needs no runtime; the poller that keeps a list current is
-//! [`RevocationFeed`](crate::RevocationFeed) (feature `jwks-fetch`).
+//! `RevocationFeed` (feature `jwks-fetch`).
 
 use std::collections::HashMap;
 use std::time::Duration;

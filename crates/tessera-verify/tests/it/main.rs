@@ -12,5 +12,7 @@ mod claims;
 mod keys;
 mod negatives;
 mod properties;
+#[cfg(feature = "jwks-fetch")]
+mod remote;
 mod rfc;
 mod support;
