@@ -13,6 +13,7 @@ mod extract;
 mod keys;
 mod login;
 mod me;
+mod outage;
 mod refresh;
 mod register;
 mod restart;

@@ -21,12 +21,17 @@ fn is_transient(code: &str) -> bool {
 
 /// Translates a sqlx error: an unreachable, overloaded or restarting server becomes
 /// `Unavailable` (the client gets 503 and retries), anything else `Internal`.
+///
+/// `Protocol` counts as unavailable too: it is what a link cut in the middle of a message (or
+/// a connection closed during the handshake, e.g. "unexpected response from SSLRequest")
+/// looks like, not a bug in a query.
 pub(super) fn db_error(e: sqlx::Error) -> StoreError {
     match e {
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
         | sqlx::Error::WorkerCrashed => StoreError::Unavailable(Box::new(e)),
         sqlx::Error::Database(ref db) if db.code().is_some_and(|c| is_transient(&c)) => {
             StoreError::Unavailable(Box::new(e))

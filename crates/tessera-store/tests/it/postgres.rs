@@ -169,3 +169,42 @@ async fn bad_urls_are_refused_without_echoing_the_password() {
         assert!(!chain.contains("hunter2"), "{why}: {chain}");
     }
 }
+
+#[tokio::test]
+async fn a_call_on_a_dead_link_fails_at_the_client_side_deadline_and_recovers() {
+    use std::time::{Duration, Instant};
+    use tessera_testkit::proxy::ChaosProxy;
+
+    let db = TestDb::create(Backend::Postgres).await;
+    let proxy =
+        ChaosProxy::start(tessera_testkit::server_address(db.url().expose_secret()).await).await;
+    let url = tessera_testkit::with_server_address(db.url().expose_secret(), proxy.address());
+    // The acquire timeout is longer than the deadline, so only the deadline can end the call.
+    let options = ConnectOptions {
+        max_connections: 2,
+        acquire_timeout: Duration::from_secs(5),
+        statement_timeout: Duration::from_secs(5),
+        call_timeout: Duration::from_millis(300),
+    };
+    let store = tessera_store::connect(&SecretString::from(url), &options)
+        .await
+        .unwrap();
+    store.ping().await.unwrap();
+
+    proxy.blackhole();
+    let started = Instant::now();
+    let err = store.ping().await.unwrap_err();
+    let elapsed = started.elapsed();
+
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(
+        elapsed >= Duration::from_millis(300) && elapsed < Duration::from_millis(1_500),
+        "ended by the 300 ms deadline, not by a hang or an error: {elapsed:?}"
+    );
+    proxy.restore();
+    let started = Instant::now();
+    while store.ping().await.is_err() {
+        assert!(started.elapsed() < Duration::from_secs(5), "no recovery");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
