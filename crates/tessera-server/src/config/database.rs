@@ -90,9 +90,8 @@ impl DatabaseSettings {
     /// Applies the defaults to what the layers said (ranges are checked by `validate`).
     pub(crate) fn from_layer(layer: &DatabaseLayer) -> Self {
         let defaults = Self::default();
-        let millis = |value: Option<u64>, default: Duration| {
-            value.map_or(default, Duration::from_millis)
-        };
+        let millis =
+            |value: Option<u64>, default: Duration| value.map_or(default, Duration::from_millis);
         Self {
             pool_size: layer.pool_size.unwrap_or(defaults.pool_size),
             acquire_timeout: millis(layer.acquire_timeout_ms, defaults.acquire_timeout),
@@ -107,12 +106,19 @@ impl DatabaseSettings {
         if !DATABASE_POOL_SIZE_RANGE.contains(&self.pool_size) {
             return Err(ConfigError::invalid(
                 "database.pool_size",
-                format!("must be 1 to 1000, not {} (the default is 10)", self.pool_size),
+                format!(
+                    "must be 1 to 1000, not {} (the default is 10)",
+                    self.pool_size
+                ),
             ));
         }
         let timeouts = [
             ("database.acquire_timeout_ms", self.acquire_timeout, 2_000),
-            ("database.statement_timeout_ms", self.statement_timeout, 4_000),
+            (
+                "database.statement_timeout_ms",
+                self.statement_timeout,
+                4_000,
+            ),
             ("database.call_timeout_ms", self.call_timeout, 5_000),
         ];
         for (key, value, default) in timeouts {
@@ -161,12 +167,17 @@ mod tests {
 
     fn settings(layer: DatabaseLayer) -> Result<DatabaseSettings, String> {
         let settings = DatabaseSettings::from_layer(&layer);
-        settings.validate().map(|()| settings).map_err(|e| e.to_string())
+        settings
+            .validate()
+            .map(|()| settings)
+            .map_err(|e| e.to_string())
     }
 
     #[test]
     fn the_defaults_are_the_documented_ones_and_reach_the_store() {
-        let options = settings(DatabaseLayer::default()).expect("defaults").connect_options();
+        let options = settings(DatabaseLayer::default())
+            .expect("defaults")
+            .connect_options();
 
         assert_eq!(options.max_connections, 10);
         assert_eq!(options.acquire_timeout, Duration::from_secs(2));
@@ -195,17 +206,32 @@ mod tests {
     #[test]
     fn out_of_range_values_and_unreachable_limits_are_refused_with_the_key() {
         let cases = [
-            (DatabaseLayer { pool_size: Some(0), ..DatabaseLayer::default() }, "database.pool_size"),
             (
-                DatabaseLayer { acquire_timeout_ms: Some(10), ..DatabaseLayer::default() },
+                DatabaseLayer {
+                    pool_size: Some(0),
+                    ..DatabaseLayer::default()
+                },
+                "database.pool_size",
+            ),
+            (
+                DatabaseLayer {
+                    acquire_timeout_ms: Some(10),
+                    ..DatabaseLayer::default()
+                },
                 "database.acquire_timeout_ms",
             ),
             (
-                DatabaseLayer { call_timeout_ms: Some(700_000), ..DatabaseLayer::default() },
+                DatabaseLayer {
+                    call_timeout_ms: Some(700_000),
+                    ..DatabaseLayer::default()
+                },
                 "database.call_timeout_ms",
             ),
             (
-                DatabaseLayer { statement_timeout_ms: Some(6_000), ..DatabaseLayer::default() },
+                DatabaseLayer {
+                    statement_timeout_ms: Some(6_000),
+                    ..DatabaseLayer::default()
+                },
                 "database.statement_timeout_ms",
             ),
             (

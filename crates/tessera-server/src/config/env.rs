@@ -59,7 +59,10 @@ pub(crate) const KNOWN: &[(&str, &str)] = &[
         "TESSERA_DATABASE_STATEMENT_TIMEOUT_MS",
         "database.statement_timeout_ms",
     ),
-    ("TESSERA_DATABASE_CALL_TIMEOUT_MS", "database.call_timeout_ms"),
+    (
+        "TESSERA_DATABASE_CALL_TIMEOUT_MS",
+        "database.call_timeout_ms",
+    ),
     ("TESSERA_KEYS_ALGORITHM", "keys.algorithm"),
     (
         "TESSERA_KEYS_ROTATION_INTERVAL_DAYS",

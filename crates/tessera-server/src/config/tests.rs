@@ -202,7 +202,10 @@ fn database_limits_come_from_the_file_and_the_environment_and_are_checked() {
     let message = refusal("", &[("TESSERA_DATABASE_POOL_SIZE", "0")]);
     assert!(message.contains("database.pool_size"), "{message}");
     let message = refusal("[database]\npool = 3\n", &[]);
-    assert!(message.contains("`pool`"), "an unknown key is named: {message}");
+    assert!(
+        message.contains("`pool`"),
+        "an unknown key is named: {message}"
+    );
 }
 
 #[test]
