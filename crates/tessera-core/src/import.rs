@@ -1,8 +1,9 @@
-//! Importing existing private keys, so users moving from another server keep its keys and
-//! `kid`s: PEM (PKCS#8 `PRIVATE KEY`, PKCS#1 `RSA PRIVATE KEY`, SEC1 `EC PRIVATE KEY`) or a
-//! private JWK (RFC 7517/7518, RFC 8037 for Ed25519). Every form is converted to PKCS#8, the
-//! one form the store seals. HMAC secrets are not imported here: they come from the
-//! environment or a file (see the server's HMAC mode).
+//! Importing existing keys, so users moving from another server keep its keys and `kid`s:
+//! private keys as PEM (PKCS#8 `PRIVATE KEY`, PKCS#1 `RSA PRIVATE KEY`, SEC1 `EC PRIVATE KEY`)
+//! or a private JWK (RFC 7517/7518, RFC 8037 for Ed25519), converted to PKCS#8, the one form
+//! the store seals; and public keys as PEM SubjectPublicKeyInfo (`PUBLIC KEY`), which only
+//! verify (tokens the old server issued keep working until they expire). HMAC secrets are not
+//! imported here: they come from the environment or a file (see the server's HMAC mode).
 
 use aws_lc_rs::encoding::AsDer as _;
 use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeyPairComponents, PublicKeyComponents};
@@ -34,6 +35,86 @@ pub enum ImportError {
     /// The key is malformed or too weak.
     #[error(transparent)]
     Key(#[from] SigningError),
+}
+
+/// An imported key: one that can sign, or a public key that only verifies.
+#[derive(Debug)]
+pub enum ImportedKey {
+    /// A private key.
+    Private(SigningKey),
+    /// A public key (from SPKI), as a JWK with its kid and alg.
+    Public(tessera_verify::Jwk),
+}
+
+/// Parses a key from PEM (private or SPKI public) or a private JWK; see
+/// [`import_private_key`] for the rules.
+pub fn import_key(
+    input: &[u8],
+    alg: Option<Algorithm>,
+    kid: Option<String>,
+) -> Result<ImportedKey, ImportError> {
+    use rustls_pki_types::SubjectPublicKeyInfoDer;
+    if let Ok(spki) = SubjectPublicKeyInfoDer::from_pem_slice(input) {
+        let alg = alg.ok_or(ImportError::NoAlgorithm)?;
+        refuse_hmac(alg)?;
+        return public_jwk(spki.as_ref(), alg, kid).map(ImportedKey::Public);
+    }
+    import_private_key(input, alg, kid).map(ImportedKey::Private)
+}
+
+/// A public JWK from SubjectPublicKeyInfo DER, checked by parsing it as a verification key.
+fn public_jwk(
+    spki: &[u8],
+    alg: Algorithm,
+    kid: Option<String>,
+) -> Result<tessera_verify::Jwk, ImportError> {
+    tessera_verify::VerificationKey::from_spki_der("check", alg, spki)
+        .map_err(|e| ImportError::Mismatch(format!("the public key does not fit {alg}: {e}")))?;
+    // The key parsed for `alg`, so the DER has that key type's fixed layout: the point or
+    // key bytes are at the end (EC: uncompressed point; Ed25519: 32 bytes).
+    let tail = |n: usize| spki.get(spki.len().saturating_sub(n)..).unwrap_or_default();
+    let mut jwk = tessera_verify::Jwk {
+        alg: Some(alg.as_str().to_owned()),
+        use_: Some("sig".to_owned()),
+        ..Default::default()
+    };
+    match alg {
+        Algorithm::EdDSA => {
+            jwk.kty = "OKP".into();
+            jwk.crv = Some("Ed25519".into());
+            jwk.x = Some(URL_SAFE_NO_PAD.encode(tail(32)));
+        }
+        Algorithm::ES256 | Algorithm::ES384 => {
+            let (size, crv) = if alg == Algorithm::ES256 {
+                (32, "P-256")
+            } else {
+                (48, "P-384")
+            };
+            let point = tail(1 + 2 * size);
+            jwk.kty = "EC".into();
+            jwk.crv = Some(crv.into());
+            jwk.x = Some(URL_SAFE_NO_PAD.encode(point.get(1..=size).unwrap_or_default()));
+            jwk.y = Some(URL_SAFE_NO_PAD.encode(point.get(1 + size..).unwrap_or_default()));
+        }
+        _ => {
+            let key = aws_lc_rs::rsa::PublicKey::from_der(spki)
+                .map_err(|_| bad("not a valid RSA public key"))?;
+            jwk.kty = "RSA".into();
+            jwk.n = Some(URL_SAFE_NO_PAD.encode(key.modulus().big_endian_without_leading_zero()));
+            jwk.e = Some(URL_SAFE_NO_PAD.encode(key.exponent().big_endian_without_leading_zero()));
+        }
+    }
+    jwk.kid = match kid {
+        Some(kid) => Some(kid),
+        None => Some(
+            jwk.thumbprint()
+                .map_err(|e| ImportError::Mismatch(e.to_string()))?,
+        ),
+    };
+    // Round trip: the JWK must describe the same key.
+    tessera_verify::VerificationKey::from_jwk(&jwk)
+        .map_err(|e| ImportError::Mismatch(e.to_string()))?;
+    Ok(jwk)
 }
 
 /// Parses a private key from PEM or JSON (a JWK). `alg` binds the algorithm (required unless

@@ -16,7 +16,7 @@ use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKe
 use aws_lc_rs::{hkdf, hmac};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use tessera_verify::{Algorithm, JwkSet, VerificationKey};
+use tessera_verify::{Algorithm, Jwk, JwkSet, VerificationKey};
 use thiserror::Error;
 use zeroize::Zeroizing;
 
@@ -200,6 +200,8 @@ pub struct KeyRing {
     keys: Vec<(Arc<SigningKey>, i64)>,
     /// The oldest key, signing while no key's time has come yet.
     oldest: Arc<SigningKey>,
+    /// Imported public keys: published and verifying, never signing.
+    public_only: Vec<Jwk>,
 }
 
 impl KeyRing {
@@ -209,30 +211,58 @@ impl KeyRing {
             return None;
         }
         keys.sort_by_key(|(_, activates_at)| *activates_at);
-        let keys: Vec<(Arc<SigningKey>, i64)> = keys.into_iter().map(|(k, at)| (Arc::new(k), at)).collect();
+        let keys: Vec<(Arc<SigningKey>, i64)> =
+            keys.into_iter().map(|(k, at)| (Arc::new(k), at)).collect();
         let oldest = keys.first()?.0.clone();
-        Some(Self { keys, oldest })
+        Some(Self {
+            keys,
+            oldest,
+            public_only: Vec::new(),
+        })
+    }
+
+    /// Adds imported public keys, which verify (and are published) but never sign.
+    pub fn with_public_keys(mut self, keys: Vec<Jwk>) -> Self {
+        self.public_only = keys;
+        self
     }
 
     /// The key that signs at `now`: the latest one whose activation time has come, or the
     /// oldest if none has (a ring whose only keys are pending).
     pub fn signing_key_at(&self, now: i64) -> &Arc<SigningKey> {
-        self.keys.iter().rev().find(|(_, at)| *at <= now).map_or(&self.oldest, |(key, _)| key)
+        self.keys
+            .iter()
+            .rev()
+            .find(|(_, at)| *at <= now)
+            .map_or(&self.oldest, |(key, _)| key)
     }
 
     /// Verification keys for every key in the ring.
     pub fn verification_keys(&self) -> Vec<VerificationKey> {
-        self.keys.iter().map(|(k, _)| k.verification_key()).collect()
+        let signing = self.keys.iter().map(|(k, _)| k.verification_key());
+        // Imported public keys were checked when imported; one that no longer parses is skipped.
+        let public = self
+            .public_only
+            .iter()
+            .filter_map(|jwk| VerificationKey::from_jwk(jwk).ok());
+        signing.chain(public).collect()
     }
 
     /// The public JWK Set (HMAC secrets are never published).
     pub fn jwks(&self) -> JwkSet {
-        JwkSet { keys: self.keys.iter().filter_map(|(k, _)| k.public_jwk()).collect() }
+        let signing = self.keys.iter().filter_map(|(k, _)| k.public_jwk());
+        JwkSet {
+            keys: signing.chain(self.public_only.iter().cloned()).collect(),
+        }
     }
 
     /// The kids in the ring with their activation times.
     pub fn kids(&self) -> impl Iterator<Item = (&str, i64)> {
-        self.keys.iter().map(|(k, at)| (k.kid(), *at))
+        let public = self
+            .public_only
+            .iter()
+            .map(|jwk| (jwk.kid.as_deref().unwrap_or(""), i64::MIN));
+        self.keys.iter().map(|(k, at)| (k.kid(), *at)).chain(public)
     }
 }
 
@@ -248,12 +278,18 @@ impl CurrentKeys {
 
     /// The ring now.
     pub fn get(&self) -> Arc<KeyRing> {
-        self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Replaces the ring.
     pub fn set(&self, ring: KeyRing) {
-        *self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(ring);
+        *self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(ring);
     }
 }
 

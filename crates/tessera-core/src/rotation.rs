@@ -38,7 +38,9 @@ pub enum KeyLifecycleError {
     #[error(transparent)]
     Signing(#[from] SigningError),
     /// A rotation is already pending.
-    #[error("a rotation is already pending: key '{kid}' starts signing at {activates_at} (unix seconds); wait for it, or retire it first")]
+    #[error(
+        "a rotation is already pending: key '{kid}' starts signing at {activates_at} (unix seconds); wait for it, or retire it first"
+    )]
     RotationPending {
         /// The pending key.
         kid: String,
@@ -49,7 +51,9 @@ pub enum KeyLifecycleError {
     #[error("there is no usable signing key")]
     NoKeys,
     /// HMAC secrets are managed outside the store.
-    #[error("in HMAC mode keys are the secrets given by TESSERA_HMAC_SECRET or keys.hmac_secret_file; rotate them there")]
+    #[error(
+        "in HMAC mode keys are the secrets given by TESSERA_HMAC_SECRET or keys.hmac_secret_file; rotate them there"
+    )]
     HmacMode,
 }
 
@@ -77,8 +81,18 @@ pub struct KeyManager {
 
 impl KeyManager {
     /// Key management over `store`.
-    pub fn new(store: Arc<dyn Store>, master: Arc<MasterKey>, clock: Arc<dyn Clock>, timeline: KeyTimeline) -> Self {
-        Self { store, master, clock, timeline }
+    pub fn new(
+        store: Arc<dyn Store>,
+        master: Arc<MasterKey>,
+        clock: Arc<dyn Clock>,
+        timeline: KeyTimeline,
+    ) -> Self {
+        Self {
+            store,
+            master,
+            clock,
+            timeline,
+        }
     }
 
     /// The timeline in force.
@@ -100,7 +114,10 @@ impl KeyManager {
                 tracing::info!(event = "key.created", kid = %key.kid(), alg = %key.alg(), "created the first signing key");
                 Ok(true)
             }
-            Err(KeyLifecycleError::Store(StoreError::Conflict(_))) => Ok(false),
+            Err(KeyLifecycleError::Store(StoreError::Conflict(what))) => {
+                tracing::info!(what, "another instance created the first key");
+                Ok(false)
+            }
             Err(e) => Err(e),
         }
     }
@@ -108,33 +125,60 @@ impl KeyManager {
     /// Every published key, unsealed, as a ring.
     pub async fn load_ring(&self) -> Result<KeyRing, KeyLifecycleError> {
         let mut keys = Vec::new();
+        let mut public_only = Vec::new();
         for stored in self.store.signing_keys().await? {
+            if stored.sealed.ciphertext.is_empty() {
+                if let Some(jwk) = stored
+                    .public_jwk
+                    .as_deref()
+                    .and_then(|j| serde_json::from_str(j).ok())
+                {
+                    public_only.push(jwk);
+                }
+                continue;
+            }
             let private = self.master.open(&stored.kid, stored.alg, &stored.sealed)?;
             let key = SigningKey::from_private(stored.alg, Some(stored.kid.clone()), &private)?;
             keys.push((key, stored.activates_at));
         }
-        KeyRing::new(keys).ok_or(KeyLifecycleError::NoKeys)
+        Ok(KeyRing::new(keys)
+            .ok_or(KeyLifecycleError::NoKeys)?
+            .with_public_keys(public_only))
     }
 
     /// Moves stored states forward (next → active → retiring → retired).
     pub async fn advance(&self) -> Result<(), KeyLifecycleError> {
-        self.store.advance_signing_keys(self.clock.unix(), self.timeline.retire_delay_secs).await?;
+        self.store
+            .advance_signing_keys(self.clock.unix(), self.timeline.retire_delay_secs)
+            .await?;
         Ok(())
     }
 
     /// Publishes the next key if the schedule says so; returns its kid if this call did.
     pub async fn rotate_if_due(&self) -> Result<Option<String>, KeyLifecycleError> {
-        let Some(interval) = self.timeline.rotation_interval_secs else { return Ok(None) };
+        let Some(interval) = self.timeline.rotation_interval_secs else {
+            return Ok(None);
+        };
         let keys = self.store.signing_keys().await?;
         if keys.iter().any(|k| k.status == KeyStatus::Next) {
             return Ok(None);
         }
-        let Some(newest) = keys.iter().max_by_key(|k| k.generation) else { return Ok(None) };
+        let Some(newest) = keys.iter().max_by_key(|k| k.generation) else {
+            return Ok(None);
+        };
         let now = self.clock.unix();
-        if now < newest.activates_at.saturating_add(interval).saturating_sub(self.timeline.publish_ahead_secs) {
+        if now
+            < newest
+                .activates_at
+                .saturating_add(interval)
+                .saturating_sub(self.timeline.publish_ahead_secs)
+        {
             return Ok(None);
         }
-        match self.publish_new(now.saturating_add(self.timeline.publish_ahead_secs)).await {
+        match self
+            .publish_new(now.saturating_add(self.timeline.publish_ahead_secs))
+            .await
+        {
             Ok(stored) => {
                 tracing::info!(event = "key.rotation_scheduled", kid = %stored.kid, activates_at = stored.activates_at, "published the next signing key");
                 Ok(Some(stored.kid))
@@ -149,11 +193,24 @@ impl KeyManager {
     /// `immediately` (verifiers holding a cached JWKS then refuse new tokens until their cache
     /// expires).
     pub async fn rotate(&self, immediately: bool) -> Result<StoredSigningKey, KeyLifecycleError> {
-        if let Some(pending) = self.store.signing_keys().await?.into_iter().find(|k| k.status == KeyStatus::Next) {
-            return Err(KeyLifecycleError::RotationPending { kid: pending.kid, activates_at: pending.activates_at });
+        if let Some(pending) = self
+            .store
+            .signing_keys()
+            .await?
+            .into_iter()
+            .find(|k| k.status == KeyStatus::Next)
+        {
+            return Err(KeyLifecycleError::RotationPending {
+                kid: pending.kid,
+                activates_at: pending.activates_at,
+            });
         }
         let now = self.clock.unix();
-        let activates_at = if immediately { now } else { now.saturating_add(self.timeline.publish_ahead_secs) };
+        let activates_at = if immediately {
+            now
+        } else {
+            now.saturating_add(self.timeline.publish_ahead_secs)
+        };
         let stored = self.publish_new(activates_at).await?;
         if immediately {
             self.advance().await?;
@@ -169,11 +226,24 @@ impl KeyManager {
         key: SigningKey,
         immediately: bool,
     ) -> Result<StoredSigningKey, KeyLifecycleError> {
-        if let Some(pending) = self.store.signing_keys().await?.into_iter().find(|k| k.status == KeyStatus::Next) {
-            return Err(KeyLifecycleError::RotationPending { kid: pending.kid, activates_at: pending.activates_at });
+        if let Some(pending) = self
+            .store
+            .signing_keys()
+            .await?
+            .into_iter()
+            .find(|k| k.status == KeyStatus::Next)
+        {
+            return Err(KeyLifecycleError::RotationPending {
+                kid: pending.kid,
+                activates_at: pending.activates_at,
+            });
         }
         let now = self.clock.unix();
-        let activates_at = if immediately { now } else { now.saturating_add(self.timeline.publish_ahead_secs) };
+        let activates_at = if immediately {
+            now
+        } else {
+            now.saturating_add(self.timeline.publish_ahead_secs)
+        };
         let stored = self.insert(&key, KeyStatus::Next, activates_at).await?;
         if immediately {
             self.advance().await?;
@@ -182,9 +252,68 @@ impl KeyManager {
         Ok(stored)
     }
 
+    /// Imports a public key (from another server) that verifies but never signs: published
+    /// until the tokens it signed have expired (the retire delay), then retired.
+    pub async fn import_public(
+        &self,
+        jwk: &tessera_verify::Jwk,
+    ) -> Result<StoredSigningKey, KeyLifecycleError> {
+        let alg: Algorithm =
+            jwk.alg
+                .as_deref()
+                .and_then(|a| a.parse().ok())
+                .ok_or(KeyLifecycleError::Signing(SigningError::InvalidKey(
+                    "the public key has no algorithm",
+                )))?;
+        let kid = jwk
+            .kid
+            .clone()
+            .ok_or(KeyLifecycleError::Signing(SigningError::InvalidKey(
+                "the public key has no kid",
+            )))?;
+        let now = self.clock.unix();
+        let generation = self.next_generation().await?;
+        let stored = StoredSigningKey {
+            kid,
+            alg,
+            status: KeyStatus::Retiring,
+            public_jwk: Some(
+                serde_json::to_string(jwk)
+                    .map_err(|e| KeyLifecycleError::Signing(SigningError::Claims(e)))?,
+            ),
+            sealed: crate::keyring::SealedSecret {
+                nonce: Vec::new(),
+                ciphertext: Vec::new(),
+            },
+            created_at: now,
+            generation,
+            activates_at: i64::MAX,
+            retire_after: Some(now.saturating_add(self.timeline.retire_delay_secs)),
+        };
+        self.store.insert_signing_key(&stored).await?;
+        tracing::info!(event = "key.imported_public", kid = %stored.kid, alg = %stored.alg, "imported a verify-only public key");
+        Ok(stored)
+    }
+
+    async fn next_generation(&self) -> Result<i64, KeyLifecycleError> {
+        let mut generation = 0;
+        for k in self
+            .store
+            .signing_keys()
+            .await?
+            .iter()
+            .chain(self.store.retired_signing_keys().await?.iter())
+        {
+            generation = generation.max(k.generation);
+        }
+        Ok(generation + 1)
+    }
+
     /// Retires a key that no longer signs, now.
     pub async fn retire(&self, kid: &str) -> Result<(), KeyLifecycleError> {
-        self.store.retire_signing_key(kid, self.clock.unix()).await?;
+        self.store
+            .retire_signing_key(kid, self.clock.unix())
+            .await?;
         tracing::info!(event = "key.retired", kid, "retired a signing key");
         Ok(())
     }
@@ -194,11 +323,13 @@ impl KeyManager {
         self.insert(&key, KeyStatus::Next, activates_at).await
     }
 
-    async fn insert(&self, key: &SigningKey, status: KeyStatus, activates_at: i64) -> Result<StoredSigningKey, KeyLifecycleError> {
-        let mut generation = 0;
-        for k in self.store.signing_keys().await?.iter().chain(self.store.retired_signing_keys().await?.iter()) {
-            generation = generation.max(k.generation);
-        }
+    async fn insert(
+        &self,
+        key: &SigningKey,
+        status: KeyStatus,
+        activates_at: i64,
+    ) -> Result<StoredSigningKey, KeyLifecycleError> {
+        let generation = self.next_generation().await?;
         let public_jwk = key
             .public_jwk()
             .map(|jwk| serde_json::to_string(&jwk))
@@ -209,9 +340,11 @@ impl KeyManager {
             alg: key.alg(),
             status,
             public_jwk,
-            sealed: self.master.seal(key.kid(), key.alg(), &key.export_private())?,
+            sealed: self
+                .master
+                .seal(key.kid(), key.alg(), &key.export_private())?,
             created_at: self.clock.unix(),
-            generation: generation + 1,
+            generation,
             activates_at,
             retire_after: None,
         };

@@ -9,7 +9,7 @@ use serde_json::json;
 use tessera_core::accounts::Accounts;
 use tessera_core::clock::{Clock, SystemClock};
 use tessera_core::domain::{Permission, RoleName};
-use tessera_core::import::import_private_key;
+use tessera_core::import::{ImportedKey, import_key};
 use tessera_core::keyring::MasterKey;
 use tessera_core::signing::Algorithm;
 use tessera_core::store::{Role, Store, StoreError, User};
@@ -321,16 +321,31 @@ pub(crate) async fn keys(settings: Settings, action: KeysAction) -> anyhow::Resu
             let input = Zeroizing::new(
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?,
             );
-            let key = import_private_key(&input, alg, kid).context("cannot import the key")?;
+            let key = import_key(&input, alg, kid).context("cannot import the key")?;
             let manager = startup::key_manager(&settings, store)?;
-            let stored = manager
-                .import(key, now)
-                .await
-                .context("cannot import the key")?;
-            println!(
-                "imported {} ({}); it signs from {} (unix seconds)",
-                stored.kid, stored.alg, stored.activates_at
-            );
+            match key {
+                ImportedKey::Private(key) => {
+                    let stored = manager
+                        .import(key, now)
+                        .await
+                        .context("cannot import the key")?;
+                    println!(
+                        "imported {} ({}); it signs from {} (unix seconds)",
+                        stored.kid, stored.alg, stored.activates_at
+                    );
+                }
+                ImportedKey::Public(jwk) => {
+                    let stored = manager
+                        .import_public(&jwk)
+                        .await
+                        .context("cannot import the key")?;
+                    let until = stored.retire_after.unwrap_or_default();
+                    println!(
+                        "imported public key {} ({}); it verifies, never signs, and is published until {until} (unix seconds)",
+                        stored.kid, stored.alg
+                    );
+                }
+            }
         }
         KeysAction::ExportPublic { kid } => {
             let mut keys: Vec<serde_json::Value> = Vec::new();

@@ -205,8 +205,9 @@ pub(crate) enum KeysAction {
         /// The key id.
         kid: String,
     },
-    /// Import an existing private key (PEM: PKCS#8, PKCS#1 RSA, SEC1 EC; or a private JWK),
-    /// keeping its kid; it becomes the next key on the safe timeline.
+    /// Import an existing key, keeping its kid: a private key (PEM: PKCS#8, PKCS#1 RSA, SEC1
+    /// EC; or a private JWK) becomes the next key on the safe timeline; a public key (PEM
+    /// SubjectPublicKeyInfo) only verifies, until the tokens it signed have expired.
     Import {
         /// The key file (PEM or JSON).
         file: std::path::PathBuf,

@@ -126,6 +126,103 @@ fn import_keeps_the_kid_and_export_shows_only_the_public_part() {
     );
 }
 
+#[tokio::test]
+async fn an_imported_public_key_verifies_tokens_of_the_old_server_but_never_signs() {
+    use tessera_core::signing::{Algorithm, Audience, Claims};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "keys",
+            "import",
+            &fixture("p256.pub.pem"),
+            "--alg",
+            "ES256",
+            "--kid",
+            "old-server-1",
+        ],
+        "",
+    );
+    ok(
+        d,
+        &["user", "add", "alice", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    );
+    let issuer = "https://old-server.example";
+    let server =
+        Server::start(tessera(d).args(["serve", "--listen", "127.0.0.1:0", "--issuer", issuer]));
+    let client = reqwest::Client::new();
+
+    let jwks: Value = client
+        .get(format!("{}/.well-known/jwks.json", server.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let imported = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == "old-server-1")
+        .expect("published");
+    assert_eq!(imported["crv"], "P-256");
+    assert!(imported.get("d").is_none());
+
+    // A token the old server signed with the matching private key is accepted...
+    let old_key = tessera_core::import::import_private_key(
+        &std::fs::read(fixture("p256.pem")).unwrap(),
+        Some(Algorithm::ES256),
+        Some("old-server-1".to_owned()),
+    )
+    .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let user: Value =
+        serde_json::from_str(&ok(d, &["user", "show", "alice", "--json"], "")).unwrap();
+    let claims = Claims {
+        iss: issuer.into(),
+        aud: Audience::One("tessera".into()),
+        sub: user["id"].as_str().unwrap().into(),
+        client_id: "tessera".into(),
+        iat: now,
+        nbf: Some(now),
+        exp: now + 300,
+        jti: "old-1".into(),
+        sid: Some("old-session".into()),
+        roles: vec![],
+        scope: Some(String::new()),
+        extra: serde_json::Map::new(),
+    };
+    let old_token = old_key.sign(&claims).unwrap();
+    let me = client
+        .get(format!("{}/auth/me", server.url))
+        .bearer_auth(&old_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200, "tokens of the old server keep working");
+
+    // ...but new tokens are signed by Tessera's own key.
+    let tokens: Value = client
+        .post(format!("{}/auth/login", server.url))
+        .json(&json!({ "username": "alice", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(
+        crate::serve::header_of(tokens["access_token"].as_str().unwrap())["kid"],
+        "old-server-1"
+    );
+}
+
 #[test]
 fn generated_secrets_and_master_keys_are_random_base64url_of_the_right_length() {
     use base64::Engine as _;
