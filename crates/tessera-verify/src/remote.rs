@@ -36,6 +36,8 @@ pub type NowFn = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// Default for [`RemoteVerifierBuilder::unknown_kid_interval`]: 60 s.
 pub const DEFAULT_UNKNOWN_KID_INTERVAL: Duration = Duration::from_secs(60);
+/// Retry delay after a failed fetch while no key set has been fetched yet: 2 s.
+const NO_KEYS_RETRY: Duration = Duration::from_secs(2);
 /// Largest discovery document read: 64 KiB.
 const MAX_DISCOVERY_LEN: usize = 64 * 1024;
 /// Cache lifetime of a key set served without `max-age`: 5 minutes (within the bounds).
@@ -327,7 +329,13 @@ async fn refresh_loop(inner: Weak<Inner>) {
                     error.message = %e,
                     "cannot refresh the key set; the last good set stays in use"
                 );
-                inner.min_refresh
+                // Without any key nothing verifies: retry soon (an API often starts before
+                // the auth server). With keys, the cached set carries on at the normal pace.
+                if inner.cache().verifier.is_none() {
+                    NO_KEYS_RETRY.min(inner.min_refresh)
+                } else {
+                    inner.min_refresh
+                }
             }
         };
     }
