@@ -10,6 +10,8 @@
 mod canonical;
 mod claims;
 mod keys;
+#[cfg(feature = "axum")]
+mod layer;
 mod negatives;
 mod properties;
 #[cfg(feature = "jwks-fetch")]

@@ -1,0 +1,124 @@
+//! `BearerAuthLayer` (feature `axum`) over a fixed-key `Verifier`, in process: the statuses,
+//! challenges and bodies a client sees, and the claims a handler gets.
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode, header};
+use axum::routing::get;
+use serde_json::Value;
+use tessera_verify::axum::{BearerAuthLayer, BearerClaims};
+use tessera_verify::{Algorithm, Verifier};
+use tower::ServiceExt as _;
+
+use crate::support::{AUDIENCE, ISSUER, claims, fixture, header as jose_header, sign_json};
+
+fn app(verifier: Verifier) -> Router {
+    let auth = BearerAuthLayer::new(verifier).realm("test");
+    Router::new()
+        .route("/admin", get(|| async { "admin" }))
+        .route_layer(auth.clone().require_role("auditor"))
+        .route("/write", get(|| async { "write" }))
+        .route_layer(auth.clone().require_scope("write").require_scope("delete"))
+        .route(
+            "/me",
+            get(|BearerClaims(c): BearerClaims| async move { c.sub }),
+        )
+        .route_layer(auth)
+        .route(
+            "/unwired",
+            get(|BearerClaims(c): BearerClaims| async move { c.sub }),
+        )
+}
+
+async fn call(
+    app: &Router,
+    path: &str,
+    authorization: Option<&str>,
+) -> (StatusCode, String, Value) {
+    let mut request = Request::get(path);
+    if let Some(value) = authorization {
+        request = request.header(header::AUTHORIZATION, value);
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let challenge = response
+        .headers()
+        .get(header::WWW_AUTHENTICATE)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let bytes = to_bytes(response.into_body(), 1 << 16).await.unwrap();
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
+    (status, challenge, body)
+}
+
+#[tokio::test]
+async fn the_layer_answers_like_rfc_6750() {
+    let fx = fixture(Algorithm::EdDSA);
+    // A fixed-key Verifier checks against the wall clock: give the token a far expiry.
+    let mut claims = claims();
+    claims["iat"] = 1_000.into();
+    claims["nbf"] = 1_000.into();
+    claims["exp"] = 4_000_000_000_i64.into();
+    let token = sign_json(&fx, &jose_header(&fx), &claims);
+    let bearer = format!("Bearer {token}");
+    let verifier = Verifier::builder(ISSUER, AUDIENCE)
+        .key(fx.key.clone())
+        .build()
+        .unwrap();
+    let app = app(verifier);
+
+    let (status, challenge, body) = call(&app, "/me", Some(&bearer)).await;
+    assert_eq!(
+        (status, challenge.as_str(), body),
+        (StatusCode::OK, "", Value::from("user-1"))
+    );
+
+    let (status, challenge, body) = call(&app, "/me", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        challenge, "Bearer realm=\"test\"",
+        "no token: a bare challenge"
+    );
+    assert!(body.get("error").is_none(), "{body}");
+
+    let (status, challenge, body) = call(&app, "/me", Some("Bearer x.y.z")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        challenge.starts_with("Bearer realm=\"test\", error=\"invalid_token\""),
+        "{challenge}"
+    );
+    assert_eq!(body["error"], "invalid_token");
+
+    let (status, challenge, body) = call(&app, "/admin", Some(&bearer)).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "role auditor is missing (token has admin)"
+    );
+    assert!(
+        challenge.contains("error=\"insufficient_scope\""),
+        "{challenge}"
+    );
+    assert_eq!(body["error"], "insufficient_scope");
+
+    let (status, challenge, _) = call(&app, "/write", Some(&bearer)).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "delete is missing (token has read write)"
+    );
+    assert!(challenge.ends_with("scope=\"write delete\""), "{challenge}");
+
+    let (status, _, body) = call(&app, "/unwired", Some(&bearer)).await;
+    assert_eq!(
+        status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "extractor without the layer"
+    );
+    assert_eq!(body["error"], "server_error");
+}
