@@ -159,10 +159,14 @@ impl KeyManager {
         let Some(interval) = self.timeline.rotation_interval_secs else {
             return Ok(None);
         };
+        // One snapshot decides both whether a rotation is due and the generation of the new
+        // key: instances deciding at the same moment insert the same generation, and the
+        // store's unique index lets exactly one of them through.
         let keys = self.store.signing_keys().await?;
         if keys.iter().any(|k| k.status == KeyStatus::Next) {
             return Ok(None);
         }
+        let generation = self.next_generation_of(&keys).await?;
         let Some(newest) = keys.iter().max_by_key(|k| k.generation) else {
             return Ok(None);
         };
@@ -175,8 +179,10 @@ impl KeyManager {
         {
             return Ok(None);
         }
+        let key = SigningKey::generate(self.timeline.algorithm)?;
+        let activates_at = now.saturating_add(self.timeline.publish_ahead_secs);
         match self
-            .publish_new(now.saturating_add(self.timeline.publish_ahead_secs))
+            .insert_as(&key, KeyStatus::Next, activates_at, generation)
             .await
         {
             Ok(stored) => {
@@ -296,17 +302,23 @@ impl KeyManager {
     }
 
     async fn next_generation(&self) -> Result<i64, KeyLifecycleError> {
-        let mut generation = 0;
-        for k in self
-            .store
-            .signing_keys()
-            .await?
+        let keys = self.store.signing_keys().await?;
+        self.next_generation_of(&keys).await
+    }
+
+    /// One past the highest generation among `published` and the retired keys.
+    async fn next_generation_of(
+        &self,
+        published: &[StoredSigningKey],
+    ) -> Result<i64, KeyLifecycleError> {
+        let retired = self.store.retired_signing_keys().await?;
+        let highest = published
             .iter()
-            .chain(self.store.retired_signing_keys().await?.iter())
-        {
-            generation = generation.max(k.generation);
-        }
-        Ok(generation + 1)
+            .chain(retired.iter())
+            .map(|k| k.generation)
+            .max()
+            .unwrap_or(0);
+        Ok(highest + 1)
     }
 
     /// Retires a key that no longer signs, now.
@@ -330,6 +342,16 @@ impl KeyManager {
         activates_at: i64,
     ) -> Result<StoredSigningKey, KeyLifecycleError> {
         let generation = self.next_generation().await?;
+        self.insert_as(key, status, activates_at, generation).await
+    }
+
+    async fn insert_as(
+        &self,
+        key: &SigningKey,
+        status: KeyStatus,
+        activates_at: i64,
+        generation: i64,
+    ) -> Result<StoredSigningKey, KeyLifecycleError> {
         let public_jwk = key
             .public_jwk()
             .map(|jwk| serde_json::to_string(&jwk))
