@@ -474,7 +474,11 @@ pub trait KeyStore: Send + Sync {
     /// time has come becomes `active`, the keys it supersedes become `retiring` and leave the
     /// JWKS `retire_delay_secs` after it started signing; `retiring` keys past that time become
     /// `retired`, and their sealed private material is erased. Idempotent.
-    async fn advance_signing_keys(&self, now: i64, retire_delay_secs: i64) -> Result<(), StoreError>;
+    async fn advance_signing_keys(
+        &self,
+        now: i64,
+        retire_delay_secs: i64,
+    ) -> Result<(), StoreError>;
     /// Retires one key now (erasing its private material). `NotFound` if no such published
     /// key; `Conflict` if it is the active key.
     async fn retire_signing_key(&self, kid: &str, now: i64) -> Result<(), StoreError>;

@@ -68,7 +68,12 @@ impl TokenIssuer {
     /// An issuer signing with the current ring's signing key; `ttl` is the access-token
     /// lifetime.
     pub fn new(keys: Arc<CurrentKeys>, issuer: String, audience: String, ttl: Duration) -> Self {
-        Self { keys, issuer, audience, ttl }
+        Self {
+            keys,
+            issuer,
+            audience,
+            ttl,
+        }
     }
 
     /// The current key ring.

@@ -209,17 +209,36 @@ fn spki_public_keys_import_as_verify_only_jwks_that_check_the_old_keys_tokens() 
         ("p384.pub.pem", "p384.pem", Algorithm::ES384),
         ("ed25519.pub.pem", "ed25519.pem", Algorithm::EdDSA),
     ] {
-        let ImportedKey::Public(jwk) = import_key(&fixture(public), Some(alg), Some("old".into())).unwrap() else {
+        let ImportedKey::Public(jwk) =
+            import_key(&fixture(public), Some(alg), Some("old".into())).unwrap()
+        else {
             panic!("{public} is a public key");
         };
         assert_eq!(jwk.kid.as_deref(), Some("old"));
         assert_eq!(jwk.alg.as_deref(), Some(alg.as_str()));
         let old = import_private_key(&fixture(private), Some(alg), Some("old".into())).unwrap();
-        assert_eq!(serde_json::to_value(&jwk).unwrap(), serde_json::to_value(old.public_jwk().unwrap()).unwrap(), "{public}");
-        let verifier =
-            Verifier::builder("https://issuer.example", "api").key(VerificationKey::from_jwk(&jwk).unwrap()).build().unwrap();
-        verifier.verify_at(&old.sign(&claims()).unwrap(), UNIX_EPOCH + Duration::from_secs(1_800_000_100)).unwrap();
+        assert_eq!(
+            serde_json::to_value(&jwk).unwrap(),
+            serde_json::to_value(old.public_jwk().unwrap()).unwrap(),
+            "{public}"
+        );
+        let verifier = Verifier::builder("https://issuer.example", "api")
+            .key(VerificationKey::from_jwk(&jwk).unwrap())
+            .build()
+            .unwrap();
+        verifier
+            .verify_at(
+                &old.sign(&claims()).unwrap(),
+                UNIX_EPOCH + Duration::from_secs(1_800_000_100),
+            )
+            .unwrap();
     }
-    assert!(import_key(&fixture("p256.pub.pem"), Some(Algorithm::RS256), None).is_err(), "wrong algorithm");
-    assert!(import_key(&fixture("rsa1024.pub.pem"), Some(Algorithm::RS256), None).is_err(), "RSA under 2048 bits");
+    assert!(
+        import_key(&fixture("p256.pub.pem"), Some(Algorithm::RS256), None).is_err(),
+        "wrong algorithm"
+    );
+    assert!(
+        import_key(&fixture("rsa1024.pub.pem"), Some(Algorithm::RS256), None).is_err(),
+        "RSA under 2048 bits"
+    );
 }

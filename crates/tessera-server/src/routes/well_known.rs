@@ -13,7 +13,8 @@ use crate::state::AppState;
 pub(crate) const JWKS_MAX_AGE_SECS: u64 = 600;
 
 fn cache_control() -> HeaderValue {
-    HeaderValue::from_str(&format!("public, max-age={JWKS_MAX_AGE_SECS}")).unwrap_or(HeaderValue::from_static("no-cache"))
+    HeaderValue::from_str(&format!("public, max-age={JWKS_MAX_AGE_SECS}"))
+        .unwrap_or(HeaderValue::from_static("no-cache"))
 }
 
 pub(super) async fn jwks(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -22,11 +23,20 @@ pub(super) async fn jwks(State(state): State<AppState>, headers: HeaderMap) -> R
     let matches = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == published.jwks_etag || tag.trim() == "*"));
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|tag| tag.trim() == published.jwks_etag || tag.trim() == "*")
+        });
     let mut response = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        ([(header::CONTENT_TYPE, HeaderValue::from_static("application/jwk-set+json"))], published.jwks.clone())
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/jwk-set+json"),
+            )],
+            published.jwks.clone(),
+        )
             .into_response()
     };
     let h = response.headers_mut();
@@ -40,7 +50,10 @@ pub(super) async fn jwks(State(state): State<AppState>, headers: HeaderMap) -> R
 pub(super) async fn discovery(State(state): State<AppState>) -> impl IntoResponse {
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
             (header::CACHE_CONTROL, cache_control()),
         ],
         state.published().discovery.clone(),

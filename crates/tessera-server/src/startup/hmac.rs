@@ -28,12 +28,21 @@ const MIN_DISTINCT_CHARS: usize = 20;
 /// The key ring of HMAC mode.
 pub(crate) fn ring(settings: &Settings) -> Result<KeyRing, StartupError> {
     let alg = settings.keys.algorithm;
-    let text: Zeroizing<String> = match (&settings.keys.hmac_secret, &settings.keys.hmac_secret_file) {
-        (Some(env), _) => Zeroizing::new(env.expose_secret().replace(',', "\n")),
-        (None, Some(file)) => read_file(file)?,
-        (None, None) => return Err(StartupError::Config(format!("{alg} needs TESSERA_HMAC_SECRET or keys.hmac_secret_file"))),
-    };
-    let secrets: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let text: Zeroizing<String> =
+        match (&settings.keys.hmac_secret, &settings.keys.hmac_secret_file) {
+            (Some(env), _) => Zeroizing::new(env.expose_secret().replace(',', "\n")),
+            (None, Some(file)) => read_file(file)?,
+            (None, None) => {
+                return Err(StartupError::Config(format!(
+                    "{alg} needs TESSERA_HMAC_SECRET or keys.hmac_secret_file"
+                )));
+            }
+        };
+    let secrets: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     if secrets.is_empty() {
         return Err(StartupError::Config("no HMAC secret given".to_owned()));
     }
@@ -49,8 +58,12 @@ pub(crate) fn ring(settings: &Settings) -> Result<KeyRing, StartupError> {
 
 fn read_file(file: &Path) -> Result<Zeroizing<String>, StartupError> {
     use std::os::unix::fs::PermissionsExt as _;
-    let meta = std::fs::metadata(file)
-        .map_err(|e| StartupError::io(format!("cannot read the HMAC secret file {}", file.display()), e))?;
+    let meta = std::fs::metadata(file).map_err(|e| {
+        StartupError::io(
+            format!("cannot read the HMAC secret file {}", file.display()),
+            e,
+        )
+    })?;
     if meta.permissions().mode() & 0o077 != 0 {
         return Err(StartupError::Config(format!(
             "the HMAC secret file {} is readable by group or others; run `chmod 600 {}`",
@@ -60,7 +73,12 @@ fn read_file(file: &Path) -> Result<Zeroizing<String>, StartupError> {
     }
     std::fs::read_to_string(file)
         .map(Zeroizing::new)
-        .map_err(|e| StartupError::io(format!("cannot read the HMAC secret file {}", file.display()), e))
+        .map_err(|e| {
+            StartupError::io(
+                format!("cannot read the HMAC secret file {}", file.display()),
+                e,
+            )
+        })
 }
 
 /// One secret as a signing key; errors name its position, never its text.
@@ -70,18 +88,28 @@ fn parse(alg: Algorithm, secret: &str, position: i64) -> Result<SigningKey, Star
             "HMAC secret #{position} is refused: {why}; generate one with `tessera keys generate-secret --algorithm {alg}`"
         ))
     };
-    let bytes = Zeroizing::new(URL_SAFE_NO_PAD.decode(secret).map_err(|_| refuse("it is not base64url without padding"))?);
+    let bytes = Zeroizing::new(
+        URL_SAFE_NO_PAD
+            .decode(secret)
+            .map_err(|_| refuse("it is not base64url without padding"))?,
+    );
     let needed = hash_len(alg);
     if bytes.len() < needed {
-        return Err(refuse(&format!("{alg} needs at least {needed} random bytes, this has {}", bytes.len())));
+        return Err(refuse(&format!(
+            "{alg} needs at least {needed} random bytes, this has {}",
+            bytes.len()
+        )));
     }
     if secret.chars().collect::<HashSet<_>>().len() < MIN_DISTINCT_CHARS {
         return Err(refuse("it does not look random (a passphrase?)"));
     }
-    let kid = format!("hs-{}", &URL_SAFE_NO_PAD.encode(aws_lc_rs::hmac::sign(
-        &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &bytes),
-        b"tessera hmac key id",
-    ))[..16]);
+    let kid = format!(
+        "hs-{}",
+        &URL_SAFE_NO_PAD.encode(aws_lc_rs::hmac::sign(
+            &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &bytes),
+            b"tessera hmac key id",
+        ))[..16]
+    );
     SigningKey::from_private(alg, Some(kid), &bytes).map_err(|e| refuse(&e.to_string()))
 }
 
@@ -106,7 +134,11 @@ mod tests {
 
     #[test]
     fn random_secrets_of_the_hash_length_are_accepted() {
-        for (alg, n) in [(Algorithm::HS256, 32), (Algorithm::HS384, 48), (Algorithm::HS512, 64)] {
+        for (alg, n) in [
+            (Algorithm::HS256, 32),
+            (Algorithm::HS384, 48),
+            (Algorithm::HS512, 64),
+        ] {
             let key = parse(alg, &random(n), 1).unwrap();
             assert_eq!(key.alg(), alg);
             assert!(key.kid().starts_with("hs-"));
@@ -121,7 +153,11 @@ mod tests {
             (Algorithm::HS256, random(31), "too short"),
             (Algorithm::HS512, random(32), "too short for HS512"),
             (Algorithm::HS256, format!("{}=", random(32)), "padded"),
-            (Algorithm::HS256, "correct horse battery staple correct horse".to_owned(), "spaces"),
+            (
+                Algorithm::HS256,
+                "correct horse battery staple correct horse".to_owned(),
+                "spaces",
+            ),
             (Algorithm::HS256, passphrase.to_owned(), "passphrase"),
         ];
         for (alg, secret, case) in cases {

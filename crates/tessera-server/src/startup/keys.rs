@@ -25,7 +25,10 @@ pub(crate) fn timeline(settings: &Settings) -> KeyTimeline {
     let ttl = i64::try_from(settings.access_token_ttl().as_secs()).unwrap_or(3600);
     KeyTimeline {
         algorithm: settings.keys.algorithm,
-        rotation_interval_secs: settings.keys.rotation_interval.map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+        rotation_interval_secs: settings
+            .keys
+            .rotation_interval
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
         publish_ahead_secs: cache + reload + MARGIN_SECS,
         retire_delay_secs: ttl + VERIFIER_LEEWAY_SECS + cache + reload + MARGIN_SECS,
     }

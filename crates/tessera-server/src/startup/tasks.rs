@@ -42,7 +42,9 @@ pub(crate) async fn run(state: AppState) {
 /// Rotates if the schedule says so, moves key states forward, and installs the store's keys
 /// when they changed. Failures keep the current keys and are retried at the next interval.
 pub async fn refresh_keys(state: &AppState) {
-    let Some(manager) = state.key_manager() else { return };
+    let Some(manager) = state.key_manager() else {
+        return;
+    };
     let result = async {
         manager.rotate_if_due().await?;
         manager.advance().await?;
@@ -64,9 +66,15 @@ pub async fn refresh_keys(state: &AppState) {
     let issuer = state.auth().issuer();
     match Published::build(&ring, issuer.issuer(), issuer.audience()) {
         Ok(published) => {
-            tracing::info!(event = "key.ring_reloaded", keys = kids.len(), "signing keys changed");
+            tracing::info!(
+                event = "key.ring_reloaded",
+                keys = kids.len(),
+                "signing keys changed"
+            );
             state.install(ring, published);
         }
-        Err(e) => tracing::warn!(error.message = %e, "cannot publish the new keys; keeping the current ones"),
+        Err(e) => {
+            tracing::warn!(error.message = %e, "cannot publish the new keys; keeping the current ones")
+        }
     }
 }
