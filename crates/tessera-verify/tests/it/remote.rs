@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -61,13 +61,22 @@ async fn jwks(State(stub): State<Arc<Stub>>, headers: HeaderMap) -> Response {
         .into_response()
 }
 
-async fn feed(State(stub): State<Arc<Stub>>, headers: HeaderMap) -> Response {
+async fn feed(
+    State(stub): State<Arc<Stub>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
     *stub.feed_auth.lock().unwrap() = headers
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap().to_owned());
-    axum::Json(json!({"cursor": "1", "window_secs": 1500, "more": false,
-        "sessions": [{"sid": "session-1", "at": NOW}], "users": []}))
-    .into_response()
+    // Two pages: the first says there is more.
+    let page = match query.as_deref() {
+        None => json!({"cursor": "1", "window_secs": 1500, "more": true,
+            "sessions": [{"sid": "session-1", "at": NOW}], "users": []}),
+        Some(_) => json!({"cursor": "2", "window_secs": 1500, "more": false,
+            "sessions": [], "users": [{"sub": "user-2", "ver": 4, "at": NOW}]}),
+    };
+    axum::Json(page).into_response()
 }
 
 /// Starts the stub; returns its base URL.
@@ -216,7 +225,7 @@ fn building_outside_a_runtime_says_so() {
 }
 
 #[tokio::test]
-async fn the_feed_is_read_with_basic_credentials_and_revokes_its_sessions() {
+async fn the_feed_is_read_with_basic_credentials_page_by_page() {
     let stub = Arc::new(Stub::default());
     let base = start(stub.clone()).await;
     let fx = fixture(Algorithm::EdDSA);
@@ -251,6 +260,28 @@ async fn the_feed_is_read_with_basic_credentials_and_revokes_its_sessions() {
     assert_eq!(
         verifier.verify(&token).await.unwrap_err(),
         VerifyError::Revoked,
-        "session-1 is revoked"
+        "session-1 is revoked (first page)"
+    );
+    let feed = verifier.revocation_feed().unwrap();
+    assert_eq!(
+        feed.revoked_counts(),
+        (1, 1),
+        "the second page was read at once"
+    );
+    let mut other = claims();
+    other["sub"] = "user-2".into();
+    other["sid"] = "session-2".into();
+    other["ver"] = 3.into();
+    let stale = sign_json(&fx, &jose_header(&fx), &other);
+    assert_eq!(
+        verifier.verify(&stale).await.unwrap_err(),
+        VerifyError::Revoked,
+        "ver 3 is below user-2's version 4 (second page)"
+    );
+    other["ver"] = 4.into();
+    let current = sign_json(&fx, &jose_header(&fx), &other);
+    assert!(
+        verifier.verify(&current).await.is_ok(),
+        "the current version passes"
     );
 }
