@@ -46,12 +46,12 @@ pub(crate) fn ring(settings: &Settings) -> Result<KeyRing, StartupError> {
     if secrets.is_empty() {
         return Err(StartupError::Config("no HMAC secret given".to_owned()));
     }
-    let count = i64::try_from(secrets.len()).unwrap_or(i64::MAX);
     let mut keys = Vec::new();
     for (i, secret) in (0_i64..).zip(secrets) {
         let key = parse(alg, secret, i + 1)?;
-        // The first secret gets the latest activation time, so it is the one that signs.
-        keys.push((key, count - i));
+        // Activation times 0, -1, -2, …: the first secret is always the latest to have
+        // started, so it is the one that signs; the others only verify.
+        keys.push((key, -i));
     }
     KeyRing::new(keys).ok_or_else(|| StartupError::Config("no HMAC secret given".to_owned()))
 }
@@ -144,6 +144,41 @@ mod tests {
             assert!(key.kid().starts_with("hs-"));
             assert!(key.public_jwk().is_none(), "never published");
         }
+    }
+
+    #[test]
+    fn the_first_secret_signs_and_the_others_still_verify() {
+        use secrecy::SecretString;
+        let (new, old) = (random(32), random(32));
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::for_test(dir.path());
+        settings.keys.algorithm = Algorithm::HS256;
+        settings.keys.hmac_secret = Some(SecretString::from(format!("{new},{old}")));
+        let keys = ring(&settings).unwrap();
+        let signing = keys.signing_key_at(0);
+        assert_eq!(
+            signing.kid(),
+            parse(Algorithm::HS256, &new, 1).unwrap().kid(),
+            "the first secret signs"
+        );
+        assert_eq!(keys.verification_keys().len(), 2, "both verify");
+        assert!(keys.jwks().keys.is_empty(), "nothing is published");
+
+        // The same from a file, which must be owner-only.
+        use std::os::unix::fs::PermissionsExt as _;
+        let file = dir.path().join("hmac.secrets");
+        std::fs::write(&file, format!("{new}\n{old}\n")).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        settings.keys.hmac_secret = None;
+        settings.keys.hmac_secret_file = Some(file.clone());
+        assert_eq!(ring(&settings).unwrap().verification_keys().len(), 2);
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(
+            ring(&settings)
+                .unwrap_err()
+                .to_string()
+                .contains("chmod 600")
+        );
     }
 
     #[test]

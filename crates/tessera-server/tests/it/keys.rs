@@ -158,6 +158,20 @@ backend_tests! {
         assert_eq!(a, b, "both instances publish the same keys");
     }
 
+    async fn the_algorithm_setting_chooses_the_key_type(backend: Backend) {
+        for (alg, kty) in [(tessera_verify::Algorithm::ES256, "EC"), (tessera_verify::Algorithm::PS256, "RSA")] {
+            let app = TestApp::spawn_with(backend, |s| s.keys.algorithm = alg).await;
+            let set = jwks(&app).await;
+            assert_eq!(set.keys.len(), 1);
+            assert_eq!(set.keys[0].kty, kty, "{alg}");
+            assert_eq!(set.keys[0].alg.as_deref(), Some(alg.as_str()));
+            app.register("alice").await;
+            let token = app.login("alice").await.access;
+            assert_eq!(crate::login::header_of(&token)["alg"], alg.as_str());
+            assert!(verifier(&app, &set).verify_at(&token, at(app.clock.unix())).is_ok());
+        }
+    }
+
     async fn rotation_can_be_turned_off(backend: Backend) {
         let app = TestApp::spawn_with(backend, |s| s.keys.rotation_interval = None).await;
         app.clock.advance(Duration::from_secs(400 * DAY));
