@@ -175,27 +175,21 @@ async fn rotate_in(
     tx: &mut Transaction<'_, Postgres>,
     r: &RefreshRotation,
 ) -> Result<RotationOutcome, StoreError> {
-    let owner = sqlx::query("SELECT session_id FROM refresh_tokens WHERE token_hash = $1")
-        .bind(&r.presented_hash[..])
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(db_error)?;
-    let Some(owner) = owner else {
-        return Ok(RotationOutcome::Unknown);
-    };
-    let session_id: String = owner.try_get("session_id").map_err(db_error)?;
-    // Every rotation and revocation of this session holds this lock, so what we read next is
-    // what the previous one committed.
+    // Find the token's session and lock it, in one statement. Every rotation and revocation
+    // of this session holds this lock, so what we read next is what the previous one
+    // committed.
     let session = sqlx::query(&format!(
-        "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1 FOR UPDATE"
+        "SELECT {SESSION_COLUMNS} FROM sessions \
+         WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1) FOR UPDATE"
     ))
-    .bind(&session_id)
+    .bind(&r.presented_hash[..])
     .fetch_optional(&mut **tx)
     .await
     .map_err(db_error)?;
     let Some(session) = session.as_ref().map(session_from_row).transpose()? else {
         return Ok(RotationOutcome::Unknown);
     };
+    let session_id = session.id.as_str().to_owned();
     let token =
         sqlx::query("SELECT generation, rotated_at FROM refresh_tokens WHERE token_hash = $1")
             .bind(&r.presented_hash[..])
@@ -215,33 +209,26 @@ async fn rotate_in(
     }
     match rotated_at {
         None => {
-            sqlx::query("UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2")
-                .bind(r.now)
-                .bind(&r.presented_hash[..])
-                .execute(&mut **tx)
-                .await
-                .map_err(db_error)?;
-            sqlx::query(
-                "INSERT INTO refresh_tokens (token_hash, session_id, generation, created_at) \
-                 VALUES ($1, $2, $3, $4)",
-            )
-            .bind(&r.successor_hash[..])
-            .bind(&session_id)
-            .bind(generation + 1)
-            .bind(r.now)
-            .execute(&mut **tx)
-            .await
-            .map_err(db_error)?;
             let idle_end = r
                 .now
                 .saturating_add(r.idle_timeout_secs)
                 .min(session.absolute_expires_at);
+            // One round trip for the three writes.
             sqlx::query(
-                "UPDATE sessions SET last_used_at = $1, idle_expires_at = $2 WHERE id = $3",
+                "WITH rotated AS ( \
+                     UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 \
+                 ), successor AS ( \
+                     INSERT INTO refresh_tokens (token_hash, session_id, generation, created_at) \
+                     VALUES ($3, $4, $5, $1) \
+                 ) \
+                 UPDATE sessions SET last_used_at = $1, idle_expires_at = $6 WHERE id = $4",
             )
             .bind(r.now)
-            .bind(idle_end)
+            .bind(&r.presented_hash[..])
+            .bind(&r.successor_hash[..])
             .bind(&session_id)
+            .bind(generation + 1)
+            .bind(idle_end)
             .execute(&mut **tx)
             .await
             .map_err(db_error)?;
