@@ -82,6 +82,9 @@ struct Inner {
     current: RwLock<Arc<KeyCache>>,
     /// Serialises fetches (single flight) and remembers the last unknown-kid refetch.
     fetch: tokio::sync::Mutex<Option<SystemTime>>,
+    /// Until when the cached set is fresh: any successful fetch (scheduled, explicit, or for
+    /// an unknown kid) moves the next scheduled one.
+    fresh_until: std::sync::Mutex<Option<tokio::time::Instant>>,
     revocation: Option<RevocationFeed>,
 }
 
@@ -230,6 +233,15 @@ impl Inner {
     /// One fetch (discovery first when needed), swapping in the new set on success. Returns
     /// how long the set may be cached. Callers hold the `fetch` lock.
     async fn fetch_keys(&self) -> Result<Duration, RemoteError> {
+        let lifetime = self.fetch_keys_once().await?;
+        *self
+            .fresh_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(tokio::time::Instant::now() + lifetime);
+        Ok(lifetime)
+    }
+
+    async fn fetch_keys_once(&self) -> Result<Duration, RemoteError> {
         let cache = self.cache();
         let jwks_url = match (&cache.jwks_url, &self.discovery_url) {
             (Some(url), _) => url.clone(),
@@ -320,7 +332,18 @@ async fn refresh_loop(inner: Weak<Inner>) {
         let Some(inner) = inner.upgrade() else { return };
         let result = {
             let _guard = inner.fetch.lock().await;
-            inner.fetch_keys().await
+            let fresh_until = *inner
+                .fresh_until
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            match fresh_until {
+                // Someone fetched since this wait began: sleep until that set goes stale.
+                Some(until) if until > tokio::time::Instant::now() => {
+                    delay = until - tokio::time::Instant::now();
+                    continue;
+                }
+                _ => inner.fetch_keys().await,
+            }
         };
         delay = match result {
             Ok(lifetime) => lifetime,
@@ -495,6 +518,7 @@ impl RemoteVerifierBuilder {
                 ..KeyCache::default()
             })),
             fetch: tokio::sync::Mutex::new(None),
+            fresh_until: std::sync::Mutex::new(None),
             revocation,
         });
         runtime.spawn(refresh_loop(Arc::downgrade(&inner)));
