@@ -41,9 +41,9 @@ pub enum ImportError {
 #[derive(Debug)]
 pub enum ImportedKey {
     /// A private key.
-    Private(SigningKey),
+    Private(Box<SigningKey>),
     /// A public key (from SPKI), as a JWK with its kid and alg.
-    Public(tessera_verify::Jwk),
+    Public(Box<tessera_verify::Jwk>),
 }
 
 /// Parses a key from PEM (private or SPKI public) or a private JWK; see
@@ -57,9 +57,9 @@ pub fn import_key(
     if let Ok(spki) = SubjectPublicKeyInfoDer::from_pem_slice(input) {
         let alg = alg.ok_or(ImportError::NoAlgorithm)?;
         refuse_hmac(alg)?;
-        return public_jwk(spki.as_ref(), alg, kid).map(ImportedKey::Public);
+        return public_jwk(spki.as_ref(), alg, kid).map(|jwk| ImportedKey::Public(Box::new(jwk)));
     }
-    import_private_key(input, alg, kid).map(ImportedKey::Private)
+    import_private_key(input, alg, kid).map(|key| ImportedKey::Private(Box::new(key)))
 }
 
 /// A public JWK from SubjectPublicKeyInfo DER, checked by parsing it as a verification key.

@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 use crate::cli::{KeysAction, RoleAction, UserAction};
 use crate::secret_input::read_new_password;
 
-async fn open(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+pub(crate) async fn open(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     startup::ensure_data_dir(settings.data_dir())
         .context("failed to prepare the data directory")?;
     startup::open_store(settings)
@@ -326,7 +326,7 @@ pub(crate) async fn keys(settings: Settings, action: KeysAction) -> anyhow::Resu
             match key {
                 ImportedKey::Private(key) => {
                     let stored = manager
-                        .import(key, now)
+                        .import(*key, now)
                         .await
                         .context("cannot import the key")?;
                     println!(
