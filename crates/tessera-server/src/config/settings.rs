@@ -77,6 +77,11 @@ pub struct Settings {
     pub keys: KeysSettings,
     /// `[database]`: pool size and the time limits of database calls.
     pub database: super::DatabaseSettings,
+    /// `[login_throttle]`: brute-force protection thresholds and delays.
+    pub login_throttle: super::LoginThrottleSettings,
+    /// Proxies whose `X-Forwarded-For` names the client (IP addresses or CIDR blocks).
+    /// Default: none, so the socket's peer is the client.
+    pub trusted_proxies: super::TrustedProxies,
     /// Whether `POST /auth/register` is open to anyone. Default `true` (`registration =
     /// "open"`); when closed, only the CLI adds users.
     pub registration_open: bool,
@@ -215,6 +220,12 @@ impl Settings {
         data_dir.clone_into(&mut settings.data_dir);
         settings.password.params = PasswordParams::danger_test_minimum();
         settings.hashing.workers = 2;
+        // Test machines run dozens of servers at once on two cores: generous database
+        // deadlines keep a loaded machine from turning into spurious 503s. Tests of the
+        // deadlines themselves set short ones.
+        settings.database.acquire_timeout = Duration::from_secs(20);
+        settings.database.statement_timeout = Duration::from_secs(20);
+        settings.database.call_timeout = Duration::from_secs(30);
         settings
     }
 
@@ -237,6 +248,8 @@ impl Settings {
             session: SessionSettings::default(),
             keys: KeysSettings::default(),
             database: super::DatabaseSettings::default(),
+            login_throttle: super::LoginThrottleSettings::default(),
+            trusted_proxies: super::TrustedProxies::default(),
             registration_open: true,
             body_limit_bytes: DEFAULT_BODY_LIMIT_BYTES,
             tls: None,
@@ -309,6 +322,10 @@ impl Settings {
             },
             keys: keys_from(&layer.keys)?,
             database: super::DatabaseSettings::from_layer(&layer.database),
+            login_throttle: super::LoginThrottleSettings::from_layer(&layer.login_throttle),
+            trusted_proxies: super::TrustedProxies::parse(
+                layer.trusted_proxies.as_deref().unwrap_or_default(),
+            )?,
             registration_open: layer.registration != Some(Registration::Closed),
             body_limit_bytes: layer.body_limit_bytes.unwrap_or(defaults.body_limit_bytes),
             tls,
@@ -363,6 +380,7 @@ impl Settings {
         self.check_session()?;
         self.check_keys()?;
         self.database.validate()?;
+        self.login_throttle.validate()?;
         if !self.is_loopback() && self.tls.is_none() && !self.behind_tls_proxy {
             return Err(ConfigError::PublicListenWithoutTls {
                 listen: self.listen,
@@ -569,6 +587,7 @@ impl Settings {
             session_lifetime: self.session.lifetime,
             session_idle_timeout: self.session.idle_timeout,
             refresh_grace: self.session.refresh_grace,
+            login_throttle: self.login_throttle.policy,
         }
     }
 
