@@ -19,6 +19,7 @@ use crate::keyring::RefreshKey;
 use crate::password::{Password, PasswordError, PasswordHasher, PolicyViolation, Verification};
 use crate::revocation::Revocations;
 use crate::store::{NewSession, Store, StoreError, User};
+use crate::throttle::ThrottlePolicy;
 use crate::token::{
     AccessToken, FIRST_PARTY_CLIENT_ID, Grant, RandomError, RefreshToken, TokenIssuer,
 };
@@ -52,6 +53,12 @@ pub enum AuthError {
     /// Too many password hashes are queued; try again shortly.
     #[error("the server is busy; retry shortly")]
     Busy,
+    /// Too many failed logins for this username or address; refused without a password check.
+    #[error("too many failed logins; retry later")]
+    RateLimited {
+        /// Seconds until the next attempt may be considered (at least 1).
+        retry_after_secs: u64,
+    },
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -99,6 +106,8 @@ pub struct AuthPolicy {
     /// How long after a rotation the rotated refresh token still leads to the current one
     /// (default 10 s, range 0–60 s): parallel tabs and retries after a lost response.
     pub refresh_grace: Duration,
+    /// Brute-force protection for logins.
+    pub login_throttle: ThrottlePolicy,
 }
 
 impl Default for AuthPolicy {
@@ -108,6 +117,7 @@ impl Default for AuthPolicy {
             session_lifetime: Duration::from_secs(30 * 24 * 3600),
             session_idle_timeout: Duration::from_secs(7 * 24 * 3600),
             refresh_grace: Duration::from_secs(10),
+            login_throttle: ThrottlePolicy::default(),
         }
     }
 }
@@ -225,7 +235,8 @@ impl AuthService {
             .await
     }
 
-    /// Checks a username and password and starts a session.
+    /// Checks a username and password and starts a session, unless brute-force protection
+    /// refuses the attempt first (see [`crate::throttle`]).
     #[tracing::instrument(skip_all, fields(user_id, session_id))]
     pub async fn login(
         &self,
@@ -233,6 +244,47 @@ impl AuthService {
         password: &SecretString,
         context: LoginContext,
     ) -> Result<TokenPair, AuthError> {
+        let throttle_name = throttle_name(username);
+        // Without a known address every such request shares one bucket, which errs on refusing.
+        let ip = context.client_ip.clone().unwrap_or_default();
+        let policy = &self.rules.login_throttle;
+        let now = self.clock.unix();
+        let state = self.store.throttle_state(&throttle_name, &ip).await?;
+        if let Some(retry_after_secs) = policy.retry_after(&state, &ip, now) {
+            tracing::info!(
+                event = "login.throttled",
+                retry_after_secs,
+                "login throttled"
+            );
+            return Err(AuthError::RateLimited { retry_after_secs });
+        }
+        match self.authenticate(username, password).await {
+            Ok(user) => {
+                self.store
+                    .record_login_success(&throttle_name, &ip, now)
+                    .await?;
+                let pair = self.start_session(&user, context).await?;
+                tracing::info!(event = "login.succeeded", "login succeeded");
+                Ok(pair)
+            }
+            Err(AuthError::InvalidCredentials) => {
+                tracing::info!(event = "login.failed", "login failed");
+                self.store
+                    .record_login_failure(&throttle_name, &ip, now, policy.reset_before(now))
+                    .await?;
+                Err(AuthError::InvalidCredentials)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Checks a username and password: the user, or `InvalidCredentials` for an unknown,
+    /// disabled or wrong-password login alike.
+    async fn authenticate(
+        &self,
+        username: &str,
+        password: &SecretString,
+    ) -> Result<User, AuthError> {
         let Ok(password) = Password::for_login(password) else {
             // Over the maximum length: refused before hashing, whoever the user is.
             return Err(AuthError::InvalidCredentials);
@@ -243,16 +295,12 @@ impl AuthService {
         };
         let Some(found) = found.filter(|c| !c.user.disabled) else {
             self.hasher.verify_dummy(&password).await?;
-            tracing::info!(event = "login.failed", "login failed");
             return Err(AuthError::InvalidCredentials);
         };
         let user = found.user;
         Span::current().record("user_id", user.id.as_str());
         match self.hasher.verify(&password, &found.password_hash).await? {
-            Verification::Invalid => {
-                tracing::info!(event = "login.failed", "login failed");
-                return Err(AuthError::InvalidCredentials);
-            }
+            Verification::Invalid => return Err(AuthError::InvalidCredentials),
             Verification::Valid { needs_rehash: true } => {
                 self.upgrade_hash(&user.id, &password).await
             }
@@ -260,9 +308,7 @@ impl AuthService {
                 needs_rehash: false,
             } => {}
         }
-        let pair = self.start_session(&user, context).await?;
-        tracing::info!(event = "login.succeeded", "login succeeded");
-        Ok(pair)
+        Ok(user)
     }
 
     /// Re-hashes with the current parameters after a successful login. A failure here must not
@@ -354,6 +400,18 @@ impl AuthService {
         })
     }
 }
+
+/// The name failures are counted under: the canonical form of the submitted username, or,
+/// when it is not a valid username, the submitted text itself (bounded), so that invalid names
+/// are throttled like any other.
+pub fn throttle_name(submitted: &str) -> String {
+    match Username::parse(submitted) {
+        Ok(name) => name.canonical().to_owned(),
+        Err(_) => truncate(submitted.to_owned(), MAX_THROTTLE_NAME),
+    }
+}
+
+const MAX_THROTTLE_NAME: usize = 256;
 
 /// Seconds from `now` until `end`, zero if past.
 pub(crate) fn remaining(end: i64, now: i64) -> u64 {

@@ -20,6 +20,7 @@
 //! - [`auth`]: the use cases (register, login, profile) and their error type.
 //! - [`session`]: refresh-token rotation, logout, logout-all, password change, session list.
 //! - [`revocation`]: the in-memory view of revoked access tokens.
+//! - [`throttle`]: brute-force protection for logins (failure counts, delays).
 
 pub mod accounts;
 pub mod auth;
@@ -33,5 +34,6 @@ pub mod rotation;
 pub mod session;
 pub mod signing;
 pub mod store;
+pub mod throttle;
 pub mod token;
 pub mod username;

@@ -487,7 +487,13 @@ pub trait KeyStore: Send + Sync {
 /// Everything the server needs from a database.
 #[async_trait]
 pub trait Store:
-    UserStore + RoleStore + SessionStore + KeyStore + RevocationFeedStore + std::fmt::Debug
+    UserStore
+    + RoleStore
+    + SessionStore
+    + KeyStore
+    + RevocationFeedStore
+    + crate::throttle::ThrottleStore
+    + std::fmt::Debug
 {
     /// Succeeds when the database answers (`/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;

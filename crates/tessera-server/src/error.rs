@@ -45,6 +45,11 @@ pub enum ApiError {
     Conflict(String),
     /// 413 `payload_too_large`.
     PayloadTooLarge,
+    /// 429 `rate_limited` with `Retry-After` (seconds, at least 1).
+    RateLimited {
+        /// Seconds until a retry may be considered.
+        retry_after_secs: u64,
+    },
     /// 503 `temporarily_unavailable` with `Retry-After`.
     Unavailable(&'static str),
     /// 500 `server_error`; the cause is logged, never sent.
@@ -108,6 +113,11 @@ impl ApiError {
                 "payload_too_large",
                 "the request body is larger than the server accepts".into(),
             ),
+            Self::RateLimited { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many failed attempts; retry after the time in Retry-After".into(),
+            ),
             Self::Unavailable(m) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily_unavailable",
@@ -168,6 +178,12 @@ impl IntoResponse for ApiError {
                 HeaderValue::from(RETRY_AFTER_UNAVAILABLE),
             );
         }
+        if let Self::RateLimited { retry_after_secs } = self {
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs.max(1)),
+            );
+        }
         if let Self::Internal(cause) = self {
             response.extensions_mut().insert(ErrorCause(cause));
         }
@@ -188,6 +204,7 @@ impl From<AuthError> for ApiError {
             }
             AuthError::Busy => Self::Unavailable("the server is busy; retry shortly"),
             AuthError::NotFound => Self::NotFound,
+            AuthError::RateLimited { retry_after_secs } => Self::RateLimited { retry_after_secs },
             AuthError::Store(e) => e.into(),
             other => Self::internal(other),
         }

@@ -10,6 +10,8 @@ use tessera_core::keyring::{CurrentKeys, KeyRing};
 use tessera_core::rotation::KeyManager;
 use tessera_verify::Verifier;
 
+use crate::config::TrustedProxies;
+
 /// Shared, cheaply cloned application state.
 #[derive(Debug, Clone)]
 pub struct AppState(Arc<Inner>);
@@ -17,6 +19,7 @@ pub struct AppState(Arc<Inner>);
 #[derive(Debug)]
 struct Inner {
     auth: AuthService,
+    trusted_proxies: TrustedProxies,
     keys: Arc<CurrentKeys>,
     manager: Option<KeyManager>,
     published: RwLock<Arc<Published>>,
@@ -87,9 +90,11 @@ impl AppState {
         keys: Arc<CurrentKeys>,
         manager: Option<KeyManager>,
         published: Published,
+        trusted_proxies: TrustedProxies,
     ) -> Self {
         Self(Arc::new(Inner {
             auth,
+            trusted_proxies,
             keys,
             manager,
             published: RwLock::new(Arc::new(published)),
@@ -99,6 +104,11 @@ impl AppState {
     /// The use cases.
     pub fn auth(&self) -> &AuthService {
         &self.0.auth
+    }
+
+    /// The proxies whose `X-Forwarded-For` names the client.
+    pub fn trusted_proxies(&self) -> &TrustedProxies {
+        &self.0.trusted_proxies
     }
 
     /// Key management, when keys live in the store.

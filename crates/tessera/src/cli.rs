@@ -29,6 +29,43 @@ pub(crate) enum Command {
     /// Apply pending database migrations and print the schema version (the server also
     /// migrates at start; run this to upgrade the schema ahead of a rolling deployment).
     Migrate(MigrateArgs),
+    /// List and clear failed-login counts (brute-force protection); clearing lifts their
+    /// delays on every instance at once.
+    Locks(LocksCommand),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LocksCommand {
+    #[command(flatten)]
+    pub(crate) common: Common,
+    #[command(subcommand)]
+    pub(crate) action: LocksAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum LocksAction {
+    /// List counts: per username and IP, per IP (username `*`), per username (IP `*`), with the
+    /// time (unix seconds) until which each refuses logins.
+    List {
+        /// Only counts of this username (any case).
+        #[arg(long)]
+        username: Option<String>,
+        /// Only counts of this client IP.
+        #[arg(long)]
+        ip: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete counts: those matching every option given, or all of them with none.
+    Clear {
+        /// Only counts of this username (any case).
+        #[arg(long)]
+        username: Option<String>,
+        /// Only counts of this client IP.
+        #[arg(long)]
+        ip: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@
 
 mod admin;
 mod cli;
+mod locks;
 mod secret_input;
 
 use std::process::ExitCode;
@@ -46,6 +47,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Role(cmd) => admin::role(load_quiet(&cmd.common)?, cmd.action).await,
         Command::Keys(cmd) => admin::keys(load_quiet(&cmd.common)?, cmd.action).await,
         Command::Migrate(args) => admin::migrate(load_quiet(&args.common)?).await,
+        Command::Locks(cmd) => locks::locks(load_quiet(&cmd.common)?, cmd.action).await,
     }
 }
 

@@ -80,6 +80,34 @@ pub(crate) const KNOWN: &[(&str, &str)] = &[
     ),
     ("TESSERA_TLS_CERT_FILE", "tls.cert_file"),
     ("TESSERA_TLS_KEY_FILE", "tls.key_file"),
+    (
+        "TESSERA_TRUSTED_PROXIES",
+        "trusted_proxies (comma-separated)",
+    ),
+    (
+        "TESSERA_LOGIN_THROTTLE_PAIR_FAILURES",
+        "login_throttle.pair_failures",
+    ),
+    (
+        "TESSERA_LOGIN_THROTTLE_IP_FAILURES",
+        "login_throttle.ip_failures",
+    ),
+    (
+        "TESSERA_LOGIN_THROTTLE_USER_FAILURES",
+        "login_throttle.user_failures",
+    ),
+    (
+        "TESSERA_LOGIN_THROTTLE_BASE_DELAY_SECS",
+        "login_throttle.base_delay_secs",
+    ),
+    (
+        "TESSERA_LOGIN_THROTTLE_MAX_DELAY_SECS",
+        "login_throttle.max_delay_secs",
+    ),
+    (
+        "TESSERA_LOGIN_THROTTLE_WINDOW_SECS",
+        "login_throttle.window_secs",
+    ),
 ];
 
 const PREFIX: &str = "TESSERA_";
@@ -210,6 +238,34 @@ fn apply(env: &mut EnvLayer, name: &str, value: String) -> Result<(), ConfigErro
         }
         "TESSERA_TLS_CERT_FILE" => l.tls.cert_file = Some(PathBuf::from(value)),
         "TESSERA_TLS_KEY_FILE" => l.tls.key_file = Some(PathBuf::from(value)),
+        "TESSERA_TRUSTED_PROXIES" => {
+            l.trusted_proxies = Some(
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|e| !e.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            );
+        }
+        "TESSERA_LOGIN_THROTTLE_PAIR_FAILURES" => {
+            l.login_throttle.pair_failures = Some(parse(name, &value, "a number of failures")?);
+        }
+        "TESSERA_LOGIN_THROTTLE_IP_FAILURES" => {
+            l.login_throttle.ip_failures = Some(parse(name, &value, "a number of failures")?);
+        }
+        "TESSERA_LOGIN_THROTTLE_USER_FAILURES" => {
+            l.login_throttle.user_failures = Some(parse(name, &value, "a number of failures")?);
+        }
+        "TESSERA_LOGIN_THROTTLE_BASE_DELAY_SECS" => {
+            l.login_throttle.base_delay_secs = Some(parse(name, &value, "a number of seconds")?);
+        }
+        "TESSERA_LOGIN_THROTTLE_MAX_DELAY_SECS" => {
+            l.login_throttle.max_delay_secs = Some(parse(name, &value, "a number of seconds")?);
+        }
+        "TESSERA_LOGIN_THROTTLE_WINDOW_SECS" => {
+            l.login_throttle.window_secs = Some(parse(name, &value, "a number of seconds")?);
+        }
         // KNOWN and this match are kept in step by a unit test.
         _ => {
             return Err(invalid(
@@ -297,7 +353,8 @@ mod tests {
                 || n.starts_with("TESSERA_SESSION_")
                 || n.ends_with("_DAYS")
                 || n.ends_with("_MS")
-                || n.ends_with("_POOL_SIZE") =>
+                || n.ends_with("_POOL_SIZE")
+                || n.ends_with("_FAILURES") =>
             {
                 "16"
             }

@@ -35,6 +35,9 @@ pub(crate) struct Layer {
     pub(crate) master_key: Option<toml::Value>,
     pub(crate) log_format: Option<LogFormatName>,
     pub(crate) log_level: Option<String>,
+    pub(crate) trusted_proxies: Option<Vec<String>>,
+    #[serde(default)]
+    pub(crate) login_throttle: super::throttle::LoginThrottleLayer,
     #[serde(default)]
     pub(crate) password: PasswordLayer,
     #[serde(default)]
@@ -162,6 +165,8 @@ impl Layer {
             master_key: None,
             log_format: over.log_format.or(self.log_format),
             log_level: over.log_level.or(self.log_level),
+            trusted_proxies: over.trusted_proxies.or(self.trusted_proxies),
+            login_throttle: self.login_throttle.overridden_by(over.login_throttle),
             password: PasswordLayer {
                 argon2_m_cost_kib: over
                     .password

@@ -15,14 +15,18 @@
 //! - `settings.rs`: [`Settings`], defaults, accessors, validation.
 //! - `file.rs`: the TOML format (`deny_unknown_fields` at every level) and layer merging.
 //! - `env.rs`: the known `TESSERA_*` names and their parsing.
+//! - `database.rs`, `throttle.rs`: the `[database]` and `[login_throttle]` tables.
+//! - `proxies.rs`: `trusted_proxies` and the client address behind them.
 
 mod database;
 mod env;
 mod file;
+mod proxies;
 mod resource_servers;
 mod settings;
 #[cfg(test)]
 mod tests;
+mod throttle;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -45,6 +49,12 @@ pub use database::{
     DATABASE_POOL_SIZE_RANGE, DATABASE_TIMEOUT_MS_RANGE, DEFAULT_DATABASE_ACQUIRE_TIMEOUT_MS,
     DEFAULT_DATABASE_CALL_TIMEOUT_MS, DEFAULT_DATABASE_POOL_SIZE,
     DEFAULT_DATABASE_STATEMENT_TIMEOUT_MS, DatabaseSettings,
+};
+
+pub use proxies::TrustedProxies;
+pub use throttle::{
+    BASE_DELAY_SECS_RANGE, BUCKET_FAILURES_RANGE, LoginThrottleSettings, MAX_DELAY_SECS_LIMIT,
+    PAIR_FAILURES_RANGE, WINDOW_SECS_LIMIT,
 };
 
 use file::Layer;

@@ -367,7 +367,16 @@ async fn build_state(parts: Parts<'_>) -> Result<(AppState, bool), StartupError>
         master.refresh_key(),
         revocations,
     );
-    Ok((AppState::new(auth, current, manager, published), created))
+    Ok((
+        AppState::new(
+            auth,
+            current,
+            manager,
+            published,
+            settings.trusted_proxies.clone(),
+        ),
+        created,
+    ))
 }
 
 fn app_router(settings: &Settings, state: AppState, extra: Option<Router<AppState>>) -> Router {

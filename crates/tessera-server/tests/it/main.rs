@@ -19,6 +19,7 @@ mod refresh;
 mod register;
 mod restart;
 mod sessions;
+mod throttle;
 mod well_known;
 
 use reqwest::Response;

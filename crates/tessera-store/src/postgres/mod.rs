@@ -17,6 +17,7 @@ mod feed;
 mod keys;
 mod rows;
 mod sessions;
+mod throttle;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -50,6 +51,11 @@ const MIGRATIONS: &[migrate::Source] = &[
         3,
         "key lifecycle",
         include_str!("../../migrations/postgres/0003_key_lifecycle.sql"),
+    ),
+    (
+        5,
+        "login throttle",
+        include_str!("../../migrations/postgres/0005_login_throttle.sql"),
     ),
 ];
 

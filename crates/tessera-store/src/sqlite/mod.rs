@@ -10,6 +10,7 @@ mod feed;
 mod keys;
 mod rows;
 mod sessions;
+mod throttle;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -44,6 +45,11 @@ const MIGRATIONS: &[migrate::Source] = &[
         3,
         "key lifecycle",
         include_str!("../../migrations/sqlite/0003_key_lifecycle.sql"),
+    ),
+    (
+        5,
+        "login throttle",
+        include_str!("../../migrations/sqlite/0005_login_throttle.sql"),
     ),
 ];
 

@@ -15,6 +15,7 @@ mod postgres;
 mod roles;
 mod schema;
 mod sessions;
+mod throttle;
 mod users;
 
 use std::ops::Deref;

@@ -9,6 +9,7 @@
 mod admin;
 mod crash;
 mod keys;
+mod locks;
 mod migrate;
 mod serve;
 mod tls;

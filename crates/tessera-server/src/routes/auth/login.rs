@@ -63,7 +63,12 @@ pub(crate) async fn login(
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
-        client_ip: Some(peer.ip().to_string()),
+        client_ip: Some(
+            state
+                .trusted_proxies()
+                .client_ip(peer.ip(), &headers)
+                .to_string(),
+        ),
     };
     let pair = state
         .auth()
