@@ -29,6 +29,10 @@ pub(crate) enum Command {
     /// Apply pending database migrations and print the schema version (the server also
     /// migrates at start; run this to upgrade the schema ahead of a rolling deployment).
     Migrate(MigrateArgs),
+    /// Check the configuration without starting: prints the verdicts `serve` would give at
+    /// start, then warnings about weaker choices (RFC 8725 terms); exits non-zero on an error.
+    /// Takes the same options as `serve`.
+    CheckConfig(ServeArgs),
     /// List and clear failed-login counts (brute-force protection); clearing lifts their
     /// delays on every instance at once.
     Locks(LocksCommand),

@@ -5,6 +5,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod admin;
+mod check;
 mod cli;
 mod locks;
 mod secret_input;
@@ -47,21 +48,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Role(cmd) => admin::role(load_quiet(&cmd.common)?, cmd.action).await,
         Command::Keys(cmd) => admin::keys(load_quiet(&cmd.common)?, cmd.action).await,
         Command::Migrate(args) => admin::migrate(load_quiet(&args.common)?).await,
+        Command::CheckConfig(args) => check::check_config(&args),
         Command::Locks(cmd) => locks::locks(load_quiet(&cmd.common)?, cmd.action).await,
     }
 }
 
-/// Settings from the file, the `TESSERA_*` environment and the flags (in rising precedence).
-fn load(common: &Common, serve: Option<&ServeArgs>) -> anyhow::Result<Settings> {
-    let overrides = CliOverrides {
+/// The flags that override settings.
+fn overrides(common: &Common, serve: Option<&ServeArgs>) -> CliOverrides {
+    CliOverrides {
         listen: serve.and_then(|s| s.listen),
         data_dir: common.data_dir.clone(),
         database_url: common.database_url.clone().map(Into::into),
         issuer: serve.and_then(|s| s.issuer.clone()),
         audience: serve.and_then(|s| s.audience.clone()),
-    };
-    let loaded = Settings::load(common.config.as_deref(), std::env::vars(), overrides)
-        .context("invalid configuration")?;
+    }
+}
+
+/// Settings from the file, the `TESSERA_*` environment and the flags (in rising precedence).
+fn load(common: &Common, serve: Option<&ServeArgs>) -> anyhow::Result<Settings> {
+    let loaded = Settings::load(
+        common.config.as_deref(),
+        std::env::vars(),
+        overrides(common, serve),
+    )
+    .context("invalid configuration")?;
     for warning in &loaded.warnings {
         eprintln!("warning: {warning}");
     }

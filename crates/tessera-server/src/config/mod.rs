@@ -17,7 +17,9 @@
 //! - `env.rs`: the known `TESSERA_*` names and their parsing.
 //! - `database.rs`, `throttle.rs`: the `[database]` and `[login_throttle]` tables.
 //! - `proxies.rs`: `trusted_proxies` and the client address behind them.
+//! - `advice.rs`: warnings about accepted but weaker choices (RFC 8725 terms).
 
+mod advice;
 mod database;
 mod env;
 mod file;

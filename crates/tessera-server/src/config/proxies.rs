@@ -82,6 +82,11 @@ impl TrustedProxies {
         self.0.is_empty()
     }
 
+    /// Whether a block covers a whole address family (`0.0.0.0/0`, `::/0`).
+    pub fn trusts_everyone(&self) -> bool {
+        self.0.iter().any(|block| block.prefix == 0)
+    }
+
     fn trusts(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|block| block.contains(ip))
     }

@@ -275,6 +275,19 @@ pub fn key_manager(settings: &Settings, store: Arc<dyn Store>) -> Result<KeyMana
     ))
 }
 
+/// The start-time checks that read files but touch neither the database nor the network: the
+/// HMAC secrets (HMAC mode) and the TLS certificate and key, through the code `App::build` runs.
+/// With [`Settings::validate`], the verdicts `tessera check-config` prints.
+pub fn check_files(settings: &Settings) -> Result<(), StartupError> {
+    if settings.keys.algorithm.is_hmac() {
+        hmac::ring(settings)?;
+    }
+    if let Some(tls) = settings.tls() {
+        tls::server_config(&tls.cert_file, &tls.key_file)?;
+    }
+    Ok(())
+}
+
 /// Opens the configured database (migrations included).
 pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StartupError> {
     Ok(tessera_store::connect(&settings.database_url(), &connect_options(settings)).await?)

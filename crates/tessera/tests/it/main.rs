@@ -7,6 +7,7 @@
 )]
 
 mod admin;
+mod check_config;
 mod crash;
 mod keys;
 mod locks;

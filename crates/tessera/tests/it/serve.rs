@@ -27,6 +27,10 @@ fn version_and_help_work_on_every_command() {
         &["role", "revoke", "--help"],
         &["keys", "--help"],
         &["keys", "list", "--help"],
+        &["check-config", "--help"],
+        &["locks", "--help"],
+        &["locks", "list", "--help"],
+        &["locks", "clear", "--help"],
     ] {
         let out = run(dir.path(), args, "");
         assert!(out.status.success(), "{args:?}");

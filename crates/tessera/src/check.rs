@@ -1,0 +1,32 @@
+//! `tessera check-config`: the verdicts `serve` gives at start, without starting. Loads and
+//! validates the settings exactly as `serve` does (same layers, same flags, same checks of the
+//! HMAC secrets and TLS files), then prints warnings: unknown variables, and accepted but
+//! weaker choices in RFC 8725 terms. Touches neither the database nor the network.
+
+use anyhow::Context as _;
+use tessera_server::config::Settings;
+use tessera_server::startup;
+
+use crate::cli::ServeArgs;
+
+/// Prints the verdicts; `Err` (a non-zero exit) when `serve` would refuse to start.
+pub(crate) fn check_config(args: &ServeArgs) -> anyhow::Result<()> {
+    let loaded = Settings::load(
+        args.common.config.as_deref(),
+        std::env::vars(),
+        crate::overrides(&args.common, Some(args)),
+    )
+    .context("invalid configuration")?;
+    startup::check_files(&loaded.settings).context("invalid configuration")?;
+    let mut warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
+    warnings.extend(loaded.settings.security_advice());
+    for warning in &warnings {
+        println!("warning: {warning}");
+    }
+    println!(
+        "ok: the configuration is valid ({} warning{})",
+        warnings.len(),
+        if warnings.len() == 1 { "" } else { "s" }
+    );
+    Ok(())
+}
