@@ -4,7 +4,13 @@
 //! See BENCHMARKS.md.
 //!
 //! Run: `cargo bench -p tessera-core --bench sign -- --warm-up-time 1 --measurement-time 3`
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 // The bare HMAC key stays unboxed: the baseline should be the least work possible.
 #![allow(clippy::large_enum_variant)]
 
@@ -16,7 +22,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, RsaEncoding, RsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::Map;
 use tessera_core::signing::{Algorithm, Audience, Claims, SigningKey};
@@ -162,5 +168,113 @@ fn sign(c: &mut Criterion) {
     }
 }
 
+/// Interleaved, paired timing (printed after criterion's report): the routines run in turn,
+/// batch after batch, so that load from other processes on a shared machine hits all of them
+/// alike; per routine the median ns/iter, per pair the median of the per-round ratios.
+mod paired {
+    use std::time::Instant;
+
+    pub(crate) const ROUNDS: usize = 301;
+
+    /// Median ns per iteration of each routine, and the per-round ns of each (for ratios).
+    pub(crate) fn measure(routines: &mut [&mut dyn FnMut()]) -> Vec<Vec<f64>> {
+        // Calibrate: iterations per batch so that one batch takes at least 1 ms.
+        let iters: Vec<u32> = routines
+            .iter_mut()
+            .map(|f| {
+                let mut n = 1u32;
+                loop {
+                    let t = Instant::now();
+                    (0..n).for_each(|_| f());
+                    if t.elapsed().as_micros() >= 1000 || n >= 1 << 20 {
+                        break n;
+                    }
+                    n *= 2;
+                }
+            })
+            .collect();
+        let mut samples = vec![Vec::with_capacity(ROUNDS); routines.len()];
+        for round in 0..ROUNDS {
+            // Rotate the order so no routine always follows the same one.
+            for k in 0..routines.len() {
+                let i = (round + k) % routines.len();
+                let t = Instant::now();
+                (0..iters[i]).for_each(|_| (routines[i])());
+                samples[i].push(t.elapsed().as_nanos() as f64 / f64::from(iters[i]));
+            }
+        }
+        samples
+    }
+
+    pub(crate) fn median(mut values: Vec<f64>) -> f64 {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    }
+
+    /// Median over rounds of `a[r] / b[r]`.
+    pub(crate) fn ratio(a: &[f64], b: &[f64]) -> f64 {
+        median(a.iter().zip(b).map(|(a, b)| a / b).collect())
+    }
+
+    pub(crate) fn fmt(ns: f64) -> String {
+        if ns >= 1000.0 {
+            format!("{:.2} µs", ns / 1000.0)
+        } else {
+            format!("{ns:.0} ns")
+        }
+    }
+}
+
+#[allow(clippy::print_stdout)]
+fn paired_table() {
+    println!(
+        "\nInterleaved paired timing ({} rounds, medians):\n",
+        paired::ROUNDS
+    );
+    println!(
+        "| alg | Tessera sign | bare aws-lc-rs sign | jsonwebtoken 11 encode | \
+         Tessera / bare | Tessera / jsonwebtoken |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    let claims = claims();
+    let rng = SystemRandom::new();
+    for alg in Algorithm::ALL {
+        let key = SigningKey::from_private(alg, None, &private(alg)).unwrap();
+        let token = key.sign(&claims).unwrap();
+        let input = token.rsplit_once('.').unwrap().0.to_owned();
+        let mut bare_key = Bare::new(alg);
+        let jwt_key = jwt_encoding_key(alg);
+        let mut jwt_header = Header::new(alg.as_str().parse().unwrap());
+        jwt_header.typ = Some("at+jwt".into());
+        jwt_header.kid = Some(key.kid().into());
+        let mut tessera = || {
+            black_box(key.sign(black_box(&claims)).unwrap());
+        };
+        let mut bare = || {
+            black_box(bare_key.sign(&rng, black_box(input.as_bytes())));
+        };
+        let mut jwt = || {
+            black_box(jsonwebtoken::encode(&jwt_header, black_box(&claims), &jwt_key).unwrap());
+        };
+        let s = paired::measure(&mut [&mut tessera, &mut bare, &mut jwt]);
+        println!(
+            "| {alg} | {} | {} | {} | {:.2} | {:.2} |",
+            paired::fmt(paired::median(s[0].clone())),
+            paired::fmt(paired::median(s[1].clone())),
+            paired::fmt(paired::median(s[2].clone())),
+            paired::ratio(&s[0], &s[1]),
+            paired::ratio(&s[0], &s[2]),
+        );
+    }
+}
+
 criterion_group!(benches, sign);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    // Only under `cargo bench` (not when `cargo test --benches` smoke-runs the target).
+    if std::env::args().any(|arg| arg == "--bench") {
+        paired_table();
+    }
+}

@@ -4,7 +4,13 @@
 //! aws-lc-rs signature check on the same key, parsed once. See BENCHMARKS.md.
 //!
 //! Run: `cargo bench -p tessera-verify --bench verify -- --warm-up-time 1 --measurement-time 3`
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 // The bare HMAC key stays unboxed: the baseline should be the least work possible.
 #![allow(clippy::large_enum_variant)]
 
@@ -19,7 +25,7 @@ use aws_lc_rs::signature::{
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use jsonwebtoken::{DecodingKey, Validation};
 use serde_json::json;
 use tessera_verify::{Algorithm, Claims, VerificationKey, Verifier};
@@ -285,5 +291,125 @@ fn verify(c: &mut Criterion) {
     }
 }
 
+/// Interleaved, paired timing (printed after criterion's report): the routines run in turn,
+/// batch after batch, so that load from other processes on a shared machine hits all of them
+/// alike; per routine the median ns/iter, per pair the median of the per-round ratios.
+mod paired {
+    use std::time::Instant;
+
+    pub(crate) const ROUNDS: usize = 301;
+
+    /// Median ns per iteration of each routine, and the per-round ns of each (for ratios).
+    pub(crate) fn measure(routines: &mut [&mut dyn FnMut()]) -> Vec<Vec<f64>> {
+        // Calibrate: iterations per batch so that one batch takes at least 1 ms.
+        let iters: Vec<u32> = routines
+            .iter_mut()
+            .map(|f| {
+                let mut n = 1u32;
+                loop {
+                    let t = Instant::now();
+                    (0..n).for_each(|_| f());
+                    if t.elapsed().as_micros() >= 1000 || n >= 1 << 20 {
+                        break n;
+                    }
+                    n *= 2;
+                }
+            })
+            .collect();
+        let mut samples = vec![Vec::with_capacity(ROUNDS); routines.len()];
+        for round in 0..ROUNDS {
+            // Rotate the order so no routine always follows the same one.
+            for k in 0..routines.len() {
+                let i = (round + k) % routines.len();
+                let t = Instant::now();
+                (0..iters[i]).for_each(|_| (routines[i])());
+                samples[i].push(t.elapsed().as_nanos() as f64 / f64::from(iters[i]));
+            }
+        }
+        samples
+    }
+
+    pub(crate) fn median(mut values: Vec<f64>) -> f64 {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    }
+
+    /// Median over rounds of `a[r] / b[r]`.
+    pub(crate) fn ratio(a: &[f64], b: &[f64]) -> f64 {
+        median(a.iter().zip(b).map(|(a, b)| a / b).collect())
+    }
+
+    pub(crate) fn fmt(ns: f64) -> String {
+        if ns >= 1000.0 {
+            format!("{:.2} µs", ns / 1000.0)
+        } else {
+            format!("{ns:.0} ns")
+        }
+    }
+}
+
+#[allow(clippy::print_stdout)]
+fn paired_table() {
+    println!(
+        "\nInterleaved paired timing ({} rounds, medians):\n",
+        paired::ROUNDS
+    );
+    println!(
+        "| alg | Tessera | Tessera, other header | jsonwebtoken 11 | bare aws-lc-rs | \
+         Tessera / jsonwebtoken | Tessera / bare | other header / jsonwebtoken | other header / bare |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for alg in Algorithm::ALL {
+        let case = case(alg);
+        let (input, sig_b64) = case.token.rsplit_once('.').unwrap();
+        let sig = URL_SAFE_NO_PAD.decode(sig_b64).unwrap();
+        let mut tessera = || {
+            black_box(case.verifier.verify(black_box(&case.token)).unwrap());
+        };
+        let mut other = || {
+            black_box(case.verifier.verify(black_box(&case.other_token)).unwrap());
+        };
+        let mut jwt = || {
+            let data = jsonwebtoken::decode::<Claims>(
+                black_box(&case.token),
+                &case.jwt_key,
+                &case.jwt_validation,
+            )
+            .unwrap();
+            assert!(
+                data.header
+                    .typ
+                    .as_deref()
+                    .is_some_and(|t| t.eq_ignore_ascii_case("at+jwt"))
+            );
+            black_box(data);
+        };
+        let mut bare = || {
+            case.bare
+                .verify(black_box(input.as_bytes()), black_box(&sig))
+        };
+        let s = paired::measure(&mut [&mut tessera, &mut other, &mut jwt, &mut bare]);
+        println!(
+            "| {alg} | {} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            paired::fmt(paired::median(s[0].clone())),
+            paired::fmt(paired::median(s[1].clone())),
+            paired::fmt(paired::median(s[2].clone())),
+            paired::fmt(paired::median(s[3].clone())),
+            paired::ratio(&s[0], &s[2]),
+            paired::ratio(&s[0], &s[3]),
+            paired::ratio(&s[1], &s[2]),
+            paired::ratio(&s[1], &s[3]),
+        );
+    }
+}
+
 criterion_group!(benches, verify);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    // Only under `cargo bench` (not when `cargo test --benches` smoke-runs the target).
+    if std::env::args().any(|arg| arg == "--bench") {
+        paired_table();
+    }
+}

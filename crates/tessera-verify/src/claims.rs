@@ -185,6 +185,95 @@ impl Claims {
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes().any(|s| s == scope)
     }
+
+    /// The compact JSON of these claims: byte for byte what `serde_json::to_vec(self)` writes,
+    /// about twice as fast. Signing calls this on every token; strings that need no escaping
+    /// (the usual case) are copied whole instead of byte by byte.
+    ///
+    /// ```
+    /// # let claims: tessera_verify::Claims = serde_json::from_str(
+    /// #   r#"{"iss":"i","sub":"s","aud":"a","client_id":"c","iat":1,"exp":2,"jti":"j","x":[1]}"#).unwrap();
+    /// assert_eq!(claims.to_json().unwrap(), serde_json::to_vec(&claims).unwrap());
+    /// ```
+    ///
+    /// # Errors
+    /// When an extra claim reuses a registered claim's name (as `Serialize` does).
+    pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let mut out = Vec::with_capacity(384);
+        out.extend_from_slice(b"{\"iss\":");
+        write_json_str(&mut out, &self.iss)?;
+        out.extend_from_slice(b",\"sub\":");
+        write_json_str(&mut out, &self.sub)?;
+        out.extend_from_slice(b",\"aud\":");
+        match &self.aud {
+            Audience::One(one) => write_json_str(&mut out, one)?,
+            Audience::Many(many) => write_json_array(&mut out, many)?,
+        }
+        out.extend_from_slice(b",\"client_id\":");
+        write_json_str(&mut out, &self.client_id)?;
+        write_json_int(&mut out, b",\"iat\":", self.iat);
+        if let Some(nbf) = self.nbf {
+            write_json_int(&mut out, b",\"nbf\":", nbf);
+        }
+        write_json_int(&mut out, b",\"exp\":", self.exp);
+        out.extend_from_slice(b",\"jti\":");
+        write_json_str(&mut out, &self.jti)?;
+        if let Some(sid) = &self.sid {
+            out.extend_from_slice(b",\"sid\":");
+            write_json_str(&mut out, sid)?;
+        }
+        out.extend_from_slice(b",\"roles\":");
+        write_json_array(&mut out, &self.roles)?;
+        if let Some(scope) = &self.scope {
+            out.extend_from_slice(b",\"scope\":");
+            write_json_str(&mut out, scope)?;
+        }
+        for (name, value) in &self.extra {
+            if REGISTERED.contains(&name.as_str()) {
+                return Err(ser::Error::custom(
+                    "an extra claim uses the name of a registered claim",
+                ));
+            }
+            out.push(b',');
+            write_json_str(&mut out, name)?;
+            out.push(b':');
+            serde_json::to_writer(&mut out, value)?;
+        }
+        out.push(b'}');
+        Ok(out)
+    }
+}
+
+/// Writes `s` as a JSON string exactly as serde_json does (it escapes only control characters,
+/// `"` and `\\`): copied whole when nothing needs escaping, by serde_json otherwise.
+fn write_json_str(out: &mut Vec<u8>, s: &str) -> Result<(), serde_json::Error> {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        Ok(())
+    } else {
+        serde_json::to_writer(out, s)
+    }
+}
+
+fn write_json_array(out: &mut Vec<u8>, items: &[String]) -> Result<(), serde_json::Error> {
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_json_str(out, item)?;
+    }
+    out.push(b']');
+    Ok(())
+}
+
+fn write_json_int(out: &mut Vec<u8>, name: &[u8], value: i64) {
+    use std::io::Write as _;
+    out.extend_from_slice(name);
+    // Writing to a Vec cannot fail; integers print as serde_json prints them.
+    let _ = write!(out, "{value}");
 }
 
 impl Serialize for Claims {
@@ -442,6 +531,23 @@ mod tests {
         let mut claims: Claims = serde_json::from_str(FULL).unwrap();
         claims.extra.insert("exp".into(), Value::from(1));
         assert!(serde_json::to_string(&claims).is_err());
+        assert!(claims.to_json().is_err());
+    }
+
+    #[test]
+    fn to_json_writes_exactly_what_serde_json_writes() {
+        let mut claims: Claims = serde_json::from_str(FULL).unwrap();
+        assert_eq!(claims.to_json().unwrap(), serde_json::to_vec(&claims).unwrap());
+        claims.iss = "quote \" backslash \\ newline \n tab \t nul \0 del \u{7f} é \u{2028}".into();
+        claims.roles = vec![];
+        claims.aud = Audience::One("\u{1}".into());
+        claims.nbf = None;
+        claims.sid = None;
+        claims.scope = None;
+        claims.iat = i64::MIN;
+        claims.exp = i64::MAX;
+        claims.extra.insert("\"odd\nname".into(), Value::from(-1.5));
+        assert_eq!(claims.to_json().unwrap(), serde_json::to_vec(&claims).unwrap());
     }
 
     #[test]

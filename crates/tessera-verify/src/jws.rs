@@ -235,7 +235,8 @@ enum Crit {
 
 impl<'a> Header<'a> {
     fn parse(bytes: &'a [u8]) -> Result<Self, VerifyError> {
-        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let text = std::str::from_utf8(bytes).map_err(|_| VerifyError::Malformed)?;
+        let mut de = serde_json::Deserializer::from_str(text);
         let header = de
             .deserialize_map(HeaderVisitor)
             .map_err(|_| VerifyError::Malformed)?;

@@ -145,7 +145,10 @@ fn parse_claims(payload_b64: &str) -> Result<Claims, VerifyError> {
         &heap[..]
     };
     let fault = Cell::new(ClaimFault::Malformed);
-    let mut de = serde_json::Deserializer::from_slice(payload);
+    // One SIMD-fast UTF-8 check of the whole payload lets serde_json skip its per-string
+    // validation (`from_str`); invalid UTF-8 is malformed either way.
+    let payload = std::str::from_utf8(payload).map_err(|_| VerifyError::Malformed)?;
+    let mut de = serde_json::Deserializer::from_str(payload);
     let parsed = ClaimsSeed { fault: &fault }
         .deserialize(&mut de)
         .and_then(|claims| de.end().map(|()| claims));

@@ -5,7 +5,8 @@
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
-use tessera_verify::{Algorithm, JwkSet, Verifier, dangerous};
+use serde_json::{Map, Value};
+use tessera_verify::{Algorithm, Audience, Claims, JwkSet, Verifier, dangerous};
 
 use crate::support::*;
 
@@ -55,8 +56,68 @@ fn exercise_jwk_set_parser(input: &[u8]) {
     }
 }
 
+fn any_claims() -> impl Strategy<Value = Claims> {
+    let text = || any::<String>();
+    let audience = prop_oneof![
+        text().prop_map(Audience::One),
+        prop::collection::vec(text(), 0..3).prop_map(Audience::Many),
+    ];
+    let extra = prop::collection::btree_map(
+        text().prop_filter("not registered", |k| {
+            !tessera_verify::claims::REGISTERED.contains(&k.as_str())
+        }),
+        prop_oneof![
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            any::<bool>().prop_map(Value::from),
+            text().prop_map(Value::from),
+        ],
+        0..3,
+    );
+    (
+        (
+            text(),
+            audience,
+            text(),
+            text(),
+            any::<i64>(),
+            any::<Option<i64>>(),
+        ),
+        (
+            any::<i64>(),
+            text(),
+            any::<Option<String>>(),
+            prop::collection::vec(text(), 0..3),
+        ),
+        (any::<Option<String>>(), extra),
+    )
+        .prop_map(
+            |((iss, aud, sub, client_id, iat, nbf), (exp, jti, sid, roles), (scope, extra))| {
+                Claims {
+                    iss,
+                    aud,
+                    sub,
+                    client_id,
+                    iat,
+                    nbf,
+                    exp,
+                    jti,
+                    sid,
+                    roles,
+                    scope,
+                    extra: extra.into_iter().collect::<Map<String, Value>>(),
+                }
+            },
+        )
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn claims_to_json_is_byte_identical_to_serde_json(claims in any_claims()) {
+        prop_assert_eq!(claims.to_json().unwrap(), serde_json::to_vec(&claims).unwrap());
+    }
 
     #[test]
     fn any_single_byte_change_makes_verification_fail(
