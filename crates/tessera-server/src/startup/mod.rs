@@ -413,8 +413,24 @@ fn app_router(settings: &Settings, state: AppState, extra: Option<Router<AppStat
             header::X_FRAME_OPTIONS,
             HeaderValue::from_static("DENY"),
         ))
+        // Nothing this server serves should leak its URL (which may carry a code or a token
+        // in a future flow) to another site.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        // HSTS only when this process serves TLS: sent over plain HTTP it is ignored (RFC 6797
+        // §8.1), and behind a TLS proxy the proxy owns the policy for the whole host.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            settings.tls().map(|_| HeaderValue::from_static(HSTS)),
+        ))
         .layer(telemetry::trace_layer())
 }
+
+/// One year, the value HSTS preload lists expect; subdomains are not included, since this
+/// server cannot know what else runs under its domain.
+const HSTS: &str = "max-age=31536000";
 
 /// Drops a password from a database URL before it is printed.
 fn redact_url(url: &str) -> String {

@@ -10,6 +10,7 @@
 
 mod errors;
 mod extract;
+mod headers;
 mod instances;
 mod keys;
 mod login;

@@ -37,16 +37,19 @@ async fn serve_on_a_public_address_with_a_tls_certificate() {
         .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
         .build()
         .unwrap();
-    let discovery: Value = client
+    let response = client
         .get(format!(
             "https://localhost:{port}/.well-known/openid-configuration"
         ))
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
+    assert_eq!(
+        response.headers()["strict-transport-security"],
+        "max-age=31536000",
+        "HSTS when serving TLS"
+    );
+    let discovery: Value = response.json().await.unwrap();
     assert_eq!(discovery["issuer"], "https://auth.example.test");
 
     let plain = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await;
