@@ -267,7 +267,8 @@ impl AuthService {
         }
     }
 
-    /// Deletes expired sessions and old feed entries, and forgets revocations no token needs.
+    /// Deletes expired sessions, old feed entries and stale failed-login counts, and forgets
+    /// revocations no token needs.
     pub async fn sweep(&self) -> Result<u64, AuthError> {
         let now = self.clock.unix();
         // Keep a session's row an hour past its end, so a revocation stays visible to an
@@ -277,6 +278,17 @@ impl AuthService {
             .sweep(now.saturating_sub(3600 + 120), FEED_RETENTION_SECS)
             .await?;
         self.revocations.prune(now);
+        let pruned = self
+            .store
+            .prune_throttles(self.rules.login_throttle.reset_before(now))
+            .await?;
+        if pruned > 0 {
+            tracing::info!(
+                event = "login_throttle.prune",
+                pruned,
+                "stale failed-login counts deleted"
+            );
+        }
         if deleted > 0 {
             tracing::info!(event = "session.sweep", deleted, "expired sessions deleted");
         }

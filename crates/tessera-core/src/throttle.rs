@@ -127,6 +127,9 @@ pub trait ThrottleStore: Send + Sync {
     ) -> Result<Vec<ThrottleEntry>, StoreError>;
     /// Deletes counters matching `filter`; returns how many went.
     async fn clear_throttles(&self, filter: &ThrottleFilter) -> Result<u64, StoreError>;
+    /// Deletes counters whose last failure is before `before` (they count as zero anyway), so
+    /// that a spray of made-up usernames cannot grow the table without bound.
+    async fn prune_throttles(&self, before: i64) -> Result<u64, StoreError>;
 }
 
 /// Thresholds and delays. Defaults: 5 failures per pair, 50 per IP, 100 per username; delays

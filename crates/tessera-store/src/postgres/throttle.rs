@@ -169,4 +169,18 @@ impl ThrottleStore for PgStore {
         })
         .await
     }
+
+    async fn prune_throttles(&self, before: i64) -> Result<u64, StoreError> {
+        within(self.call_timeout, async {
+            Ok(
+                sqlx::query("DELETE FROM login_throttles WHERE last_failure_at < $1")
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_error)?
+                    .rows_affected(),
+            )
+        })
+        .await
+    }
 }

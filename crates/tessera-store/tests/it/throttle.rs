@@ -93,4 +93,17 @@ backend_tests! {
         assert_eq!(store.throttle_state("alice", "10.0.0.1").await.unwrap().pair, None);
         assert_eq!(store.clear_throttles(&filter(None, None)).await.unwrap(), 4);
     }
+
+    async fn stale_counts_are_pruned_and_fresh_ones_kept(store: StoreUnderTest) {
+        let store: &dyn ThrottleStore = store.store.as_ref();
+        store.record_login_failure("alice", "10.0.0.1", 100, 0).await.unwrap();
+        store.record_login_failure("bob", "10.0.0.2", 5_000, 0).await.unwrap();
+
+        let pruned = store.prune_throttles(1_000).await.unwrap();
+
+        assert_eq!(pruned, 3, "alice's pair, user and IP counts");
+        let left = store.throttle_entries(&filter(None, None)).await.unwrap();
+        assert_eq!(left.len(), 3, "{left:?}");
+        assert!(left.iter().all(|e| e.count.last_failure_at == 5_000), "{left:?}");
+    }
 }
