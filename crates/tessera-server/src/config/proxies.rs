@@ -218,4 +218,36 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn the_list_comes_from_the_file_or_the_environment() {
+        use crate::config::{CliOverrides, Settings};
+        let env = |value: &str| vec![("TESSERA_TRUSTED_PROXIES".to_owned(), value.to_owned())];
+
+        let loaded = Settings::load(None, env("10.0.0.0/8, ::1"), CliOverrides::default())
+            .expect("valid list");
+        let refused = Settings::load(None, env("10.0.0.0/8,proxy.local"), CliOverrides::default())
+            .expect_err("a host name is not an address");
+
+        let trusted = loaded.settings.trusted_proxies;
+        assert_eq!(
+            trusted.client_ip(ip("10.2.3.4"), &xff("198.51.100.7")),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            trusted.client_ip(ip("::1"), &xff("198.51.100.7")),
+            ip("198.51.100.7")
+        );
+        assert!(
+            refused.to_string().starts_with("trusted_proxies"),
+            "{refused}"
+        );
+        assert!(
+            Settings::load(None, Vec::new(), CliOverrides::default())
+                .expect("defaults")
+                .settings
+                .trusted_proxies
+                .is_empty()
+        );
+    }
 }

@@ -202,4 +202,36 @@ mod tests {
             assert!(err.to_string().starts_with(key), "{key}: {err}");
         }
     }
+
+    #[test]
+    fn the_environment_overrides_the_file_key_by_key() {
+        use crate::config::{CliOverrides, Settings};
+        let dir = std::env::temp_dir().join(format!("tessera-throttle-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("tessera.toml");
+        std::fs::write(
+            &file,
+            "[login_throttle]\npair_failures = 3\nmax_delay_secs = 600\n",
+        )
+        .expect("write config");
+        let env = vec![(
+            "TESSERA_LOGIN_THROTTLE_MAX_DELAY_SECS".to_owned(),
+            "1200".to_owned(),
+        )];
+
+        let policy = Settings::load(Some(&file), env, CliOverrides::default())
+            .expect("valid")
+            .settings
+            .login_throttle
+            .policy;
+
+        assert_eq!(policy.pair_failures, 3, "from the file");
+        assert_eq!(
+            policy.max_delay,
+            Duration::from_secs(1200),
+            "the environment wins"
+        );
+        assert_eq!(policy.ip_failures, 50, "the default where neither says");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
