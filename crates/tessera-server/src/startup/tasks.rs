@@ -20,12 +20,16 @@ pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(600);
 
 /// Runs until aborted.
 pub(crate) async fn run(state: AppState) {
-    let mut poll = tokio::time::interval(FEED_POLL);
-    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut keys = tokio::time::interval(KEY_RELOAD);
-    keys.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut sweep = tokio::time::interval(SWEEP_EVERY);
-    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Each task first runs one period after start: startup has just done the same work
+    // (snapshot, key load), and a sweep racing a test that moved the clock would be a surprise.
+    let every = |period: Duration| {
+        let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        interval
+    };
+    let mut poll = every(FEED_POLL);
+    let mut keys = every(KEY_RELOAD);
+    let mut sweep = every(SWEEP_EVERY);
     loop {
         tokio::select! {
             _ = poll.tick() => state.auth().sync_revocations().await,
