@@ -328,44 +328,44 @@ impl SigningKey {
         token.extend_from_slice(self.header_b64.as_bytes());
         token.push(b'.');
         encode_onto(&mut token, &payload)?;
-        let mut signature = [0u8; MAX_SIGNATURE_LEN];
-        let signature = self.sign_input(&token, &mut signature)?;
-        token.push(b'.');
-        encode_onto(&mut token, signature)?;
+        self.sign_onto(&mut token)?;
         String::from_utf8(token).map_err(|_| SigningError::Signing)
     }
 
-    /// Signs a JWS signing input into `out` and returns the raw signature (JOSE form:
-    /// r || s for ECDSA).
-    fn sign_input<'o>(
-        &self,
-        input: &[u8],
-        out: &'o mut [u8; MAX_SIGNATURE_LEN],
-    ) -> Result<&'o [u8], SigningError> {
-        let len = match &self.pair {
-            Pair::Hmac(key) => copy(hmac::sign(key, input).as_ref(), out)?,
-            Pair::Ed25519(pair) => copy(
-                pair.try_sign(input)
-                    .map_err(|_| SigningError::Signing)?
-                    .as_ref(),
-                out,
-            )?,
+    /// Signs `token` (the JWS signing input so far) and appends `.` and the base64url
+    /// signature (JOSE form: r || s for ECDSA), encoding straight from aws-lc-rs's output.
+    fn sign_onto(&self, token: &mut Vec<u8>) -> Result<(), SigningError> {
+        match &self.pair {
+            Pair::Hmac(key) => {
+                let tag = hmac::sign(key, token);
+                append_signature(token, tag.as_ref())
+            }
+            Pair::Ed25519(pair) => {
+                let signature = pair.try_sign(token).map_err(|_| SigningError::Signing)?;
+                append_signature(token, signature.as_ref())
+            }
             Pair::Ecdsa(pair) => {
                 let signature = pair
-                    .sign(&SystemRandom::new(), input)
+                    .sign(&SystemRandom::new(), token)
                     .map_err(|_| SigningError::Signing)?;
-                copy(signature.as_ref(), out)?
+                append_signature(token, signature.as_ref())
             }
             Pair::Rsa(pair, encoding) => {
-                let len = pair.public_modulus_len();
-                let signature = out.get_mut(..len).ok_or(SigningError::Signing)?;
-                pair.sign(*encoding, &SystemRandom::new(), input, signature)
+                let mut buffer = [0u8; MAX_SIGNATURE_LEN];
+                let signature = buffer
+                    .get_mut(..pair.public_modulus_len())
+                    .ok_or(SigningError::Signing)?;
+                pair.sign(*encoding, &SystemRandom::new(), token, signature)
                     .map_err(|_| SigningError::Signing)?;
-                len
+                append_signature(token, signature)
             }
-        };
-        out.get(..len).ok_or(SigningError::Signing)
+        }
     }
+}
+
+fn append_signature(token: &mut Vec<u8>, signature: &[u8]) -> Result<(), SigningError> {
+    token.push(b'.');
+    encode_onto(token, signature)
 }
 
 /// The length of unpadded base64 of `len` bytes.
@@ -383,13 +383,6 @@ fn encode_onto(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), SigningError> {
         .map_err(|_| SigningError::Signing)?;
     out.truncate(start + written);
     Ok(())
-}
-
-fn copy(signature: &[u8], out: &mut [u8]) -> Result<usize, SigningError> {
-    out.get_mut(..signature.len())
-        .ok_or(SigningError::Signing)?
-        .copy_from_slice(signature);
-    Ok(signature.len())
 }
 
 impl fmt::Debug for SigningKey {
