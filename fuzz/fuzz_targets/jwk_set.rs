@@ -16,6 +16,9 @@ fuzz_target!(|data: &[u8]| {
     }
     let json = serde_json::to_vec(&set).expect("parsed set serializes");
     if json.len() <= JwkSet::MAX_JSON_LEN {
-        assert_eq!(JwkSet::from_json(&json).expect("serialized set parses"), set);
+        assert_eq!(
+            JwkSet::from_json(&json).expect("serialized set parses"),
+            set
+        );
     }
 });

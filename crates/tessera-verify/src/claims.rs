@@ -537,7 +537,10 @@ mod tests {
     #[test]
     fn to_json_writes_exactly_what_serde_json_writes() {
         let mut claims: Claims = serde_json::from_str(FULL).unwrap();
-        assert_eq!(claims.to_json().unwrap(), serde_json::to_vec(&claims).unwrap());
+        assert_eq!(
+            claims.to_json().unwrap(),
+            serde_json::to_vec(&claims).unwrap()
+        );
         claims.iss = "quote \" backslash \\ newline \n tab \t nul \0 del \u{7f} é \u{2028}".into();
         claims.roles = vec![];
         claims.aud = Audience::One("\u{1}".into());
@@ -547,7 +550,10 @@ mod tests {
         claims.iat = i64::MIN;
         claims.exp = i64::MAX;
         claims.extra.insert("\"odd\nname".into(), Value::from(-1.5));
-        assert_eq!(claims.to_json().unwrap(), serde_json::to_vec(&claims).unwrap());
+        assert_eq!(
+            claims.to_json().unwrap(),
+            serde_json::to_vec(&claims).unwrap()
+        );
     }
 
     #[test]
