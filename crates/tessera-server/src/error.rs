@@ -34,7 +34,13 @@ pub enum ApiError {
     /// 401 `invalid_grant`.
     InvalidGrant,
     /// 403 `insufficient_scope`: the named role or permission is missing.
-    InsufficientScope(String),
+    InsufficientScope {
+        /// What is missing, for the description (e.g. "the role 'admin'").
+        what: String,
+        /// The missing permission, named in the challenge's `scope` attribute (RFC 6750 §3);
+        /// `None` for a role, which is not a scope.
+        scope: Option<&'static str>,
+    },
     /// 403 `forbidden`.
     Forbidden(String),
     /// 404 `not_found`.
@@ -91,7 +97,7 @@ impl ApiError {
                 "invalid_grant",
                 "invalid refresh token".into(),
             ),
-            Self::InsufficientScope(what) => (
+            Self::InsufficientScope { what, .. } => (
                 StatusCode::FORBIDDEN,
                 "insufficient_scope",
                 format!("the access token lacks {what}"),
@@ -137,9 +143,14 @@ impl ApiError {
             Self::InvalidToken(m) => Some(format!(
                 "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{m}\""
             )),
-            Self::InsufficientScope(what) => Some(format!(
-                "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", error_description=\"the access token lacks {what}\""
-            )),
+            Self::InsufficientScope { what, scope } => {
+                let scope = scope
+                    .map(|s| format!(", scope=\"{s}\""))
+                    .unwrap_or_default();
+                Some(format!(
+                    "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", error_description=\"the access token lacks {what}\"{scope}"
+                ))
+            }
             _ => None,
         }
     }

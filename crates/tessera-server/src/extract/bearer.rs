@@ -103,10 +103,10 @@ impl<R: Requirement> FromRequestParts<AppState> for Require<R> {
             Ok(Self(claims, PhantomData))
         } else {
             let kind = if R::IS_ROLE { "role" } else { "permission" };
-            Err(ApiError::InsufficientScope(format!(
-                "the {kind} '{}'",
-                R::NAME
-            )))
+            Err(ApiError::InsufficientScope {
+                what: format!("the {kind} '{}'", R::NAME),
+                scope: (!R::IS_ROLE).then_some(R::NAME),
+            })
         }
     }
 }

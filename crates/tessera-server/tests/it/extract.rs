@@ -62,6 +62,10 @@ backend_tests! {
                 challenge.contains("error=\"insufficient_scope\""),
                 "{path}: {challenge}"
             );
+            // RFC 6750 §3: a missing permission is named in the scope attribute; a role is
+            // not a scope.
+            let named = challenge.contains("scope=\"reports:read\"");
+            assert_eq!(named, path == "/test/reports", "{path}: {challenge}");
             assert_error(response, 403, "insufficient_scope").await;
         }
     }
