@@ -16,7 +16,7 @@ use crate::accounts::Accounts;
 use crate::clock::Clock;
 use crate::domain::{SessionId, UserId};
 use crate::keyring::RefreshKey;
-use crate::password::{Password, PasswordError, PasswordHasher, PolicyViolation, Verification};
+use crate::password::{Password, PasswordError, PolicyViolation, Verification};
 use crate::revocation::Revocations;
 use crate::store::{NewSession, Store, StoreError, User};
 use crate::throttle::ThrottlePolicy;
@@ -159,10 +159,7 @@ pub struct Profile {
 #[derive(Debug, Clone)]
 pub struct AuthService {
     pub(crate) accounts: Accounts,
-    pub(crate) store: Arc<dyn Store>,
-    pub(crate) hasher: PasswordHasher,
     pub(crate) issuer: TokenIssuer,
-    pub(crate) clock: Arc<dyn Clock>,
     pub(crate) rules: AuthPolicy,
     pub(crate) refresh_key: RefreshKey,
     pub(crate) revocations: Arc<Revocations>,
@@ -180,9 +177,6 @@ impl AuthService {
         revocations: Arc<Revocations>,
     ) -> Self {
         Self {
-            store: accounts.store().clone(),
-            hasher: accounts.hasher().clone(),
-            clock: accounts.clock().clone(),
             accounts,
             issuer,
             rules,
@@ -213,12 +207,17 @@ impl AuthService {
 
     /// The clock every use case reads.
     pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.clock
+        self.accounts.clock()
+    }
+
+    /// The password hasher (the accounts' one).
+    pub(crate) fn hasher(&self) -> &crate::password::PasswordHasher {
+        self.accounts.hasher()
     }
 
     /// The store behind the use cases.
     pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+        self.accounts.store()
     }
 
     /// Registers a user with no roles.
@@ -248,8 +247,12 @@ impl AuthService {
         // Without a known address every such request shares one bucket, which errs on refusing.
         let ip = context.client_ip.clone().unwrap_or_default();
         let policy = &self.rules.login_throttle;
-        let now = self.clock.unix();
-        let state = self.store.throttle_state(&throttle_name, &ip).await?;
+        let now = self.accounts.clock().unix();
+        let state = self
+            .accounts
+            .store()
+            .throttle_state(&throttle_name, &ip)
+            .await?;
         if let Some(retry_after_secs) = policy.retry_after(&state, &ip, now) {
             tracing::info!(
                 event = "login.throttled",
@@ -260,7 +263,8 @@ impl AuthService {
         }
         match self.authenticate(username, password).await {
             Ok(user) => {
-                self.store
+                self.accounts
+                    .store()
                     .record_login_success(&throttle_name, &ip, now)
                     .await?;
                 let pair = self.start_session(&user, context).await?;
@@ -269,7 +273,8 @@ impl AuthService {
             }
             Err(AuthError::InvalidCredentials) => {
                 tracing::info!(event = "login.failed", "login failed");
-                self.store
+                self.accounts
+                    .store()
                     .record_login_failure(&throttle_name, &ip, now, policy.reset_before(now))
                     .await?;
                 Err(AuthError::InvalidCredentials)
@@ -290,16 +295,26 @@ impl AuthService {
             return Err(AuthError::InvalidCredentials);
         };
         let found = match Username::parse(username) {
-            Ok(name) => self.store.user_by_username(name.canonical()).await?,
+            Ok(name) => {
+                self.accounts
+                    .store()
+                    .user_by_username(name.canonical())
+                    .await?
+            }
             Err(_) => None,
         };
         let Some(found) = found.filter(|c| !c.user.disabled) else {
-            self.hasher.verify_dummy(&password).await?;
+            self.accounts.hasher().verify_dummy(&password).await?;
             return Err(AuthError::InvalidCredentials);
         };
         let user = found.user;
         Span::current().record("user_id", user.id.as_str());
-        match self.hasher.verify(&password, &found.password_hash).await? {
+        match self
+            .accounts
+            .hasher()
+            .verify(&password, &found.password_hash)
+            .await?
+        {
             Verification::Invalid => return Err(AuthError::InvalidCredentials),
             Verification::Valid { needs_rehash: true } => {
                 self.upgrade_hash(&user.id, &password).await
@@ -314,10 +329,10 @@ impl AuthService {
     /// Re-hashes with the current parameters after a successful login. A failure here must not
     /// fail the login: the old hash still works, and the next login tries again.
     async fn upgrade_hash(&self, user_id: &UserId, password: &Password) {
-        let result = match self.hasher.hash(password).await {
+        let result = match self.accounts.hasher().hash(password).await {
             Ok(hash) => self
-                .store
-                .set_password_hash(user_id, &hash, self.clock.unix())
+                .store()
+                .set_password_hash(user_id, &hash, self.accounts.clock().unix())
                 .await
                 .map_err(AuthError::from),
             Err(e) => Err(e.into()),
@@ -336,7 +351,7 @@ impl AuthService {
         user: &User,
         context: LoginContext,
     ) -> Result<TokenPair, AuthError> {
-        let now = self.clock.unix();
+        let now = self.accounts.clock().unix();
         let lifetime = secs(self.rules.session_lifetime);
         let idle = secs(self.rules.session_idle_timeout);
         let refresh = RefreshToken::generate()?;
@@ -351,7 +366,7 @@ impl AuthService {
             client_ip: context.client_ip,
             refresh_token_hash: refresh.hash(),
         };
-        self.store.create_session(&session).await?;
+        self.accounts.store().create_session(&session).await?;
         Span::current().record("session_id", session.id.as_str());
         let access = self.issue_access(user, &session.id, now).await?;
         Ok(TokenPair {
@@ -369,7 +384,7 @@ impl AuthService {
         session_id: &SessionId,
         now: i64,
     ) -> Result<AccessToken, AuthError> {
-        let permissions = self.store.permissions_of(&user.roles).await?;
+        let permissions = self.accounts.store().permissions_of(&user.roles).await?;
         self.issuer
             .issue(
                 now,
@@ -387,7 +402,7 @@ impl AuthService {
     /// The caller's profile: the username from the store, roles and scope from the token.
     pub async fn profile(&self, claims: &tessera_verify::Claims) -> Result<Profile, AuthError> {
         let user = self
-            .store
+            .store()
             .user_by_id(&UserId::from_trusted(claims.sub.clone()))
             .await?
             .filter(|u| !u.disabled)

@@ -49,7 +49,7 @@ impl AuthService {
         if presented.is_empty() || presented.len() > MAX_REFRESH_TOKEN_LEN {
             return Err(AuthError::InvalidGrant);
         }
-        let now = self.clock.unix();
+        let now = self.accounts.clock().unix();
         let successor = RefreshToken::successor_of(presented, &self.refresh_key);
         let rotation = RefreshRotation {
             presented_hash: hash_refresh_token(presented),
@@ -58,7 +58,12 @@ impl AuthService {
             grace_secs: secs(self.rules.refresh_grace),
             idle_timeout_secs: secs(self.rules.session_idle_timeout),
         };
-        let (session, refresh) = match self.store.rotate_refresh_token(&rotation).await? {
+        let (session, refresh) = match self
+            .accounts
+            .store()
+            .rotate_refresh_token(&rotation)
+            .await?
+        {
             RotationOutcome::Unknown | RotationOutcome::Inactive => {
                 return Err(AuthError::InvalidGrant);
             }
@@ -84,7 +89,7 @@ impl AuthService {
         };
         tracing::Span::current().record("session_id", session.id.as_str());
         let user = self
-            .store
+            .store()
             .user_by_id(&session.user_id)
             .await?
             .filter(|u| !u.disabled)
@@ -130,11 +135,11 @@ impl AuthService {
         refresh: Option<&str>,
         claims: Option<&Claims>,
     ) -> Result<(), AuthError> {
-        let now = self.clock.unix();
+        let now = self.accounts.clock().unix();
         let mut ended = Vec::new();
         if let Some(token) = refresh.filter(|t| !t.is_empty() && t.len() <= MAX_REFRESH_TOKEN_LEN)
             && let Some(session) = self
-                .store
+                .store()
                 .session_of_refresh_token(&hash_refresh_token(token))
                 .await?
         {
@@ -144,7 +149,8 @@ impl AuthService {
             ended.push(SessionId::from_trusted(sid));
         }
         for id in &ended {
-            self.store
+            self.accounts
+                .store()
                 .revoke_session(id, RevokeReason::Logout, now)
                 .await?;
             tracing::info!(event = "session.logout", session_id = %id, "session ended");
@@ -158,13 +164,13 @@ impl AuthService {
     pub async fn logout_all(&self, claims: &Claims) -> Result<(), AuthError> {
         let user = UserId::from_trusted(claims.sub.clone());
         let n = self
-            .store
+            .store()
             .revoke_user_sessions(
                 &user,
                 None,
                 true,
                 RevokeReason::LogoutAll,
-                self.clock.unix(),
+                self.accounts.clock().unix(),
             )
             .await?;
         tracing::info!(
@@ -187,20 +193,20 @@ impl AuthService {
     ) -> Result<(), AuthError> {
         let user_id = UserId::from_trusted(claims.sub.clone());
         let user = self
-            .store
+            .store()
             .user_by_id(&user_id)
             .await?
             .filter(|u| !u.disabled)
             .ok_or(AuthError::UnknownUser)?;
         let name = crate::username::Username::parse(&user.username)?;
         let credentials = self
-            .store
+            .store()
             .user_by_username(name.canonical())
             .await?
             .ok_or(AuthError::UnknownUser)?;
         let current = Password::for_login(current).map_err(|_| AuthError::InvalidCredentials)?;
         if let Verification::Invalid = self
-            .hasher
+            .hasher()
             .verify(&current, &credentials.password_hash)
             .await?
         {
@@ -221,7 +227,11 @@ impl AuthService {
     /// The caller's active sessions, newest first.
     pub async fn sessions(&self, claims: &Claims) -> Result<Vec<SessionInfo>, AuthError> {
         let user = UserId::from_trusted(claims.sub.clone());
-        let sessions = self.store.active_sessions(&user, self.clock.unix()).await?;
+        let sessions = self
+            .accounts
+            .store()
+            .active_sessions(&user, self.accounts.clock().unix())
+            .await?;
         Ok(sessions
             .into_iter()
             .map(|session| SessionInfo {
@@ -235,7 +245,7 @@ impl AuthService {
     pub async fn end_session(&self, claims: &Claims, id: &str) -> Result<(), AuthError> {
         let id = SessionId::from_trusted(id);
         let session = self
-            .store
+            .store()
             .session(&id)
             .await?
             .filter(|s| s.user_id.as_str() == claims.sub);
@@ -243,8 +253,8 @@ impl AuthService {
             return Err(AuthError::NotFound);
         }
         if !self
-            .store
-            .revoke_session(&id, RevokeReason::EndedByUser, self.clock.unix())
+            .store()
+            .revoke_session(&id, RevokeReason::EndedByUser, self.accounts.clock().unix())
             .await?
         {
             return Err(AuthError::NotFound);
@@ -257,11 +267,15 @@ impl AuthService {
     /// Brings the revocation view up to date with the store's feed. Failures are logged and
     /// retried by the next poll; a request never fails because of them.
     pub async fn sync_revocations(&self) {
-        // Re-read a few entries before the last position: on PostgreSQL, feed positions come
-        // from a sequence and can commit out of order. Applying an entry twice is harmless.
-        const OVERLAP: i64 = 256;
-        let after = self.revocations.last_seq().saturating_sub(OVERLAP).max(0);
-        match self.store.revocations_since(after).await {
+        // The stores make feed positions visible in commit order (SQLite has one writer;
+        // PostgreSQL appends under an exclusive lock on the feed), so reading strictly after
+        // the last position seen never skips an entry.
+        match self
+            .accounts
+            .store()
+            .revocations_since(self.revocations.last_seq())
+            .await
+        {
             Ok((events, last)) => self.revocations.apply(&events, last),
             Err(e) => tracing::warn!(error.message = %e, "cannot read the revocation feed"),
         }
@@ -270,16 +284,16 @@ impl AuthService {
     /// Deletes expired sessions, old feed entries and stale failed-login counts, and forgets
     /// revocations no token needs.
     pub async fn sweep(&self) -> Result<u64, AuthError> {
-        let now = self.clock.unix();
+        let now = self.accounts.clock().unix();
         // Keep a session's row an hour past its end, so a revocation stays visible to an
         // instance that starts while an access token of that session could still be valid.
         let deleted = self
-            .store
+            .store()
             .sweep(now.saturating_sub(3600 + 120), FEED_RETENTION_SECS)
             .await?;
         self.revocations.prune(now);
         let pruned = self
-            .store
+            .store()
             .prune_throttles(self.rules.login_throttle.reset_before(now))
             .await?;
         if pruned > 0 {

@@ -367,6 +367,9 @@ pub trait SessionStore: Send + Sync {
     /// Every revocation still in force, and the feed position it includes.
     async fn revocation_snapshot(&self, now: i64) -> Result<RevocationSnapshot, StoreError>;
     /// Feed entries with a position above `after`, in order, with the position of the last.
+    /// Implementations make entries visible in position order (no entry may commit later
+    /// with a lower position), so a follower reading strictly after its last position never
+    /// skips one.
     async fn revocations_since(
         &self,
         after: i64,

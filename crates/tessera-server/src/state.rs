@@ -48,20 +48,17 @@ pub struct PublishError(String);
 impl Published {
     /// Builds the verifier and the documents for `ring`.
     pub fn build(ring: &KeyRing, issuer: &str, audience: &str) -> Result<Self, PublishError> {
+        let keys = ring.verification_keys();
+        let mut algs: Vec<&'static str> = keys.iter().map(|k| k.alg().as_str()).collect();
+        algs.sort_unstable();
+        algs.dedup();
         let verifier = Verifier::builder(issuer, audience)
-            .keys(ring.verification_keys())
+            .keys(keys)
             .build()
             .map_err(|e| PublishError(e.to_string()))?;
         let jwks = serde_json::to_vec(&ring.jwks()).map_err(|e| PublishError(e.to_string()))?;
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &jwks);
         let jwks_etag = format!("\"{}\"", hex(digest.as_ref().get(..16).unwrap_or_default()));
-        let mut algs: Vec<&str> = ring
-            .verification_keys()
-            .iter()
-            .map(|k| k.alg().as_str())
-            .collect();
-        algs.sort_unstable();
-        algs.dedup();
         let discovery = serde_json::json!({
             "issuer": issuer,
             "jwks_uri": format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')),

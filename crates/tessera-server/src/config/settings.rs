@@ -192,11 +192,13 @@ pub const SESSION_MIN_IDLE_SECS: u64 = 300;
 pub const REFRESH_GRACE_SECS_RANGE: std::ops::RangeInclusive<u64> = 0..=60;
 
 impl Default for SessionSettings {
+    /// The use cases' defaults, so the two cannot drift.
     fn default() -> Self {
+        let policy = tessera_core::auth::AuthPolicy::default();
         Self {
-            lifetime: Duration::from_secs(30 * 24 * 3600),
-            idle_timeout: Duration::from_secs(7 * 24 * 3600),
-            refresh_grace: Duration::from_secs(10),
+            lifetime: policy.session_lifetime,
+            idle_timeout: policy.session_idle_timeout,
+            refresh_grace: policy.refresh_grace,
         }
     }
 }
