@@ -8,6 +8,7 @@
     clippy::indexing_slicing
 )]
 
+mod cookies;
 mod errors;
 mod extract;
 mod headers;
