@@ -56,6 +56,8 @@ pub enum ApiError {
         /// Seconds until a retry may be considered.
         retry_after_secs: u64,
     },
+    /// 408 `request_timeout`: the request took longer than `limits.request_timeout`.
+    RequestTimeout,
     /// 503 `temporarily_unavailable` with `Retry-After`.
     Unavailable(&'static str),
     /// 500 `server_error`; the cause is logged, never sent.
@@ -122,7 +124,12 @@ impl ApiError {
             Self::RateLimited { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
-                "too many failed attempts; retry after the time in Retry-After".into(),
+                "too many attempts; retry after the time in Retry-After".into(),
+            ),
+            Self::RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the request took too long to arrive or to answer".into(),
             ),
             Self::Unavailable(m) => (
                 StatusCode::SERVICE_UNAVAILABLE,

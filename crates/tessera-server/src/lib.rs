@@ -12,11 +12,13 @@
 //! - [`extract`]: our `Json`, the bearer-token and role/permission extractors.
 //! - [`error`]: `ApiError`, the only place statuses are chosen.
 //! - [`telemetry`]: logging setup and the request-logging middleware.
+//! - [`ratelimit`]: per-IP limits on registration and refresh.
 //! - [`state`]: what handlers share.
 
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod ratelimit;
 mod routes;
 pub mod startup;
 pub mod state;

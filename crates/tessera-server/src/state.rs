@@ -13,6 +13,7 @@ use tessera_verify::Verifier;
 use tessera_verify::csrf::AllowedOrigins;
 
 use crate::config::TrustedProxies;
+use crate::ratelimit::RateLimits;
 
 /// Shared, cheaply cloned application state.
 #[derive(Debug, Clone)]
@@ -23,6 +24,7 @@ struct Inner {
     auth: AuthService,
     trusted_proxies: TrustedProxies,
     origins: AllowedOrigins,
+    rate_limits: RateLimits,
     keys: Arc<CurrentKeys>,
     manager: Option<KeyManager>,
     published: RwLock<Arc<Published>>,
@@ -92,11 +94,13 @@ impl AppState {
         published: Published,
         trusted_proxies: TrustedProxies,
         origins: AllowedOrigins,
+        rate_limits: RateLimits,
     ) -> Self {
         Self(Arc::new(Inner {
             auth,
             trusted_proxies,
             origins,
+            rate_limits,
             keys,
             manager,
             published: RwLock::new(Arc::new(published)),
@@ -116,6 +120,11 @@ impl AppState {
     /// The origins whose pages may use cookie mode (the server's own, then `[browser]`'s).
     pub fn origins(&self) -> &AllowedOrigins {
         &self.0.origins
+    }
+
+    /// The per-IP limits on registration and refresh.
+    pub fn rate_limits(&self) -> &RateLimits {
+        &self.0.rate_limits
     }
 
     /// Key management, when keys live in the store.

@@ -89,6 +89,24 @@ pub(crate) const KNOWN: &[(&str, &str)] = &[
         "browser.allowed_origins (comma-separated)",
     ),
     ("TESSERA_BROWSER_SIGNIN_PAGE", "browser.signin_page"),
+    ("TESSERA_LIMITS_MAX_CONNECTIONS", "limits.max_connections"),
+    ("TESSERA_LIMITS_MAX_HEADER_BYTES", "limits.max_header_bytes"),
+    (
+        "TESSERA_LIMITS_HEADER_READ_TIMEOUT_SECS",
+        "limits.header_read_timeout_secs",
+    ),
+    (
+        "TESSERA_LIMITS_REQUEST_TIMEOUT_SECS",
+        "limits.request_timeout_secs",
+    ),
+    (
+        "TESSERA_LIMITS_REGISTER_PER_IP_PER_HOUR",
+        "limits.register_per_ip_per_hour",
+    ),
+    (
+        "TESSERA_LIMITS_REFRESH_PER_IP_PER_MINUTE",
+        "limits.refresh_per_ip_per_minute",
+    ),
     (
         "TESSERA_LOGIN_THROTTLE_PAIR_FAILURES",
         "login_throttle.pair_failures",
@@ -250,6 +268,24 @@ fn apply(env: &mut EnvLayer, name: &str, value: String) -> Result<(), ConfigErro
             l.browser.allowed_origins = Some(comma_list(&value));
         }
         "TESSERA_BROWSER_SIGNIN_PAGE" => l.browser.signin_page = Some(parse_bool(name, &value)?),
+        "TESSERA_LIMITS_MAX_CONNECTIONS" => {
+            l.limits.max_connections = Some(parse(name, &value, "a number of connections")?);
+        }
+        "TESSERA_LIMITS_MAX_HEADER_BYTES" => {
+            l.limits.max_header_bytes = Some(parse(name, &value, "a number of bytes")?);
+        }
+        "TESSERA_LIMITS_HEADER_READ_TIMEOUT_SECS" => {
+            l.limits.header_read_timeout_secs = Some(parse(name, &value, "a number of seconds")?);
+        }
+        "TESSERA_LIMITS_REQUEST_TIMEOUT_SECS" => {
+            l.limits.request_timeout_secs = Some(parse(name, &value, "a number of seconds")?);
+        }
+        "TESSERA_LIMITS_REGISTER_PER_IP_PER_HOUR" => {
+            l.limits.register_per_ip_per_hour = Some(parse(name, &value, "a number")?);
+        }
+        "TESSERA_LIMITS_REFRESH_PER_IP_PER_MINUTE" => {
+            l.limits.refresh_per_ip_per_minute = Some(parse(name, &value, "a number")?);
+        }
         "TESSERA_LOGIN_THROTTLE_PAIR_FAILURES" => {
             l.login_throttle.pair_failures = Some(parse(name, &value, "a number of failures")?);
         }
@@ -365,7 +401,8 @@ mod tests {
                 || n.ends_with("_DAYS")
                 || n.ends_with("_MS")
                 || n.ends_with("_POOL_SIZE")
-                || n.ends_with("_FAILURES") =>
+                || n.ends_with("_FAILURES")
+                || n.starts_with("TESSERA_LIMITS_") =>
             {
                 "16"
             }

@@ -41,6 +41,8 @@ pub(crate) struct Layer {
     #[serde(default)]
     pub(crate) browser: super::browser::BrowserLayer,
     #[serde(default)]
+    pub(crate) limits: super::limits::LimitsLayer,
+    #[serde(default)]
     pub(crate) password: PasswordLayer,
     #[serde(default)]
     pub(crate) hashing: HashingLayer,
@@ -170,6 +172,7 @@ impl Layer {
             trusted_proxies: over.trusted_proxies.or(self.trusted_proxies),
             login_throttle: self.login_throttle.overridden_by(over.login_throttle),
             browser: self.browser.overridden_by(over.browser),
+            limits: self.limits.overridden_by(over.limits),
             password: PasswordLayer {
                 argon2_m_cost_kib: over
                     .password

@@ -18,6 +18,7 @@
 //! - `database.rs`, `throttle.rs`: the `[database]` and `[login_throttle]` tables.
 //! - `proxies.rs`: `trusted_proxies` and the client address behind them.
 //! - `browser.rs`: the `[browser]` table (cookie mode's origins, the sign-in page).
+//! - `limits.rs`: the `[limits]` table (connections, headers, timeouts, per-IP rates).
 //! - `advice.rs`: warnings about accepted but weaker choices (RFC 8725 terms).
 
 mod advice;
@@ -25,6 +26,7 @@ mod browser;
 mod database;
 mod env;
 mod file;
+mod limits;
 mod proxies;
 mod resource_servers;
 mod settings;
@@ -56,6 +58,7 @@ pub use database::{
 };
 
 pub use browser::{BrowserSettings, origin_of};
+pub use limits::LimitsSettings;
 pub use proxies::TrustedProxies;
 pub use throttle::{
     BASE_DELAY_SECS_RANGE, BUCKET_FAILURES_RANGE, LoginThrottleSettings, MAX_DELAY_SECS_LIMIT,

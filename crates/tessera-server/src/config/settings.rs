@@ -81,6 +81,8 @@ pub struct Settings {
     pub login_throttle: super::LoginThrottleSettings,
     /// `[browser]`: cookie mode's allowed origins and the sign-in page.
     pub browser: super::BrowserSettings,
+    /// `[limits]`: connections, headers, timeouts, per-IP rates.
+    pub limits: super::LimitsSettings,
     /// Proxies whose `X-Forwarded-For` names the client (IP addresses or CIDR blocks).
     /// Default: none, so the socket's peer is the client.
     pub trusted_proxies: super::TrustedProxies,
@@ -254,6 +256,7 @@ impl Settings {
             database: super::DatabaseSettings::default(),
             login_throttle: super::LoginThrottleSettings::default(),
             browser: super::BrowserSettings::default(),
+            limits: super::LimitsSettings::default(),
             trusted_proxies: super::TrustedProxies::default(),
             registration_open: true,
             body_limit_bytes: DEFAULT_BODY_LIMIT_BYTES,
@@ -329,6 +332,7 @@ impl Settings {
             database: super::DatabaseSettings::from_layer(&layer.database),
             login_throttle: super::LoginThrottleSettings::from_layer(&layer.login_throttle),
             browser: super::BrowserSettings::from_layer(&layer.browser)?,
+            limits: super::LimitsSettings::from_layer(&layer.limits),
             trusted_proxies: super::TrustedProxies::parse(
                 layer.trusted_proxies.as_deref().unwrap_or_default(),
             )?,
@@ -387,6 +391,7 @@ impl Settings {
         self.check_keys()?;
         self.database.validate()?;
         self.login_throttle.validate()?;
+        self.limits.validate()?;
         if !self.is_loopback() && self.tls.is_none() && !self.behind_tls_proxy {
             return Err(ConfigError::PublicListenWithoutTls {
                 listen: self.listen,

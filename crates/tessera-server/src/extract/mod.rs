@@ -4,8 +4,10 @@
 
 mod bearer;
 pub mod browser;
+mod client_ip;
 mod json;
 
 pub(crate) use bearer::verify as verify_access_token;
 pub use bearer::{Authenticated, Require, Requirement};
+pub use client_ip::ClientIp;
 pub use json::{Json, OptionalJson};

@@ -6,6 +6,7 @@
 mod hmac;
 mod keys;
 mod master_key;
+mod serve;
 mod tasks;
 mod tls;
 
@@ -112,7 +113,8 @@ impl Default for BuildOptions {
 pub struct App {
     listener: tokio::net::TcpListener,
     router: Router,
-    tls: Option<Arc<rustls::ServerConfig>>,
+    tls: Option<Arc<tls::TlsReloader>>,
+    limits: crate::config::LimitsSettings,
     state: AppState,
     summary: Summary,
 }
@@ -168,7 +170,10 @@ impl App {
             .await
             .map_err(|e| StartupError::Config(format!("password hashing does not work: {e}")))?;
         let tls = match settings.tls() {
-            Some(tls) => Some(tls::server_config(&tls.cert_file, &tls.key_file)?),
+            Some(tls) => Some(Arc::new(tls::TlsReloader::load(
+                &tls.cert_file,
+                &tls.key_file,
+            )?)),
             None => None,
         };
         let router = app_router(&settings, state.clone(), options.extra_routes);
@@ -185,6 +190,7 @@ impl App {
             listener,
             router,
             tls,
+            limits: settings.limits,
             state,
             summary,
         })
@@ -216,43 +222,13 @@ impl App {
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
         let background = tokio::spawn(tasks::run(self.state.clone()));
-        let result = self.serve(signal).await;
+        let tls_watch = self.tls.clone().map(|t| tokio::spawn(tls::watch(t)));
+        serve::serve(self.listener, self.router, self.tls, self.limits, signal).await;
         background.abort();
-        result
-    }
-
-    async fn serve(
-        self,
-        signal: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), StartupError> {
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let serve_error = |e| StartupError::io("the server stopped with an error".into(), e);
-        match self.tls {
-            None => axum::serve(self.listener, service)
-                .with_graceful_shutdown(signal)
-                .await
-                .map_err(serve_error),
-            Some(config) => {
-                let listener = self.listener.into_std().map_err(serve_error)?;
-                let handle = axum_server::Handle::new();
-                let stopper = handle.clone();
-                tokio::spawn(async move {
-                    signal.await;
-                    stopper.graceful_shutdown(Some(Duration::from_secs(10)));
-                });
-                axum_server::from_tcp_rustls(
-                    listener,
-                    axum_server::tls_rustls::RustlsConfig::from_config(config),
-                )
-                .map_err(serve_error)?
-                .handle(handle)
-                .serve(service)
-                .await
-                .map_err(serve_error)
-            }
+        if let Some(watch) = tls_watch {
+            watch.abort();
         }
+        Ok(())
     }
 }
 
@@ -394,6 +370,7 @@ async fn build_state(parts: Parts<'_>) -> Result<(AppState, bool), StartupError>
             settings
                 .browser
                 .origins(&own_origins(settings, issuer, address)),
+            crate::ratelimit::RateLimits::from_settings(&settings.limits),
         ),
         created,
     ))
@@ -423,6 +400,10 @@ fn app_router(settings: &Settings, state: AppState, extra: Option<Router<AppStat
     let cors = cors_layer(settings);
     routes
         .with_state(state)
+        .layer(middleware::from_fn_with_state(
+            settings.limits.request_timeout,
+            request_timeout,
+        ))
         .layer(middleware::from_fn(telemetry::log_error_causes))
         .layer(DefaultBodyLimit::max(settings.body_limit_bytes()))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -485,6 +466,22 @@ fn cors_layer(settings: &Settings) -> Option<CorsLayer> {
             .expose_headers([header::RETRY_AFTER, header::WWW_AUTHENTICATE])
             .max_age(Duration::from_secs(600)),
     )
+}
+
+/// Answers 408 when a request (body upload included) takes longer than `limit`; the
+/// connection's other requests and every other client go on.
+async fn request_timeout(
+    axum::extract::State(limit): axum::extract::State<Duration>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::info!(event = "request.timed_out", "request timed out");
+            axum::response::IntoResponse::into_response(crate::error::ApiError::RequestTimeout)
+        }
+    }
 }
 
 /// One year, the value HSTS preload lists expect; subdomains are not included, since this

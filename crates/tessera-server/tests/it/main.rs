@@ -14,6 +14,7 @@ mod extract;
 mod headers;
 mod instances;
 mod keys;
+mod limits;
 mod login;
 mod me;
 mod outage;

@@ -139,3 +139,90 @@ fn accepted_but_weaker_choices_are_warned_in_rfc_8725_terms() {
     );
     assert!(stdout.contains("(3 warnings)"), "{stdout}");
 }
+
+/// Every weak setting the issue names, refused through the binary: `check-config` and `serve`
+/// exit non-zero with the same message, which names the setting.
+#[test]
+fn each_weak_configuration_is_refused_by_check_config_and_serve_alike() {
+    let cases: &[(&str, &str, &[&str], &str)] = &[
+        (
+            "an access-token lifetime over 60 minutes",
+            "access_token_ttl_secs = 3601\n",
+            &[],
+            "access_token_ttl_secs",
+        ),
+        (
+            "Argon2 below the OWASP floor",
+            "[password]\nargon2_m_cost_kib = 1024\nargon2_t_cost = 1\n",
+            &[],
+            "argon2",
+        ),
+        (
+            "wildcard CORS with credentials",
+            "[browser]\nallowed_origins = [\"*\"]\n",
+            &[],
+            "wildcards are never accepted",
+        ),
+        (
+            "a plain-HTTP browser origin off loopback",
+            "[browser]\nallowed_origins = [\"http://app.example\"]\n",
+            &[],
+            "browser.allowed_origins",
+        ),
+        (
+            "no issuer off loopback",
+            "behind_tls_proxy = true\naudience = \"api\"\n",
+            &["--listen", "0.0.0.0:0"],
+            "issuer",
+        ),
+        (
+            "no audience off loopback",
+            "behind_tls_proxy = true\nissuer = \"https://auth.example\"\n",
+            &["--listen", "0.0.0.0:0"],
+            "audience",
+        ),
+        (
+            "a header limit below what HTTP needs",
+            "[limits]\nmax_header_bytes = 1024\n",
+            &[],
+            "limits.max_header_bytes",
+        ),
+    ];
+    for (case, toml, flags, named) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("tessera.toml");
+        std::fs::write(&config, toml).unwrap();
+        let config = config.to_str().unwrap();
+        let mut check = vec!["check-config", "--config", config];
+        check.extend_from_slice(flags);
+        let mut serve = vec!["serve", "--config", config];
+        serve.extend_from_slice(flags);
+
+        let checked = run(dir.path(), &check, "");
+        let served = run(dir.path(), &serve, "");
+
+        assert!(!checked.status.success(), "{case}: check-config refuses");
+        assert!(!served.status.success(), "{case}: serve refuses");
+        let stderr = text(&checked.stderr);
+        assert!(
+            stderr.contains(named),
+            "{case}: the message names {named}: {stderr}"
+        );
+        assert_eq!(stderr, text(&served.stderr), "{case}: the same verdict");
+    }
+}
+
+#[test]
+fn an_rsa_key_under_2048_bits_is_refused_at_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let weak = format!(
+        "{}/../tessera-verify/tests/data/rsa1024.pem",
+        env!("CARGO_MANIFEST_DIR")
+    );
+
+    let out = run(dir.path(), &["keys", "import", &weak, "--alg", "RS256"], "");
+
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("2048"), "{stderr}");
+}

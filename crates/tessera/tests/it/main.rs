@@ -122,6 +122,16 @@ impl Server {
 }
 
 impl Server {
+    /// Sends the server a signal (`HUP`, `TERM`, …) with the system's `kill`.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{name}");
+    }
+
     /// Kills the server and returns what it wrote to stderr.
     pub fn stop_and_collect_stderr(mut self) -> String {
         let _ = self.child.kill();

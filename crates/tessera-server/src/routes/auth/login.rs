@@ -1,9 +1,7 @@
 //! `POST /auth/login`: username and password in, token response out (or, with
 //! `Tessera-Delivery: cookie`, the tokens as cookies: browser mode).
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use secrecy::SecretString;
@@ -11,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use tessera_core::auth::{LoginContext, TokenPair};
 
 use crate::error::ApiError;
-use crate::extract::Json;
 use crate::extract::browser;
+use crate::extract::{ClientIp, Json};
 use crate::state::AppState;
 
 /// Login body.
@@ -56,7 +54,7 @@ impl TokenResponse<'_> {
 
 pub(crate) async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     headers: HeaderMap,
     Json(body): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
@@ -70,12 +68,7 @@ pub(crate) async fn login(
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
-        client_ip: Some(
-            state
-                .trusted_proxies()
-                .client_ip(peer.ip(), &headers)
-                .to_string(),
-        ),
+        client_ip: Some(client.to_string()),
     };
     let pair = state
         .auth()

@@ -1,4 +1,4 @@
-//! `POST /auth/register`.
+//! `POST /auth/register` (rate-limited per client IP, `limits.register_per_ip_per_hour`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -6,7 +6,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::extract::Json;
+use crate::extract::{ClientIp, Json};
 use crate::state::AppState;
 
 /// Registration body.
@@ -26,8 +26,10 @@ pub(crate) struct RegisterResponse {
 
 pub(crate) async fn register(
     State(state): State<AppState>,
+    client: ClientIp,
     Json(body): Json<RegisterRequest>,
 ) -> Result<(StatusCode, axum::Json<RegisterResponse>), ApiError> {
+    client.check(state.rate_limits().register.as_ref(), &state)?;
     let user = state
         .auth()
         .register(&body.username, &body.password)

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::login::TokenResponse;
 use crate::error::ApiError;
 use crate::extract::browser;
-use crate::extract::{Authenticated, Json, OptionalJson};
+use crate::extract::{Authenticated, ClientIp, Json, OptionalJson};
 use crate::state::AppState;
 
 /// Refresh body.
@@ -26,9 +26,11 @@ pub(crate) struct RefreshRequest {
 /// after the CSRF checks).
 pub(crate) async fn refresh(
     State(state): State<AppState>,
+    client: ClientIp,
     headers: HeaderMap,
     OptionalJson(body): OptionalJson<RefreshRequest>,
 ) -> Result<Response, ApiError> {
+    client.check(state.rate_limits().refresh.as_ref(), &state)?;
     if let Some(body) = body {
         let pair = state.auth().refresh(&body.refresh_token).await?;
         return Ok(TokenResponse::render(&pair));
