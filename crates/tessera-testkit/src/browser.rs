@@ -28,9 +28,9 @@ const POLL: Duration = Duration::from_millis(100);
 #[derive(Debug)]
 pub struct Browser {
     http: reqwest::Client,
+    /// chromedriver's port.
     port: u16,
-    /// `http://127.0.0.1:<port>/session/<id>`.
-    session: String,
+    /// Empty until the session is created.
     session_id: String,
     child: Option<Child>,
 }
@@ -68,11 +68,17 @@ impl Browser {
             .stderr(logs())
             .spawn()
             .expect("chromedriver starts");
-        let http = reqwest::Client::new();
-        let base = format!("http://127.0.0.1:{port}");
+        // From here on a failure drops `browser`, which kills chromedriver.
+        let mut browser = Self {
+            http: reqwest::Client::new(),
+            port,
+            session_id: String::new(),
+            child: Some(child),
+        };
         let deadline = Instant::now() + DEFAULT_TIMEOUT;
         loop {
-            let ready = match http.get(format!("{base}/status")).send().await {
+            let status = browser.http.get(format!("http://127.0.0.1:{port}/status"));
+            let ready = match status.send().await {
                 Ok(r) => r.json::<Value>().await.ok(),
                 Err(_) => None,
             };
@@ -91,28 +97,39 @@ impl Browser {
                     "--disable-extensions", "--no-first-run", "--window-size=1280,900"],
             },
         }}});
-        let created = command(
-            &http,
-            reqwest::Method::POST,
-            &format!("{base}/session"),
-            &capabilities,
-        )
-        .await;
-        let session_id = created["sessionId"]
+        let created = browser.post("", capabilities).await;
+        browser.session_id = created["sessionId"]
             .as_str()
             .expect("a session id")
             .to_owned();
-        Self {
-            http,
-            port,
-            session: format!("{base}/session/{session_id}"),
-            session_id,
-            child: Some(child),
-        }
+        browser
     }
 
+    /// Sends one WebDriver command to this session (to `/session` before there is one) and
+    /// returns its `value`; a WebDriver error fails the test with the driver's message.
     async fn call(&self, method: reqwest::Method, path: &str, body: &Value) -> Value {
-        command(&self.http, method, &format!("{}{path}", self.session), body).await
+        let url = if self.session_id.is_empty() {
+            format!("http://127.0.0.1:{}/session{path}", self.port)
+        } else {
+            format!(
+                "http://127.0.0.1:{}/session/{}{path}",
+                self.port, self.session_id
+            )
+        };
+        let mut request = self.http.request(method.clone(), &url);
+        if !body.is_null() {
+            request = request.json(body);
+        }
+        let response = request.send().await.expect("chromedriver answers");
+        let status = response.status();
+        let mut answer: Value = response.json().await.expect("a JSON answer");
+        if !status.is_success() {
+            panic!(
+                "WebDriver {method} {url}: {} ({status}): {}",
+                answer["value"]["error"], answer["value"]["message"]
+            );
+        }
+        answer["value"].take()
     }
 
     async fn post(&self, path: &str, body: Value) -> Value {
@@ -277,30 +294,6 @@ impl Element<'_> {
     }
 }
 
-/// Sends one WebDriver command and returns its `value`; a WebDriver error fails the test
-/// with the driver's message.
-async fn command(
-    http: &reqwest::Client,
-    method: reqwest::Method,
-    url: &str,
-    body: &Value,
-) -> Value {
-    let mut request = http.request(method.clone(), url);
-    if !body.is_null() {
-        request = request.json(body);
-    }
-    let response = request.send().await.expect("chromedriver answers");
-    let status = response.status();
-    let mut answer: Value = response.json().await.expect("a JSON answer");
-    if !status.is_success() {
-        panic!(
-            "WebDriver {method} {url}: {} ({status}): {}",
-            answer["value"]["error"], answer["value"]["message"]
-        );
-    }
-    answer["value"].take()
-}
-
 impl Drop for Browser {
     /// On a failed test, ends the session so Chromium does not outlive chromedriver (a plain
     /// blocking `DELETE`: a drop cannot await), then kills chromedriver.
@@ -308,7 +301,9 @@ impl Drop for Browser {
         let Some(mut child) = self.child.take() else {
             return;
         };
-        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+        if !self.session_id.is_empty()
+            && let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port))
+        {
             let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
             let request = format!(
                 "DELETE /session/{} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",

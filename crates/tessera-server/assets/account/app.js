@@ -99,18 +99,21 @@
     return result;
   }
 
+  // Restores a session from the cookies (refreshing once if the access cookie has expired),
+  // or shows the form.
   async function start() {
     const csrf = await call('GET', '/auth/csrf');
     if (csrf.status === 200) {
       csrfToken = csrf.body.csrf_token;
       el('expires').textContent = 'unknown until the next refresh';
-      if (await loadMe()) { say(''); return; }
-      if ((await refresh()).status === 200 && await loadMe()) { say(''); return; }
-    } else if (csrf.status === 0) {
-      say(problem(csrf), 'error');
+      if (await loadMe() || ((await refresh()).status === 200 && await loadMe())) {
+        say('');
+        return;
+      }
     }
     showForm();
-    if (csrf.status !== 0) say('');
+    if (csrf.status === 0) say(problem(csrf), 'error');
+    else say('');
   }
 
   form.addEventListener('submit', async (event) => {
