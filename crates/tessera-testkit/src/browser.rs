@@ -90,6 +90,7 @@ impl Browser {
         }
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
+            "goog:loggingPrefs": { "browser": "ALL" },
             "goog:chromeOptions": {
                 "binary": CHROMIUM,
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
@@ -242,6 +243,25 @@ impl Browser {
         match self.get("/cookie").await {
             Value::Array(cookies) => cookies,
             other => panic!("a cookie list, not {other}"),
+        }
+    }
+
+    /// Deletes the cookie `name` of the current page (an expired cookie, say).
+    pub async fn delete_cookie(&self, name: &str) {
+        self.call(
+            reqwest::Method::DELETE,
+            &format!("/cookie/{name}"),
+            &Value::Null,
+        )
+        .await;
+    }
+
+    /// The console messages since the last call (`level`, `message`), Content Security Policy
+    /// violations included: chromedriver's log extension.
+    pub async fn console(&self) -> Vec<Value> {
+        match self.post("/se/log", json!({ "type": "browser" })).await {
+            Value::Array(entries) => entries,
+            other => panic!("a log, not {other}"),
         }
     }
 

@@ -63,14 +63,19 @@ pub(crate) async fn account_page_scenario(address: &str) {
     browser.wait_for_text("#status", "Signed in", WAIT).await;
     assert_eq!(browser.find("#who-roles").await.text().await, "editor");
     assert_eq!(browser.find("#who-scope").await.text().await, "posts:read");
-    assert!(
-        browser
-            .find("#expires")
-            .await
-            .text()
-            .await
-            .contains("minutes")
-    );
+    let expires = browser.find("#expires").await.text().await;
+    assert!(expires.contains("minutes"), "the access expiry: {expires}");
+    let refused: Vec<Value> = browser
+        .console()
+        .await
+        .into_iter()
+        .filter(|entry| {
+            entry["message"]
+                .to_string()
+                .contains("Content Security Policy")
+        })
+        .collect();
+    assert!(refused.is_empty(), "the page breaks its CSP: {refused:?}");
 
     // Screenshots of the signed-in view, on a phone and on a laptop.
     let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
@@ -116,6 +121,15 @@ pub(crate) async fn account_page_scenario(address: &str) {
         value_of(&refreshed),
         secrets[0],
         "refresh replaces the access cookie"
+    );
+
+    // An expired access cookie: the page refreshes by itself on load.
+    browser.delete_cookie(ACCESS).await;
+    browser.goto(&page).await;
+    browser.wait_for_text("#who-username", "alice", WAIT).await;
+    assert!(
+        cookie(&browser, ACCESS).await.is_some(),
+        "a new access cookie"
     );
 
     // Cross-site (localhost is another site than 127.0.0.1): the cookies are not even sent.
