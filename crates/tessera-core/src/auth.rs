@@ -15,7 +15,7 @@ use tracing::Span;
 use crate::accounts::Accounts;
 use crate::clock::Clock;
 use crate::domain::{SessionId, UserId};
-use crate::keyring::RefreshKey;
+use crate::keyring::{CsrfKey, MasterKey, RefreshKey};
 use crate::password::{Password, PasswordError, PolicyViolation, Verification};
 use crate::revocation::Revocations;
 use crate::store::{NewSession, Store, StoreError, User};
@@ -162,6 +162,7 @@ pub struct AuthService {
     pub(crate) issuer: TokenIssuer,
     pub(crate) rules: AuthPolicy,
     pub(crate) refresh_key: RefreshKey,
+    pub(crate) csrf_key: CsrfKey,
     pub(crate) revocations: Arc<Revocations>,
 }
 
@@ -173,16 +174,22 @@ impl AuthService {
         accounts: Accounts,
         issuer: TokenIssuer,
         rules: AuthPolicy,
-        refresh_key: RefreshKey,
+        master: &MasterKey,
         revocations: Arc<Revocations>,
     ) -> Self {
         Self {
             accounts,
             issuer,
             rules,
-            refresh_key,
+            refresh_key: master.refresh_key(),
+            csrf_key: master.csrf_key(),
             revocations,
         }
+    }
+
+    /// The CSRF token of a session (browser mode; see `tessera_verify::csrf`).
+    pub fn csrf_token(&self, session_id: &str) -> String {
+        self.csrf_key.token_for(session_id)
     }
 
     /// The revocation view protected routes check tokens against.
@@ -394,6 +401,7 @@ impl AuthService {
                     roles: user.roles.clone(),
                     permissions,
                     token_version: user.token_version,
+                    csrf: tessera_verify::csrf::claim_for(&self.csrf_token(session_id.as_str())),
                 },
             )
             .map_err(|e| AuthError::Internal(Box::new(e)))

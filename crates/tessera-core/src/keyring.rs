@@ -103,14 +103,23 @@ impl MasterKey {
     /// its own label, so it is independent of the sealing key and shared by every instance
     /// that has the master key).
     pub fn refresh_key(&self) -> RefreshKey {
+        RefreshKey(self.derive(b"tessera refresh-token successor v1"))
+    }
+
+    /// The key that derives each session's CSRF token (browser mode): HKDF-SHA256 of the
+    /// master key with its own label, so every instance derives the same tokens.
+    pub fn csrf_key(&self) -> CsrfKey {
+        CsrfKey(self.derive(b"tessera csrf token v1"))
+    }
+
+    fn derive(&self, label: &'static [u8]) -> hmac::Key {
         let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, b"tessera");
         let prk = salt.extract(self.0.as_ref());
-        let info: [&[u8]; 1] = [b"tessera refresh-token successor v1"];
-        let key = prk.expand(&info, hmac::HMAC_SHA256).map(hmac::Key::from);
-        match key {
-            Ok(key) => RefreshKey(key),
+        let info: [&[u8]; 1] = [label];
+        match prk.expand(&info, hmac::HMAC_SHA256).map(hmac::Key::from) {
+            Ok(key) => key,
             // HKDF can only fail for an output longer than 255 hash blocks; ours is one block.
-            Err(_) => RefreshKey(hmac::Key::new(hmac::HMAC_SHA256, self.0.as_ref())),
+            Err(_) => hmac::Key::new(hmac::HMAC_SHA256, self.0.as_ref()),
         }
     }
 
@@ -184,6 +193,25 @@ impl RefreshKey {
         let mut out = [0u8; 32];
         out.copy_from_slice(tag.as_ref());
         out
+    }
+}
+
+/// Derives a session's CSRF token: `base64url(HMAC-SHA256(csrf key, session id))`. A page of
+/// an allowed origin learns it from the login or refresh response; other pages cannot (see
+/// `tessera_verify::csrf`).
+#[derive(Clone)]
+pub struct CsrfKey(hmac::Key);
+
+impl fmt::Debug for CsrfKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CsrfKey(<redacted>)")
+    }
+}
+
+impl CsrfKey {
+    /// The CSRF token of the session `session_id`.
+    pub fn token_for(&self, session_id: &str) -> String {
+        URL_SAFE_NO_PAD.encode(hmac::sign(&self.0, session_id.as_bytes()).as_ref())
     }
 }
 
@@ -353,6 +381,21 @@ mod tests {
         assert_ne!(
             master.refresh_key().mac(b"t"),
             master.refresh_key().mac(b"u")
+        );
+    }
+
+    #[test]
+    fn csrf_tokens_are_per_session_per_master_key_and_not_refresh_successors() {
+        let master = MasterKey::generate().unwrap();
+        let other = MasterKey::generate().unwrap();
+        let token = master.csrf_key().token_for("s1");
+        assert_eq!(token, master.csrf_key().token_for("s1"));
+        assert_ne!(token, master.csrf_key().token_for("s2"));
+        assert_ne!(token, other.csrf_key().token_for("s1"));
+        assert_ne!(
+            token,
+            URL_SAFE_NO_PAD.encode(master.refresh_key().mac(b"s1")),
+            "the two derived keys are independent"
         );
     }
 

@@ -127,6 +127,22 @@ impl AuthService {
         }
     }
 
+    /// The live session a refresh token (current, or rotated and still known) belongs to,
+    /// without rotating it: browser mode checks the request's CSRF token against it first.
+    pub async fn session_of_refresh(&self, presented: &str) -> Result<Option<Session>, AuthError> {
+        if presented.is_empty() || presented.len() > MAX_REFRESH_TOKEN_LEN {
+            return Ok(None);
+        }
+        let now = self.accounts.clock().unix();
+        Ok(self
+            .store()
+            .session_of_refresh_token(&hash_refresh_token(presented))
+            .await?
+            .filter(|s| {
+                s.revoked_at.is_none() && s.idle_expires_at > now && s.absolute_expires_at > now
+            }))
+    }
+
     /// Ends the session of the refresh token and/or of the access token. An unknown refresh
     /// token is ignored (logout is idempotent, as RFC 7009 revocation is).
     #[tracing::instrument(skip_all)]

@@ -53,6 +53,8 @@ pub struct Grant<'a> {
     pub permissions: Vec<String>,
     /// The user's token version (`ver`), bumped by logout-all.
     pub token_version: i64,
+    /// The `csrf` claim: the digest of the session's CSRF token (browser mode).
+    pub csrf: String,
 }
 
 /// Signs access tokens for one issuer and audience.
@@ -101,6 +103,10 @@ impl TokenIssuer {
         let ttl = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX);
         let mut extra = serde_json::Map::new();
         extra.insert("ver".to_owned(), grant.token_version.into());
+        extra.insert(
+            tessera_verify::csrf::CSRF_CLAIM.to_owned(),
+            grant.csrf.into(),
+        );
         let claims = Claims {
             iss: self.issuer.clone(),
             aud: Audience::One(self.audience.clone()),

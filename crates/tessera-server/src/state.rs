@@ -10,6 +10,8 @@ use tessera_core::keyring::{CurrentKeys, KeyRing};
 use tessera_core::rotation::KeyManager;
 use tessera_verify::Verifier;
 
+use tessera_verify::csrf::AllowedOrigins;
+
 use crate::config::TrustedProxies;
 
 /// Shared, cheaply cloned application state.
@@ -20,6 +22,7 @@ pub struct AppState(Arc<Inner>);
 struct Inner {
     auth: AuthService,
     trusted_proxies: TrustedProxies,
+    origins: AllowedOrigins,
     keys: Arc<CurrentKeys>,
     manager: Option<KeyManager>,
     published: RwLock<Arc<Published>>,
@@ -63,7 +66,7 @@ impl Published {
             "issuer": issuer,
             "jwks_uri": format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')),
             "access_token_signing_alg_values_supported": algs,
-            "claims_supported": ["iss", "aud", "sub", "client_id", "iat", "nbf", "exp", "jti", "sid", "roles", "scope", "ver"],
+            "claims_supported": ["iss", "aud", "sub", "client_id", "iat", "nbf", "exp", "jti", "sid", "roles", "scope", "ver", "csrf"],
         });
         let discovery = serde_json::to_vec(&discovery).map_err(|e| PublishError(e.to_string()))?;
         Ok(Self {
@@ -88,10 +91,12 @@ impl AppState {
         manager: Option<KeyManager>,
         published: Published,
         trusted_proxies: TrustedProxies,
+        origins: AllowedOrigins,
     ) -> Self {
         Self(Arc::new(Inner {
             auth,
             trusted_proxies,
+            origins,
             keys,
             manager,
             published: RwLock::new(Arc::new(published)),
@@ -106,6 +111,11 @@ impl AppState {
     /// The proxies whose `X-Forwarded-For` names the client.
     pub fn trusted_proxies(&self) -> &TrustedProxies {
         &self.0.trusted_proxies
+    }
+
+    /// The origins whose pages may use cookie mode (the server's own, then `[browser]`'s).
+    pub fn origins(&self) -> &AllowedOrigins {
+        &self.0.origins
     }
 
     /// Key management, when keys live in the store.

@@ -2,6 +2,11 @@
 //! [`BearerAuthLayer`], that verifies `Authorization: Bearer <token>` and puts the claims in
 //! the request, and an extractor, [`BearerClaims`], that hands them to handlers.
 //!
+//! With [`BearerAuthLayer::with_cookies`] the layer also accepts Tessera's browser-mode access
+//! cookie (for APIs on the auth server's host), applying the same CSRF checks as the auth
+//! server to every state-changing request the cookie authenticates (see [`crate::csrf`]):
+//! 403 `forbidden` when they fail. A bearer token, when sent, wins over the cookie.
+//!
 //! Refusals follow RFC 6750 §3 and Tessera's API conventions (JSON body
 //! `{"error","error_description"}`):
 //! - no credentials, or another scheme: 401 with a bare `WWW-Authenticate: Bearer realm="…"`
@@ -23,12 +28,13 @@ use std::task::{Context, Poll};
 use ::axum::extract::{FromRequestParts, Request};
 use ::axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use ::axum::http::request::Parts;
-use ::axum::http::{HeaderMap, HeaderValue, StatusCode};
+use ::axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use ::axum::response::{IntoResponse, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::claims::Claims;
+use crate::csrf::{ACCESS_COOKIE, AllowedOrigins, CSRF_HEADER, CsrfRefusal, cookie_value};
 use crate::error::VerifyError;
 use crate::verifier::Verifier;
 
@@ -100,6 +106,8 @@ pub enum AuthRejection {
         /// The required permissions, for the challenge's `scope` attribute.
         scope: Option<String>,
     },
+    /// A state-changing request authenticated by the cookie failed the CSRF checks.
+    Csrf(CsrfRefusal),
     /// [`BearerClaims`] used on a route without [`BearerAuthLayer`].
     NotAuthenticated,
 }
@@ -150,6 +158,11 @@ impl IntoResponse for AuthRejection {
                     )),
                 )
             }
+            Self::Csrf(refusal) => (
+                StatusCode::FORBIDDEN,
+                body("forbidden", &refusal.to_string()),
+                None,
+            ),
             Self::NotAuthenticated => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 body("server_error", "internal server error"),
@@ -214,6 +227,7 @@ pub struct BearerAuthLayer<V> {
     realm: Arc<str>,
     roles: Arc<[String]>,
     scopes: Arc<[String]>,
+    cookies: Option<Arc<AllowedOrigins>>,
 }
 
 impl<V> Clone for BearerAuthLayer<V> {
@@ -223,6 +237,7 @@ impl<V> Clone for BearerAuthLayer<V> {
             realm: self.realm.clone(),
             roles: self.roles.clone(),
             scopes: self.scopes.clone(),
+            cookies: self.cookies.clone(),
         }
     }
 }
@@ -233,6 +248,7 @@ impl<V> fmt::Debug for BearerAuthLayer<V> {
             .field("realm", &self.realm)
             .field("roles", &self.roles)
             .field("scopes", &self.scopes)
+            .field("cookie_origins", &self.cookies)
             .finish_non_exhaustive()
     }
 }
@@ -250,7 +266,18 @@ impl<V: TokenVerifier> BearerAuthLayer<V> {
             realm: Arc::from("api"),
             roles: Arc::from([]),
             scopes: Arc::from([]),
+            cookies: None,
         }
+    }
+
+    /// Also accept the browser-mode access cookie ([`ACCESS_COOKIE`]) when no bearer token
+    /// is sent. A state-changing request (any method but GET, HEAD, OPTIONS, TRACE)
+    /// authenticated by the cookie must come from one of `origins` (the pages that may call
+    /// this API: the auth server's and the app's) and carry the session's CSRF token in
+    /// `X-CSRF-Token`; otherwise it is refused with 403.
+    pub fn with_cookies(mut self, origins: AllowedOrigins) -> Self {
+        self.cookies = Some(Arc::new(origins));
+        self
     }
 
     /// The realm named in challenges. Default `api`. Quotes and backslashes are dropped.
@@ -276,20 +303,45 @@ impl<V: TokenVerifier> BearerAuthLayer<V> {
         self
     }
 
-    /// Authenticates one request's headers: the claims, or the refusal to send.
+    /// Authenticates one request from its method and headers: the claims, or the refusal
+    /// to send.
     ///
     /// # Errors
     /// The [`AuthRejection`] to answer with.
-    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Claims, AuthRejection> {
-        let token = bearer_token(headers).ok_or_else(|| AuthRejection::MissingToken {
-            realm: self.realm.clone(),
-        })?;
+    pub async fn authenticate(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+    ) -> Result<Claims, AuthRejection> {
+        let cookie = match (&self.cookies, headers.contains_key(AUTHORIZATION)) {
+            (Some(origins), false) => header_cookie(headers).map(|t| (t, origins)),
+            _ => None,
+        };
+        let token = match cookie {
+            Some((token, _)) => token,
+            None => bearer_token(headers).ok_or_else(|| AuthRejection::MissingToken {
+                realm: self.realm.clone(),
+            })?,
+        };
         let claims = self.verifier.verify_token(token).await.map_err(|error| {
             AuthRejection::InvalidToken {
                 realm: self.realm.clone(),
                 error,
             }
         })?;
+        if let Some((_, origins)) = cookie
+            && !method.is_safe()
+        {
+            let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+            origins
+                .check_request(
+                    header("origin"),
+                    header("sec-fetch-site"),
+                    header(CSRF_HEADER),
+                    &claims,
+                )
+                .map_err(AuthRejection::Csrf)?;
+        }
         if let Some(role) = self.roles.iter().find(|r| !claims.has_role(r)) {
             return Err(AuthRejection::InsufficientScope {
                 realm: self.realm.clone(),
@@ -306,6 +358,17 @@ impl<V: TokenVerifier> BearerAuthLayer<V> {
         }
         Ok(claims)
     }
+}
+
+/// The browser-mode access cookie, if sent.
+fn header_cookie(headers: &HeaderMap) -> Option<&str> {
+    cookie_value(
+        headers
+            .get_all(::axum::http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+        ACCESS_COOKIE,
+    )
 }
 
 /// The token of `Authorization: Bearer <token>` (scheme case-insensitive, RFC 9110 §11.1).
@@ -371,7 +434,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let auth = self.auth.clone();
         Box::pin(async move {
-            match auth.authenticate(request.headers()).await {
+            match auth.authenticate(request.method(), request.headers()).await {
                 Ok(claims) => {
                     request.extensions_mut().insert(BearerClaims(claims));
                     inner.call(request).await

@@ -43,6 +43,7 @@
 //! # Layout
 //! - [`algorithm`]: the [`Algorithm`] enum (JOSE names, hash sizes)
 //! - [`claims`]: [`Claims`] and [`Audience`] with their strict JSON form
+//! - [`csrf`]: the browser-mode cookie names and CSRF checks (origin, token bound to the session)
 //! - [`jwk`]: [`Jwk`], [`JwkSet`] and RFC 7638 thumbprints
 //! - [`key`]: [`VerificationKey`], a public key (or HMAC secret) parsed once and bound to one
 //!   algorithm
@@ -98,6 +99,7 @@ pub mod algorithm;
 mod base64url;
 pub mod claims;
 mod clock;
+pub mod csrf;
 pub mod dangerous;
 pub mod error;
 mod json;

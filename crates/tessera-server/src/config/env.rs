@@ -85,6 +85,11 @@ pub(crate) const KNOWN: &[(&str, &str)] = &[
         "trusted_proxies (comma-separated)",
     ),
     (
+        "TESSERA_BROWSER_ALLOWED_ORIGINS",
+        "browser.allowed_origins (comma-separated)",
+    ),
+    ("TESSERA_BROWSER_SIGNIN_PAGE", "browser.signin_page"),
+    (
         "TESSERA_LOGIN_THROTTLE_PAIR_FAILURES",
         "login_throttle.pair_failures",
     ),
@@ -239,15 +244,12 @@ fn apply(env: &mut EnvLayer, name: &str, value: String) -> Result<(), ConfigErro
         "TESSERA_TLS_CERT_FILE" => l.tls.cert_file = Some(PathBuf::from(value)),
         "TESSERA_TLS_KEY_FILE" => l.tls.key_file = Some(PathBuf::from(value)),
         "TESSERA_TRUSTED_PROXIES" => {
-            l.trusted_proxies = Some(
-                value
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|e| !e.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-            );
+            l.trusted_proxies = Some(comma_list(&value));
         }
+        "TESSERA_BROWSER_ALLOWED_ORIGINS" => {
+            l.browser.allowed_origins = Some(comma_list(&value));
+        }
+        "TESSERA_BROWSER_SIGNIN_PAGE" => l.browser.signin_page = Some(parse_bool(name, &value)?),
         "TESSERA_LOGIN_THROTTLE_PAIR_FAILURES" => {
             l.login_throttle.pair_failures = Some(parse(name, &value, "a number of failures")?);
         }
@@ -275,6 +277,15 @@ fn apply(env: &mut EnvLayer, name: &str, value: String) -> Result<(), ConfigErro
         }
     }
     Ok(())
+}
+
+fn comma_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn parse<T: FromStr>(name: &str, value: &str, expected: &str) -> Result<T, ConfigError> {
@@ -343,7 +354,7 @@ mod tests {
         match name {
             "TESSERA_LISTEN" => "127.0.0.1:9000",
             "TESSERA_REGISTRATION" => "closed",
-            "TESSERA_BEHIND_TLS_PROXY" => "true",
+            "TESSERA_BEHIND_TLS_PROXY" | "TESSERA_BROWSER_SIGNIN_PAGE" => "true",
             "TESSERA_LOG_FORMAT" => "json",
             n if n.ends_with("_SECS")
                 || n.ends_with("_BYTES")

@@ -17,9 +17,11 @@
 //! - `env.rs`: the known `TESSERA_*` names and their parsing.
 //! - `database.rs`, `throttle.rs`: the `[database]` and `[login_throttle]` tables.
 //! - `proxies.rs`: `trusted_proxies` and the client address behind them.
+//! - `browser.rs`: the `[browser]` table (cookie mode's origins, the sign-in page).
 //! - `advice.rs`: warnings about accepted but weaker choices (RFC 8725 terms).
 
 mod advice;
+mod browser;
 mod database;
 mod env;
 mod file;
@@ -53,6 +55,7 @@ pub use database::{
     DEFAULT_DATABASE_STATEMENT_TIMEOUT_MS, DatabaseSettings,
 };
 
+pub use browser::{BrowserSettings, origin_of};
 pub use proxies::TrustedProxies;
 pub use throttle::{
     BASE_DELAY_SECS_RANGE, BUCKET_FAILURES_RANGE, LoginThrottleSettings, MAX_DELAY_SECS_LIMIT,

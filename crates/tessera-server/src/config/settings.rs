@@ -79,6 +79,8 @@ pub struct Settings {
     pub database: super::DatabaseSettings,
     /// `[login_throttle]`: brute-force protection thresholds and delays.
     pub login_throttle: super::LoginThrottleSettings,
+    /// `[browser]`: cookie mode's allowed origins and the sign-in page.
+    pub browser: super::BrowserSettings,
     /// Proxies whose `X-Forwarded-For` names the client (IP addresses or CIDR blocks).
     /// Default: none, so the socket's peer is the client.
     pub trusted_proxies: super::TrustedProxies,
@@ -251,6 +253,7 @@ impl Settings {
             keys: KeysSettings::default(),
             database: super::DatabaseSettings::default(),
             login_throttle: super::LoginThrottleSettings::default(),
+            browser: super::BrowserSettings::default(),
             trusted_proxies: super::TrustedProxies::default(),
             registration_open: true,
             body_limit_bytes: DEFAULT_BODY_LIMIT_BYTES,
@@ -325,6 +328,7 @@ impl Settings {
             keys: keys_from(&layer.keys)?,
             database: super::DatabaseSettings::from_layer(&layer.database),
             login_throttle: super::LoginThrottleSettings::from_layer(&layer.login_throttle),
+            browser: super::BrowserSettings::from_layer(&layer.browser)?,
             trusted_proxies: super::TrustedProxies::parse(
                 layer.trusted_proxies.as_deref().unwrap_or_default(),
             )?,

@@ -1,5 +1,10 @@
-//! The bearer-token extractors. Tessera checks its own tokens through `tessera-verify`, the
+//! The access-token extractors. Tessera checks its own tokens through `tessera-verify`, the
 //! same library resource servers use, so there is one verification path.
+//!
+//! The token comes from `Authorization: Bearer`, or else from the browser-mode access cookie;
+//! when both are sent the bearer token is used and the cookie ignored. A state-changing
+//! request (any method but GET, HEAD and OPTIONS) authenticated by the cookie must also pass
+//! the CSRF checks of [`super::browser`] (403 otherwise).
 //!
 //! - [`Authenticated`]: a valid access token; 401 otherwise (RFC 6750 challenges).
 //! - [`Require<R>`]: a valid token that also carries the role or permission `R` names; 403
@@ -12,6 +17,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use tessera_verify::{Claims, VerifyError};
 
+use super::browser;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -26,19 +32,32 @@ impl FromRequestParts<AppState> for Authenticated {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(parts)?;
-        let claims = state
-            .verifier()
-            .verify_at(token, state.auth().clock().now())
-            .map_err(|e| ApiError::InvalidToken(describe(&e)))?;
-        if claims.sid.is_none() {
-            return Err(ApiError::InvalidToken("the token has no session"));
-        }
-        if state.auth().revocations().is_revoked(&claims) {
-            return Err(ApiError::InvalidToken("the token has been revoked"));
+        let from_cookie = !parts.headers.contains_key(AUTHORIZATION);
+        let token = match browser::access_cookie(&parts.headers) {
+            Some(cookie) if from_cookie => cookie,
+            _ => bearer_token(parts)?,
+        };
+        let claims = verify(state, token)?;
+        if from_cookie && !parts.method.is_safe() {
+            browser::check_with_claims(state, &parts.headers, &claims)?;
         }
         Ok(Self(claims))
     }
+}
+
+/// Verifies one of our access tokens: signature, claims, a session, not revoked.
+pub(crate) fn verify(state: &AppState, token: &str) -> Result<Claims, ApiError> {
+    let claims = state
+        .verifier()
+        .verify_at(token, state.auth().clock().now())
+        .map_err(|e| ApiError::InvalidToken(describe(&e)))?;
+    if claims.sid.is_none() {
+        return Err(ApiError::InvalidToken("the token has no session"));
+    }
+    if state.auth().revocations().is_revoked(&claims) {
+        return Err(ApiError::InvalidToken("the token has been revoked"));
+    }
+    Ok(claims)
 }
 
 /// The token from `Authorization: Bearer <token>`. The scheme is case-insensitive (RFC 9110

@@ -1,8 +1,11 @@
 //! Extractors: our JSON body (bad input is a 4xx with the API's error body, never axum's text),
-//! the bearer-token check, and role/permission requirements.
+//! the access-token check (bearer header or browser-mode cookie), role/permission
+//! requirements, and browser mode's cookies and CSRF checks.
 
 mod bearer;
+pub mod browser;
 mod json;
 
+pub(crate) use bearer::verify as verify_access_token;
 pub use bearer::{Authenticated, Require, Requirement};
 pub use json::{Json, OptionalJson};

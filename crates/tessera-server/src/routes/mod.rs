@@ -1,5 +1,6 @@
 //! The HTTP surface of API.md, one route group per file.
 
+pub(crate) mod account;
 mod auth;
 mod health;
 pub(crate) mod revocations;
@@ -19,6 +20,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/auth/register", post(auth::register::register))
         .route("/auth/login", post(auth::login::login))
         .route("/auth/me", get(auth::me::me))
+        .route("/auth/csrf", get(auth::browser::csrf))
         .route("/auth/refresh", post(auth::session::refresh))
         .route("/auth/logout", post(auth::session::logout))
         .route("/auth/logout-all", post(auth::session::logout_all))

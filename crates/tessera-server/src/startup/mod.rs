@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware;
 use secrecy::ExposeSecret;
 use tessera_core::accounts::Accounts;
@@ -30,6 +30,7 @@ use tessera_core::store::{Store, StoreError};
 use tessera_core::token::TokenIssuer;
 use tessera_store::ConnectOptions;
 use thiserror::Error;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::Settings;
@@ -140,8 +141,15 @@ impl App {
         let revocations = Arc::new(Revocations::from_snapshot(
             &store.revocation_snapshot(clock.unix()).await?,
         ));
+        let listener = tokio::net::TcpListener::bind(settings.listen())
+            .await
+            .map_err(|e| StartupError::io(format!("cannot listen on {}", settings.listen()), e))?;
+        let address = listener
+            .local_addr()
+            .map_err(|e| StartupError::io("cannot read the bound address".into(), e))?;
         let (state, created_key) = build_state(Parts {
             settings: &settings,
+            address,
             store,
             clock,
             master,
@@ -164,12 +172,6 @@ impl App {
             None => None,
         };
         let router = app_router(&settings, state.clone(), options.extra_routes);
-        let listener = tokio::net::TcpListener::bind(settings.listen())
-            .await
-            .map_err(|e| StartupError::io(format!("cannot listen on {}", settings.listen()), e))?;
-        let address = listener
-            .local_addr()
-            .map_err(|e| StartupError::io("cannot read the bound address".into(), e))?;
         let summary = Summary {
             address,
             scheme: if tls.is_some() { "https" } else { "http" },
@@ -327,6 +329,7 @@ pub fn accounts(settings: &Settings, store: Arc<dyn Store>, clock: Arc<dyn Clock
 /// Everything a running server is built from.
 struct Parts<'a> {
     settings: &'a Settings,
+    address: SocketAddr,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     master: Arc<MasterKey>,
@@ -339,6 +342,7 @@ struct Parts<'a> {
 async fn build_state(parts: Parts<'_>) -> Result<(AppState, bool), StartupError> {
     let Parts {
         settings,
+        address,
         store,
         clock,
         master,
@@ -377,7 +381,7 @@ async fn build_state(parts: Parts<'_>) -> Result<(AppState, bool), StartupError>
         accounts,
         token_issuer,
         settings.auth_policy(),
-        master.refresh_key(),
+        &master,
         revocations,
     );
     Ok((
@@ -387,16 +391,36 @@ async fn build_state(parts: Parts<'_>) -> Result<(AppState, bool), StartupError>
             manager,
             published,
             settings.trusted_proxies.clone(),
+            settings
+                .browser
+                .origins(&own_origins(settings, issuer, address)),
         ),
         created,
     ))
 }
 
+/// The server's own origins for browser mode: the configured issuer's; or, with the loopback
+/// default issuer, the bound address and the same port on `localhost` (both name this server
+/// in a developer's browser).
+fn own_origins(settings: &Settings, issuer: &str, address: SocketAddr) -> Vec<String> {
+    match &settings.issuer {
+        Some(_) => crate::config::origin_of(issuer).into_iter().collect(),
+        None => vec![
+            format!("http://{address}"),
+            format!("http://localhost:{}", address.port()),
+        ],
+    }
+}
+
 fn app_router(settings: &Settings, state: AppState, extra: Option<Router<AppState>>) -> Router {
     let mut routes = routes::router().merge(routes::revocations::router(settings));
+    if settings.browser.signin_page {
+        routes = routes.merge(routes::account::router());
+    }
     if let Some(extra) = extra {
         routes = routes.merge(extra);
     }
+    let cors = cors_layer(settings);
     routes
         .with_state(state)
         .layer(middleware::from_fn(telemetry::log_error_causes))
@@ -425,7 +449,42 @@ fn app_router(settings: &Settings, state: AppState, extra: Option<Router<AppStat
             header::STRICT_TRANSPORT_SECURITY,
             settings.tls().map(|_| HeaderValue::from_static(HSTS)),
         ))
+        // An API answer is never a document to render or frame; the sign-in page sets its own.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        ))
+        .layer(tower::util::option_layer(cors))
         .layer(telemetry::trace_layer())
+}
+
+/// CORS for the configured `[browser] allowed_origins` only, each by exact match and with
+/// credentials (never `*`); without any, no CORS headers at all (same-origin pages need none).
+fn cors_layer(settings: &Settings) -> Option<CorsLayer> {
+    let origins: Vec<HeaderValue> = settings
+        .browser
+        .allowed_origins
+        .as_slice()
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_credentials(true)
+            .allow_methods([Method::GET, Method::POST, Method::DELETE])
+            .allow_headers([
+                header::CONTENT_TYPE,
+                header::AUTHORIZATION,
+                HeaderName::from_static(tessera_verify::csrf::CSRF_HEADER),
+                HeaderName::from_static(crate::extract::browser::DELIVERY_HEADER),
+            ])
+            .expose_headers([header::RETRY_AFTER, header::WWW_AUTHENTICATE])
+            .max_age(Duration::from_secs(600)),
+    )
 }
 
 /// One year, the value HSTS preload lists expect; subdomains are not included, since this

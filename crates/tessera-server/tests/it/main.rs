@@ -9,6 +9,7 @@
 )]
 
 mod browser;
+mod cookies;
 mod errors;
 mod extract;
 mod headers;

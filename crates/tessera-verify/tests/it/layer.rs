@@ -122,3 +122,107 @@ async fn the_layer_answers_like_rfc_6750() {
     );
     assert_eq!(body["error"], "server_error");
 }
+
+/// A resource server on the auth server's host reading the browser-mode cookie: safe methods
+/// need only the cookie; a state-changing one also the origin and the session's CSRF token.
+#[tokio::test]
+async fn with_cookies_the_layer_applies_the_csrf_checks() {
+    use tessera_verify::csrf::{ACCESS_COOKIE, AllowedOrigins, claim_for};
+
+    let fx = fixture(Algorithm::EdDSA);
+    let mut claims = claims();
+    claims["iat"] = 1_000.into();
+    claims["nbf"] = 1_000.into();
+    claims["exp"] = 4_000_000_000_i64.into();
+    claims["csrf"] = claim_for("the-csrf-token").into();
+    let token = sign_json(&fx, &jose_header(&fx), &claims);
+    let verifier = Verifier::builder(ISSUER, AUDIENCE)
+        .key(fx.key.clone())
+        .build()
+        .unwrap();
+    let origins = AllowedOrigins::new(["https://app.example"]).unwrap();
+    let handler = |BearerClaims(c): BearerClaims| async move { c.sub };
+    let app: Router = Router::new()
+        .route("/orders", get(handler).post(handler))
+        .route_layer(BearerAuthLayer::new(verifier).with_cookies(origins));
+
+    let send = |method: &str, headers: &[(&str, &str)]| {
+        let mut request = Request::builder()
+            .method(method)
+            .uri("/orders")
+            .header(header::COOKIE, format!("{ACCESS_COOKIE}={token}"));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let app = app.clone();
+        async move {
+            app.oneshot(request.body(Body::empty()).unwrap())
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let page = [
+        ("origin", "https://app.example"),
+        ("x-csrf-token", "the-csrf-token"),
+    ];
+
+    assert_eq!(
+        send("GET", &[]).await,
+        StatusCode::OK,
+        "reads need no CSRF token"
+    );
+    assert_eq!(send("POST", &page).await, StatusCode::OK);
+    assert_eq!(
+        send("POST", &[("origin", "https://app.example")]).await,
+        StatusCode::FORBIDDEN,
+        "no CSRF token"
+    );
+    assert_eq!(
+        send(
+            "POST",
+            &[("origin", "https://app.example"), ("x-csrf-token", "guess")]
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "a wrong CSRF token"
+    );
+    assert_eq!(
+        send(
+            "POST",
+            &[
+                ("origin", "https://evil.example"),
+                ("x-csrf-token", "the-csrf-token")
+            ]
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "another origin"
+    );
+    assert_eq!(
+        send("POST", &[("x-csrf-token", "the-csrf-token")]).await,
+        StatusCode::FORBIDDEN,
+        "no origin"
+    );
+
+    // Without `with_cookies` the cookie is not a credential.
+    let bearer_only: Router =
+        Router::new()
+            .route("/orders", get(handler))
+            .route_layer(BearerAuthLayer::new(
+                Verifier::builder(ISSUER, AUDIENCE)
+                    .key(fx.key.clone())
+                    .build()
+                    .unwrap(),
+            ));
+    let response = bearer_only
+        .oneshot(
+            Request::get("/orders")
+                .header(header::COOKIE, format!("{ACCESS_COOKIE}={token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}

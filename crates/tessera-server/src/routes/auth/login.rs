@@ -1,4 +1,5 @@
-//! `POST /auth/login`: username and password in, token response out.
+//! `POST /auth/login`: username and password in, token response out (or, with
+//! `Tessera-Delivery: cookie`, the tokens as cookies: browser mode).
 
 use std::net::SocketAddr;
 
@@ -11,6 +12,7 @@ use tessera_core::auth::{LoginContext, TokenPair};
 
 use crate::error::ApiError;
 use crate::extract::Json;
+use crate::extract::browser;
 use crate::state::AppState;
 
 /// Login body.
@@ -58,6 +60,11 @@ pub(crate) async fn login(
     headers: HeaderMap,
     Json(body): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
+    let cookies = browser::wants_cookies(&headers)?;
+    if cookies {
+        // Login CSRF: another site must not sign the browser in to an account it chose.
+        browser::check_origin(&state, &headers)?;
+    }
     let context = LoginContext {
         user_agent: headers
             .get(header::USER_AGENT)
@@ -74,5 +81,9 @@ pub(crate) async fn login(
         .auth()
         .login(&body.username, &body.password, context)
         .await?;
-    Ok(TokenResponse::render(&pair))
+    Ok(if cookies {
+        browser::render_cookies(&state, &pair)
+    } else {
+        TokenResponse::render(&pair)
+    })
 }

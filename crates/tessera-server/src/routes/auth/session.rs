@@ -2,14 +2,16 @@
 //! caller's session list (`GET /auth/sessions`, `DELETE /auth/sessions/{id}`).
 
 use axum::extract::{FromRequestParts, Path, State};
-use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use super::login::TokenResponse;
 use crate::error::ApiError;
+use crate::extract::browser;
 use crate::extract::{Authenticated, Json, OptionalJson};
 use crate::state::AppState;
 
@@ -20,12 +22,23 @@ pub(crate) struct RefreshRequest {
     refresh_token: String,
 }
 
+/// The refresh token from the body (JSON mode), or else from the refresh cookie (browser mode,
+/// after the CSRF checks).
 pub(crate) async fn refresh(
     State(state): State<AppState>,
-    Json(body): Json<RefreshRequest>,
+    headers: HeaderMap,
+    OptionalJson(body): OptionalJson<RefreshRequest>,
 ) -> Result<Response, ApiError> {
-    let pair = state.auth().refresh(&body.refresh_token).await?;
-    Ok(TokenResponse::render(&pair))
+    if let Some(body) = body {
+        let pair = state.auth().refresh(&body.refresh_token).await?;
+        return Ok(TokenResponse::render(&pair));
+    }
+    match browser::refresh_cookie(&headers) {
+        Some(presented) => super::browser::refresh(&state, &headers, presented).await,
+        None => Err(ApiError::InvalidRequest(
+            "send the refresh token in the body, or the refresh cookie".to_owned(),
+        )),
+    }
 }
 
 /// Logout body: the refresh token, optional when a bearer token is sent.
@@ -45,10 +58,7 @@ impl FromRequestParts<AppState> for MaybeAuthenticated {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if parts
-            .headers
-            .contains_key(axum::http::header::AUTHORIZATION)
-        {
+        if parts.headers.contains_key(AUTHORIZATION) {
             Authenticated::from_request_parts(parts, state)
                 .await
                 .map(|a| Self(Some(a)))
@@ -58,13 +68,19 @@ impl FromRequestParts<AppState> for MaybeAuthenticated {
     }
 }
 
+/// Ends the session of the body's refresh token and/or the bearer token; with neither, of the
+/// browser-mode cookies (after the CSRF checks).
 pub(crate) async fn logout(
     State(state): State<AppState>,
+    headers: HeaderMap,
     MaybeAuthenticated(bearer): MaybeAuthenticated,
     OptionalJson(body): OptionalJson<LogoutRequest>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     let refresh = body.and_then(|b| b.refresh_token);
     let claims = bearer.map(|Authenticated(c)| c);
+    if refresh.is_none() && claims.is_none() && super::browser::has_cookies(&headers) {
+        return super::browser::logout(&state, &headers).await;
+    }
     if refresh.is_none() && claims.is_none() {
         return Err(ApiError::InvalidRequest(
             "send the refresh token in the body, or a bearer access token".to_owned(),
@@ -74,15 +90,21 @@ pub(crate) async fn logout(
         .auth()
         .logout(refresh.as_deref(), claims.as_ref())
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// Ends every session of the caller; a caller signed in by cookie also gets them cleared.
 pub(crate) async fn logout_all(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Authenticated(claims): Authenticated,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     state.auth().logout_all(&claims).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if !headers.contains_key(AUTHORIZATION) {
+        browser::clear_cookies(response.headers_mut());
+    }
+    Ok(response)
 }
 
 /// Password change body.
