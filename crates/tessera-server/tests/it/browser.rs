@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -23,8 +23,15 @@ const REFRESH: &str = "__Secure-tessera-refresh";
 const WAIT: Duration = Duration::from_secs(20);
 
 #[tokio::test]
-#[ignore = "needs cookie mode"]
 async fn the_account_page_keeps_tokens_in_http_only_cookies_and_refuses_csrf() {
+    // The server's log, to see the CSRF refusals a no-cors attacker cannot see. A
+    // `#[tokio::test]` runtime is single-threaded, so this thread runs the server too.
+    let log = ServerLog::default();
+    let _log = tracing::subscriber::set_default(log.subscriber());
+    // With a single dispatcher, tracing-core caches a callsite's interest from the thread that
+    // reaches it first, and another test's thread (no subscriber) would silence it here
+    // (tokio-rs/tracing#3611). A second, silent dispatcher keeps it on the general path.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let app = TestApp::spawn(Backend::Sqlite).await;
     let store = app.state.auth().store();
     let editor = Role {
@@ -41,14 +48,14 @@ async fn the_account_page_keeps_tokens_in_http_only_cookies_and_refuses_csrf() {
         .unwrap();
     app.register("mallory").await;
 
-    account_page_scenario(&app.address).await;
+    account_page_scenario(&app.address, &log).await;
 
     app.finish().await;
 }
 
-/// The whole browser scenario against a server at `address` where `alice` (role `editor`,
-/// permission `posts:read`) and `mallory` exist with [`GOOD_PASSWORD`].
-pub(crate) async fn account_page_scenario(address: &str) {
+/// The whole browser scenario against a server at `address` (logging into `log`) where
+/// `alice` (role `editor`, permission `posts:read`) and `mallory` exist with [`GOOD_PASSWORD`].
+async fn account_page_scenario(address: &str, log: &ServerLog) {
     let browser = Browser::launch().await;
     let page = format!("{address}/account/");
 
@@ -162,10 +169,14 @@ pub(crate) async fn account_page_scenario(address: &str) {
     assert_eq!(status, 403, "same-site form POST to logout-all");
     assert!(browser.page_text().await.contains("\"forbidden\""));
     assert_signed_in_as(&browser, address, "alice").await;
+    let refusals = log.csrf_refusals();
     browser.goto(&format!("{same_site}/fetch-logout-all")).await;
-    browser.wait_for_text("#result", "result:", WAIT).await;
-    // TODO(lead): assert that the server logged `event = "csrf.refused"` for this request (the
-    // no-cors answer is opaque to the page, so only the server can tell it was a 403).
+    browser.wait_for_text("#result", "result: sent", WAIT).await;
+    assert_eq!(
+        log.csrf_refusals(),
+        refusals + 1,
+        "the server refused the no-cors fetch (its answer is opaque to the attacker page)"
+    );
     assert_signed_in_as(&browser, address, "alice").await;
 
     // Sign out: the form again, no cookies, and the session is over.
@@ -369,5 +380,38 @@ impl Attacker {
         let port = listener.local_addr().unwrap().port();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Self { port }
+    }
+}
+
+/// The server's log lines, captured.
+#[derive(Clone, Default)]
+struct ServerLog(Arc<Mutex<Vec<u8>>>);
+
+impl ServerLog {
+    fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + use<> {
+        let sink = self.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .finish()
+    }
+
+    /// How many `csrf.refused` events the server has logged.
+    fn csrf_refusals(&self) -> usize {
+        String::from_utf8_lossy(&self.0.lock().unwrap())
+            .matches("csrf.refused")
+            .count()
+    }
+}
+
+impl std::io::Write for ServerLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
