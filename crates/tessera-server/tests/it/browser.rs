@@ -86,6 +86,14 @@ async fn account_page_scenario(address: &str, log: &ServerLog) {
 
     // Screenshots of the signed-in view, on a phone and on a laptop.
     let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
+    browser.set_window_size(360, 740).await;
+    let overflow = browser
+        .execute(
+            "return document.documentElement.scrollWidth - innerWidth;",
+            json!([]),
+        )
+        .await;
+    assert_eq!(overflow, 0, "no sideways scrolling on a 360 px phone");
     browser.set_window_size(390, 844).await;
     browser.screenshot(&shots.join("account-mobile.png")).await;
     browser.set_window_size(1280, 900).await;
