@@ -10,6 +10,8 @@
 //! - `db.rs`: [`Backend`], [`TestDb`] (a database per test, dropped when the test passes).
 //! - `proxy.rs`: [`proxy::ChaosProxy`], a TCP proxy a test can cut (database outages).
 //! - `clock.rs`: [`ManualClock`].
+//! - `browser.rs`: [`browser::Browser`], headless Chromium over WebDriver (chromedriver) for
+//!   the account page's tests.
 
 #![allow(
     clippy::unwrap_used,
@@ -19,6 +21,7 @@
     clippy::print_stderr
 )] // a test harness fails loudly
 
+pub mod browser;
 mod clock;
 mod db;
 pub mod proxy;
