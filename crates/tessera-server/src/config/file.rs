@@ -39,6 +39,8 @@ pub(crate) struct Layer {
     #[serde(default)]
     pub(crate) login_throttle: super::throttle::LoginThrottleLayer,
     #[serde(default)]
+    pub(crate) audit: super::audit::AuditLayer,
+    #[serde(default)]
     pub(crate) password: PasswordLayer,
     #[serde(default)]
     pub(crate) hashing: HashingLayer,
@@ -167,6 +169,7 @@ impl Layer {
             log_level: over.log_level.or(self.log_level),
             trusted_proxies: over.trusted_proxies.or(self.trusted_proxies),
             login_throttle: self.login_throttle.overridden_by(over.login_throttle),
+            audit: self.audit.overridden_by(over.audit),
             password: PasswordLayer {
                 argon2_m_cost_kib: over
                     .password

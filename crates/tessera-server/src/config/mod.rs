@@ -15,11 +15,13 @@
 //! - `settings.rs`: [`Settings`], defaults, accessors, validation.
 //! - `file.rs`: the TOML format (`deny_unknown_fields` at every level) and layer merging.
 //! - `env.rs`: the known `TESSERA_*` names and their parsing.
-//! - `database.rs`, `throttle.rs`: the `[database]` and `[login_throttle]` tables.
+//! - `database.rs`, `throttle.rs`, `audit.rs`: the `[database]`, `[login_throttle]` and
+//!   `[audit]` tables.
 //! - `proxies.rs`: `trusted_proxies` and the client address behind them.
 //! - `advice.rs`: warnings about accepted but weaker choices (RFC 8725 terms).
 
 mod advice;
+mod audit;
 mod database;
 mod env;
 mod file;
@@ -53,6 +55,7 @@ pub use database::{
     DEFAULT_DATABASE_STATEMENT_TIMEOUT_MS, DatabaseSettings,
 };
 
+pub use audit::{AUDIT_RETENTION_DAYS_RANGE, AuditSettings, DEFAULT_AUDIT_RETENTION_DAYS};
 pub use proxies::TrustedProxies;
 pub use throttle::{
     BASE_DELAY_SECS_RANGE, BUCKET_FAILURES_RANGE, LoginThrottleSettings, MAX_DELAY_SECS_LIMIT,

@@ -79,6 +79,8 @@ pub struct Settings {
     pub database: super::DatabaseSettings,
     /// `[login_throttle]`: brute-force protection thresholds and delays.
     pub login_throttle: super::LoginThrottleSettings,
+    /// `[audit]`: how long audit-log entries are kept.
+    pub audit: super::AuditSettings,
     /// Proxies whose `X-Forwarded-For` names the client (IP addresses or CIDR blocks).
     /// Default: none, so the socket's peer is the client.
     pub trusted_proxies: super::TrustedProxies,
@@ -251,6 +253,7 @@ impl Settings {
             keys: KeysSettings::default(),
             database: super::DatabaseSettings::default(),
             login_throttle: super::LoginThrottleSettings::default(),
+            audit: super::AuditSettings::default(),
             trusted_proxies: super::TrustedProxies::default(),
             registration_open: true,
             body_limit_bytes: DEFAULT_BODY_LIMIT_BYTES,
@@ -325,6 +328,7 @@ impl Settings {
             keys: keys_from(&layer.keys)?,
             database: super::DatabaseSettings::from_layer(&layer.database),
             login_throttle: super::LoginThrottleSettings::from_layer(&layer.login_throttle),
+            audit: super::AuditSettings::from_layer(&layer.audit),
             trusted_proxies: super::TrustedProxies::parse(
                 layer.trusted_proxies.as_deref().unwrap_or_default(),
             )?,
@@ -383,6 +387,7 @@ impl Settings {
         self.check_keys()?;
         self.database.validate()?;
         self.login_throttle.validate()?;
+        self.audit.validate()?;
         if !self.is_loopback() && self.tls.is_none() && !self.behind_tls_proxy {
             return Err(ConfigError::PublicListenWithoutTls {
                 listen: self.listen,
@@ -590,6 +595,7 @@ impl Settings {
             session_idle_timeout: self.session.idle_timeout,
             refresh_grace: self.session.refresh_grace,
             login_throttle: self.login_throttle.policy,
+            audit_retention: self.audit.retention(),
         }
     }
 
