@@ -8,6 +8,7 @@
     clippy::indexing_slicing
 )]
 
+mod audit;
 mod errors;
 mod extract;
 mod headers;
