@@ -151,12 +151,15 @@ impl AuthService {
             ended.push(SessionId::from_trusted(sid));
         }
         for id in &ended {
-            self.accounts
+            let was_active = self
+                .accounts
                 .store()
                 .revoke_session(id, RevokeReason::Logout, now)
                 .await?;
             tracing::info!(event = "session.logout", session_id = %id, "session ended");
-            self.audit_session_end(AuditEvent::Logout, id).await;
+            if was_active {
+                self.audit_session_end(AuditEvent::Logout, id).await;
+            }
         }
         self.sync_revocations().await;
         Ok(())

@@ -226,6 +226,23 @@ backend_tests! {
         assert_eq!(all.detail.as_deref(), Some("1 sessions ended"), "only b was left");
     }
 
+    async fn a_logout_is_recorded_once_per_session_it_ends(app: TestApp) {
+        let tokens = app.signed_in("alice").await;
+        let both = app
+            .request(Method::POST, "/auth/logout")
+            .bearer_auth(&tokens.access)
+            .json(&json!({ "refresh_token": tokens.refresh }))
+            .send()
+            .await
+            .unwrap();
+        let again = app.post_json("/auth/logout", &json!({ "refresh_token": tokens.refresh })).await;
+
+        assert_eq!(both.status(), StatusCode::NO_CONTENT);
+        assert_eq!(again.status(), StatusCode::NO_CONTENT, "logout is idempotent");
+        let logout = only(&app, "session.logout").await;
+        assert_eq!(logout.session_id, only(&app, "login.succeeded").await.session_id);
+    }
+
     async fn administrative_changes_are_recorded_with_the_operator(app: TestApp) {
         let accounts = app.state.auth().accounts().clone().with_operator("cli:tester");
         let admin = RoleName::parse("admin").unwrap();
