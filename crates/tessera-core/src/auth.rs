@@ -314,13 +314,10 @@ impl AuthService {
             Err(_) => None,
         };
         let found = match found {
-            Some(c) if c.user.disabled => Err(Rejection::Disabled(c.user.id)),
-            Some(c) => Ok(c),
-            None => Err(Rejection::UnknownUser),
-        };
-        let found = match found {
-            Ok(found) => found,
-            Err(rejection) => {
+            Some(c) if !c.user.disabled => c,
+            other => {
+                let rejection =
+                    other.map_or(Rejection::UnknownUser, |c| Rejection::Disabled(c.user.id));
                 self.accounts.hasher().verify_dummy(&password).await?;
                 return Ok(Authenticated::Rejected(rejection));
             }
