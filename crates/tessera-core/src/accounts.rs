@@ -7,9 +7,10 @@ use std::sync::Arc;
 use secrecy::SecretString;
 use tracing::Span;
 
+use crate::audit::{AuditEvent, AuditLog, AuditRecord};
 use crate::auth::AuthError;
 use crate::clock::Clock;
-use crate::domain::{RoleName, SessionId, UserId};
+use crate::domain::{Permission, RoleName, SessionId, UserId};
 use crate::password::{Password, PasswordHasher, PasswordPolicy, PolicyViolation};
 use crate::store::{NewUser, RevokeReason, Store, StoreError, User};
 use crate::username::Username;
@@ -21,6 +22,7 @@ pub struct Accounts {
     hasher: PasswordHasher,
     policy: PasswordPolicy,
     clock: Arc<dyn Clock>,
+    audit: AuditLog,
 }
 
 impl Accounts {
@@ -32,11 +34,24 @@ impl Accounts {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
+            audit: AuditLog::new(store.clone(), clock.clone()),
             store,
             hasher,
             policy,
             clock,
         }
+    }
+
+    /// The same administration, with its changes attributed to `operator` in the audit log
+    /// (the CLI passes `cli:<os user>`; the default is `system`).
+    pub fn with_operator(mut self, operator: impl Into<String>) -> Self {
+        self.audit = self.audit.with_operator(operator);
+        self
+    }
+
+    /// Where the use cases record audit events.
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
     }
 
     /// The store.
@@ -54,9 +69,46 @@ impl Accounts {
         &self.clock
     }
 
-    /// Creates a user with the given roles after checking the username and the password policy.
-    #[tracing::instrument(skip_all, fields(user_id))]
+    /// Creates a user with the given roles after checking the username and the password
+    /// policy (an administrator's change).
     pub async fn create_user(
+        &self,
+        username: &str,
+        password: &SecretString,
+        roles: Vec<RoleName>,
+    ) -> Result<User, AuthError> {
+        let user = self.insert_user(username, password, roles).await?;
+        let roles = role_list(&user.roles);
+        self.audit
+            .record(
+                AuditRecord::new(AuditEvent::UserCreated)
+                    .by(self.audit.operator())
+                    .subject(&user.id)
+                    .detail(format!("roles: {roles}")),
+            )
+            .await;
+        Ok(user)
+    }
+
+    /// Creates a user with no roles by self-registration.
+    pub(crate) async fn register_user(
+        &self,
+        username: &str,
+        password: &SecretString,
+    ) -> Result<User, AuthError> {
+        let user = self.insert_user(username, password, Vec::new()).await?;
+        self.audit
+            .record(
+                AuditRecord::new(AuditEvent::UserCreated)
+                    .by_user(&user.id)
+                    .detail("self-registration"),
+            )
+            .await;
+        Ok(user)
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id))]
+    async fn insert_user(
         &self,
         username: &str,
         password: &SecretString,
@@ -138,6 +190,18 @@ impl Accounts {
             .await
             .map_err(map_store)?;
         tracing::info!(event = "user.password_set", user_id = %user.id, reason = reason.as_str(), "password set");
+        let record = if reason == RevokeReason::PasswordChanged {
+            AuditRecord::new(AuditEvent::PasswordChanged)
+                .by_user(&user.id)
+                .session(keep)
+                .detail("the user's other sessions ended")
+        } else {
+            AuditRecord::new(AuditEvent::PasswordReset)
+                .by(self.audit.operator())
+                .subject(&user.id)
+                .detail("every session of the user ended")
+        };
+        self.audit.record(record).await;
         Ok(())
     }
 
@@ -149,6 +213,18 @@ impl Accounts {
             .await
             .map_err(map_store)?;
         tracing::info!(event = "user.disabled_set", user_id = %user.id, disabled, "user enabled state changed");
+        let event = if disabled {
+            AuditEvent::UserDisabled
+        } else {
+            AuditEvent::UserEnabled
+        };
+        self.audit
+            .record(
+                AuditRecord::new(event)
+                    .by(self.audit.operator())
+                    .subject(&user.id),
+            )
+            .await;
         self.find(username).await
     }
 
@@ -160,7 +236,73 @@ impl Accounts {
             .await
             .map_err(map_store)?;
         tracing::info!(event = "user.roles_set", user_id = %user.id, "user roles changed");
+        let names: Vec<String> = roles.iter().map(|r| r.as_str().to_owned()).collect();
+        self.audit
+            .record(
+                AuditRecord::new(AuditEvent::RolesChanged)
+                    .by(self.audit.operator())
+                    .subject(&user.id)
+                    .detail(format!("roles: {}", role_list(&names))),
+            )
+            .await;
         self.find(username).await
+    }
+
+    /// Creates a role with the given permissions. `Conflict` if it exists.
+    pub async fn create_role(
+        &self,
+        name: &RoleName,
+        permissions: &[Permission],
+    ) -> Result<(), StoreError> {
+        let now = self.clock.unix();
+        self.store.create_role(name, now).await?;
+        for p in permissions {
+            self.store.grant_permission(name, p, now).await?;
+        }
+        let perms: Vec<String> = permissions.iter().map(|p| p.as_str().to_owned()).collect();
+        self.audit
+            .record(
+                AuditRecord::new(AuditEvent::RoleCreated)
+                    .by(self.audit.operator())
+                    .detail(format!("role {name}; permissions: {}", role_list(&perms))),
+            )
+            .await;
+        Ok(())
+    }
+
+    /// Grants (`grant`) or revokes a permission of a role; the access tokens of its holders
+    /// are revoked. `NotFound` if the role does not exist.
+    pub async fn change_permission(
+        &self,
+        role: &RoleName,
+        permission: &Permission,
+        grant: bool,
+    ) -> Result<(), StoreError> {
+        let now = self.clock.unix();
+        let event = if grant {
+            self.store.grant_permission(role, permission, now).await?;
+            AuditEvent::PermissionGranted
+        } else {
+            self.store.revoke_permission(role, permission, now).await?;
+            AuditEvent::PermissionRevoked
+        };
+        self.audit
+            .record(
+                AuditRecord::new(event)
+                    .by(self.audit.operator())
+                    .detail(format!("role {role}; permission {permission}")),
+            )
+            .await;
+        Ok(())
+    }
+}
+
+/// Names joined for an audit detail, `-` for none.
+fn role_list(names: &[String]) -> String {
+    if names.is_empty() {
+        "-".to_owned()
+    } else {
+        names.join(", ")
     }
 }
 

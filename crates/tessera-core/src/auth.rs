@@ -13,6 +13,7 @@ use thiserror::Error;
 use tracing::Span;
 
 use crate::accounts::Accounts;
+use crate::auth_audit::{Authenticated, FailedLogin, Rejection};
 use crate::clock::Clock;
 use crate::domain::{SessionId, UserId};
 use crate::keyring::{CsrfKey, MasterKey, RefreshKey};
@@ -108,6 +109,9 @@ pub struct AuthPolicy {
     pub refresh_grace: Duration,
     /// Brute-force protection for logins.
     pub login_throttle: ThrottlePolicy,
+    /// How long audit-log entries are kept; the periodic sweep deletes older ones (default 90
+    /// days, range 1 to 3650 days).
+    pub audit_retention: Duration,
 }
 
 impl Default for AuthPolicy {
@@ -118,6 +122,7 @@ impl Default for AuthPolicy {
             session_idle_timeout: Duration::from_secs(7 * 24 * 3600),
             refresh_grace: Duration::from_secs(10),
             login_throttle: ThrottlePolicy::default(),
+            audit_retention: Duration::from_secs(90 * 24 * 3600),
         }
     }
 }
@@ -236,9 +241,7 @@ impl AuthService {
         if !self.rules.registration_open {
             return Err(AuthError::Forbidden("registration is closed"));
         }
-        self.accounts
-            .create_user(username, password, Vec::new())
-            .await
+        self.accounts.register_user(username, password).await
     }
 
     /// Checks a username and password and starts a session, unless brute-force protection
@@ -268,8 +271,8 @@ impl AuthService {
             );
             return Err(AuthError::RateLimited { retry_after_secs });
         }
-        match self.authenticate(username, password).await {
-            Ok(user) => {
+        match self.authenticate(username, password).await? {
+            Authenticated::User(user) => {
                 self.accounts
                     .store()
                     .record_login_success(&throttle_name, &ip, now)
@@ -278,28 +281,35 @@ impl AuthService {
                 tracing::info!(event = "login.succeeded", "login succeeded");
                 Ok(pair)
             }
-            Err(AuthError::InvalidCredentials) => {
+            Authenticated::Rejected(rejection) => {
                 tracing::info!(event = "login.failed", "login failed");
+                let attempt = FailedLogin {
+                    rejection,
+                    submitted: username,
+                    ip: &ip,
+                    now,
+                };
+                self.audit_failed_login(&attempt).await;
                 self.accounts
                     .store()
                     .record_login_failure(&throttle_name, &ip, now, policy.reset_before(now))
                     .await?;
+                self.audit_lockout(&attempt, &state).await;
                 Err(AuthError::InvalidCredentials)
             }
-            Err(other) => Err(other),
         }
     }
 
-    /// Checks a username and password: the user, or `InvalidCredentials` for an unknown,
-    /// disabled or wrong-password login alike.
+    /// Checks a username and password: the user, or why the login is refused (the client is
+    /// told `InvalidCredentials` for an unknown, disabled or wrong-password login alike).
     async fn authenticate(
         &self,
         username: &str,
         password: &SecretString,
-    ) -> Result<User, AuthError> {
+    ) -> Result<Authenticated, AuthError> {
         let Ok(password) = Password::for_login(password) else {
             // Over the maximum length: refused before hashing, whoever the user is.
-            return Err(AuthError::InvalidCredentials);
+            return Ok(Authenticated::Rejected(Rejection::PasswordTooLong));
         };
         let found = match Username::parse(username) {
             Ok(name) => {
@@ -310,9 +320,14 @@ impl AuthService {
             }
             Err(_) => None,
         };
-        let Some(found) = found.filter(|c| !c.user.disabled) else {
-            self.accounts.hasher().verify_dummy(&password).await?;
-            return Err(AuthError::InvalidCredentials);
+        let found = match found {
+            Some(c) if !c.user.disabled => c,
+            other => {
+                let rejection =
+                    other.map_or(Rejection::UnknownUser, |c| Rejection::Disabled(c.user.id));
+                self.accounts.hasher().verify_dummy(&password).await?;
+                return Ok(Authenticated::Rejected(rejection));
+            }
         };
         let user = found.user;
         Span::current().record("user_id", user.id.as_str());
@@ -322,7 +337,9 @@ impl AuthService {
             .verify(&password, &found.password_hash)
             .await?
         {
-            Verification::Invalid => return Err(AuthError::InvalidCredentials),
+            Verification::Invalid => {
+                return Ok(Authenticated::Rejected(Rejection::WrongPassword(user.id)));
+            }
             Verification::Valid { needs_rehash: true } => {
                 self.upgrade_hash(&user.id, &password).await
             }
@@ -330,7 +347,7 @@ impl AuthService {
                 needs_rehash: false,
             } => {}
         }
-        Ok(user)
+        Ok(Authenticated::User(user))
     }
 
     /// Re-hashes with the current parameters after a successful login. A failure here must not
@@ -375,6 +392,7 @@ impl AuthService {
         };
         self.accounts.store().create_session(&session).await?;
         Span::current().record("session_id", session.id.as_str());
+        self.audit_login(user, &session).await;
         let access = self.issue_access(user, &session.id, now).await?;
         Ok(TokenPair {
             access,

@@ -17,13 +17,17 @@
 //! - [`token`]: access-token issuance and opaque refresh tokens.
 //! - [`store`]: the persistence traits the store crate implements.
 //! - [`accounts`]: user administration (create, password, enable/disable, roles).
+//! - [`audit`]: the audit log recorder (events, outcomes, the store-or-log rule); what login
+//!   and the session use cases record is in the private `auth_audit`.
 //! - [`auth`]: the use cases (register, login, profile) and their error type.
 //! - [`session`]: refresh-token rotation, logout, logout-all, password change, session list.
 //! - [`revocation`]: the in-memory view of revoked access tokens.
 //! - [`throttle`]: brute-force protection for logins (failure counts, delays).
 
 pub mod accounts;
+pub mod audit;
 pub mod auth;
+mod auth_audit;
 pub mod clock;
 pub mod domain;
 pub mod import;

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use tessera_verify::Algorithm;
 use thiserror::Error;
 
+use crate::audit::{AuditEvent, AuditLog, AuditRecord};
 use crate::clock::Clock;
 use crate::keyring::{KeyRing, KeyringError, MasterKey};
 use crate::signing::{SigningError, SigningKey};
@@ -77,6 +78,7 @@ pub struct KeyManager {
     master: Arc<MasterKey>,
     clock: Arc<dyn Clock>,
     timeline: KeyTimeline,
+    audit: AuditLog,
 }
 
 impl KeyManager {
@@ -88,11 +90,27 @@ impl KeyManager {
         timeline: KeyTimeline,
     ) -> Self {
         Self {
+            audit: AuditLog::new(store.clone(), clock.clone()),
             store,
             master,
             clock,
             timeline,
         }
+    }
+
+    /// The same manager, with its changes attributed to `operator` in the audit log (the CLI
+    /// passes `cli:<os user>`; the default is `system`).
+    pub fn with_operator(mut self, operator: impl Into<String>) -> Self {
+        self.audit = self.audit.with_operator(operator);
+        self
+    }
+
+    /// Records a key event by the operator.
+    async fn audit(&self, event: AuditEvent, detail: String) {
+        let record = AuditRecord::new(event)
+            .by(self.audit.operator())
+            .detail(detail);
+        self.audit.record(record).await;
     }
 
     /// The timeline in force.
@@ -112,6 +130,8 @@ impl KeyManager {
         match self.insert(&key, KeyStatus::Active, now).await {
             Ok(_) => {
                 tracing::info!(event = "key.created", kid = %key.kid(), alg = %key.alg(), "created the first signing key");
+                let detail = format!("kid {}; {}", key.kid(), key.alg());
+                self.audit(AuditEvent::KeyCreated, detail).await;
                 Ok(true)
             }
             Err(KeyLifecycleError::Store(StoreError::Conflict(what))) => {
@@ -187,6 +207,11 @@ impl KeyManager {
         {
             Ok(stored) => {
                 tracing::info!(event = "key.rotation_scheduled", kid = %stored.kid, activates_at = stored.activates_at, "published the next signing key");
+                let detail = format!(
+                    "kid {}; {}; scheduled; signs from {}",
+                    stored.kid, stored.alg, stored.activates_at
+                );
+                self.audit(AuditEvent::KeyRotated, detail).await;
                 Ok(Some(stored.kid))
             }
             // Another instance published it first.
@@ -222,6 +247,16 @@ impl KeyManager {
             self.advance().await?;
         }
         tracing::info!(event = "key.rotated", kid = %stored.kid, activates_at, immediately, "published a new signing key");
+        let when = if immediately {
+            "now"
+        } else {
+            "on the safe timeline"
+        };
+        let detail = format!(
+            "kid {}; {}; signs {when}, from {activates_at}",
+            stored.kid, stored.alg
+        );
+        self.audit(AuditEvent::KeyRotated, detail).await;
         Ok(stored)
     }
 
@@ -255,6 +290,11 @@ impl KeyManager {
             self.advance().await?;
         }
         tracing::info!(event = "key.imported", kid = %stored.kid, alg = %stored.alg, "imported a signing key");
+        let detail = format!(
+            "kid {}; {}; private; signs from {activates_at}",
+            stored.kid, stored.alg
+        );
+        self.audit(AuditEvent::KeyImported, detail).await;
         Ok(stored)
     }
 
@@ -298,6 +338,8 @@ impl KeyManager {
         };
         self.store.insert_signing_key(&stored).await?;
         tracing::info!(event = "key.imported_public", kid = %stored.kid, alg = %stored.alg, "imported a verify-only public key");
+        let detail = format!("kid {}; {}; public, verify only", stored.kid, stored.alg);
+        self.audit(AuditEvent::KeyImported, detail).await;
         Ok(stored)
     }
 
@@ -327,6 +369,8 @@ impl KeyManager {
             .retire_signing_key(kid, self.clock.unix())
             .await?;
         tracing::info!(event = "key.retired", kid, "retired a signing key");
+        self.audit(AuditEvent::KeyRetired, format!("kid {kid}"))
+            .await;
         Ok(())
     }
 

@@ -16,6 +16,7 @@ use secrecy::SecretString;
 use subtle::ConstantTimeEq as _;
 use tessera_verify::Claims;
 
+use crate::audit::AuditEvent;
 use crate::auth::{AuthError, AuthService, TokenPair, remaining, secs};
 use crate::domain::{SessionId, UserId};
 use crate::password::{Password, Verification};
@@ -83,6 +84,7 @@ impl AuthService {
                     user_id = %user_id,
                     "a rotated refresh token was presented after the grace window; the session is revoked"
                 );
+                self.audit_refresh_reuse(&session_id, &user_id).await;
                 self.sync_revocations().await;
                 return Err(AuthError::InvalidGrant);
             }
@@ -165,11 +167,15 @@ impl AuthService {
             ended.push(SessionId::from_trusted(sid));
         }
         for id in &ended {
-            self.accounts
+            let was_active = self
+                .accounts
                 .store()
                 .revoke_session(id, RevokeReason::Logout, now)
                 .await?;
             tracing::info!(event = "session.logout", session_id = %id, "session ended");
+            if was_active {
+                self.audit_session_end(AuditEvent::Logout, id).await;
+            }
         }
         self.sync_revocations().await;
         Ok(())
@@ -194,6 +200,7 @@ impl AuthService {
             sessions = n,
             "every session ended"
         );
+        self.audit_logout_all(claims, n).await;
         self.sync_revocations().await;
         Ok(())
     }
@@ -230,6 +237,7 @@ impl AuthService {
                 event = "password.change_refused",
                 "current password did not match"
             );
+            self.audit_password_change_refused(claims).await;
             return Err(AuthError::InvalidCredentials);
         }
         let keep = claims.sid.as_deref().map(SessionId::from_trusted);
@@ -276,6 +284,7 @@ impl AuthService {
             return Err(AuthError::NotFound);
         }
         tracing::info!(event = "session.ended_by_user", session_id = %id, "session ended");
+        self.audit_session_end(AuditEvent::SessionEnded, &id).await;
         self.sync_revocations().await;
         Ok(())
     }
@@ -308,6 +317,7 @@ impl AuthService {
             .sweep(now.saturating_sub(3600 + 120), FEED_RETENTION_SECS)
             .await?;
         self.revocations.prune(now);
+        self.prune_audit(now).await?;
         let pruned = self
             .store()
             .prune_throttles(self.rules.login_throttle.reset_before(now))

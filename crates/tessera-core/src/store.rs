@@ -487,6 +487,56 @@ pub trait KeyStore: Send + Sync {
     async fn retire_signing_key(&self, kid: &str, now: i64) -> Result<(), StoreError>;
 }
 
+/// One audit-log entry as stored. Never holds a secret: no password, token, hash or key
+/// material (see `crate::audit` for what each event records).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Unix seconds.
+    pub at: i64,
+    /// The event's stored name (`login.succeeded`, `refresh.reuse_detected`, …).
+    pub event: String,
+    /// `success`, `failure` or `refused`.
+    pub outcome: String,
+    /// Who acted: a user id, `cli:<os user>` or `system`; `None` when unknown (a failed
+    /// login of a name that matches no user).
+    pub actor: Option<String>,
+    /// The user id affected, if any.
+    pub subject: Option<String>,
+    /// The session concerned, if any.
+    pub session_id: Option<String>,
+    /// The client's address, when the request had one.
+    pub client_ip: Option<String>,
+    /// Short non-secret text: a reason, role names, a key id, a submitted username.
+    pub detail: Option<String>,
+}
+
+/// Which audit entries to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Only this event.
+    pub event: Option<String>,
+    /// Only entries whose subject is this user id.
+    pub subject: Option<String>,
+    /// Only entries at or after this time (Unix seconds).
+    pub since: Option<i64>,
+    /// Only entries before this time (Unix seconds).
+    pub until: Option<i64>,
+    /// At most this many, newest first.
+    pub limit: u32,
+}
+
+/// The audit log: appended to by the use cases, listed by `tessera audit`, pruned by the sweep.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends one entry.
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+    /// The entries matching `filter`, newest first (entries of the same second in reverse
+    /// order of appending), at most `filter.limit`.
+    async fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Deletes entries older than `before` (Unix seconds). Returns how many went.
+    async fn prune_audit(&self, before: i64) -> Result<u64, StoreError>;
+}
+
 /// Everything the server needs from a database.
 #[async_trait]
 pub trait Store:
@@ -496,6 +546,7 @@ pub trait Store:
     + KeyStore
     + RevocationFeedStore
     + crate::throttle::ThrottleStore
+    + AuditStore
     + std::fmt::Debug
 {
     /// Succeeds when the database answers (`/readyz`).

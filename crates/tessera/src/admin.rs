@@ -72,7 +72,8 @@ fn print_user(u: &User) {
 pub(crate) async fn user(settings: Settings, action: UserAction) -> anyhow::Result<()> {
     let store = open(&settings).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let accounts: Accounts = startup::accounts(&settings, store.clone(), clock);
+    let accounts: Accounts =
+        startup::accounts(&settings, store.clone(), clock).with_operator(operator());
     match action {
         UserAction::Add {
             username,
@@ -164,10 +165,22 @@ pub(crate) async fn user(settings: Settings, action: UserAction) -> anyhow::Resu
     Ok(())
 }
 
+/// Who the audit log says made an administrative change: `cli:` and the operating-system
+/// user running the command.
+pub(crate) fn operator() -> String {
+    let user = ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "unknown".to_owned());
+    let user: String = user.chars().filter(|c| !c.is_control()).take(64).collect();
+    format!("cli:{user}")
+}
+
 /// `tessera role …`
 pub(crate) async fn role(settings: Settings, action: RoleAction) -> anyhow::Result<()> {
     let store = open(&settings).await?;
-    let now = SystemClock.unix();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let accounts = startup::accounts(&settings, store.clone(), clock).with_operator(operator());
     match action {
         RoleAction::Add {
             name,
@@ -175,12 +188,9 @@ pub(crate) async fn role(settings: Settings, action: RoleAction) -> anyhow::Resu
         } => {
             let name = RoleName::parse(&name)?;
             let perms = permissions(&perms)?;
-            match store.create_role(&name, now).await {
+            match accounts.create_role(&name, &perms).await {
                 Err(StoreError::Conflict(_)) => bail!("role '{name}' already exists"),
                 other => other?,
-            }
-            for p in &perms {
-                store.grant_permission(&name, p, now).await?;
             }
             println!("created role {name}");
         }
@@ -203,8 +213,8 @@ pub(crate) async fn role(settings: Settings, action: RoleAction) -> anyhow::Resu
         } => {
             let name = RoleName::parse(&role)?;
             for p in &permissions(&perms)? {
-                store
-                    .grant_permission(&name, p, now)
+                accounts
+                    .change_permission(&name, p, true)
                     .await
                     .with_context(|| format!("cannot grant to role '{name}'"))?;
             }
@@ -216,8 +226,8 @@ pub(crate) async fn role(settings: Settings, action: RoleAction) -> anyhow::Resu
         } => {
             let name = RoleName::parse(&role)?;
             for p in &permissions(&perms)? {
-                store
-                    .revoke_permission(&name, p, now)
+                accounts
+                    .change_permission(&name, p, false)
                     .await
                     .with_context(|| format!("cannot revoke from role '{name}'"))?;
             }
@@ -284,7 +294,7 @@ pub(crate) async fn keys(settings: Settings, action: KeysAction) -> anyhow::Resu
             }
         }
         KeysAction::Rotate { now } => {
-            let manager = startup::key_manager(&settings, store)?;
+            let manager = startup::key_manager(&settings, store)?.with_operator(operator());
             let key = manager.rotate(now).await.context("cannot rotate")?;
             if now {
                 println!(
@@ -299,7 +309,7 @@ pub(crate) async fn keys(settings: Settings, action: KeysAction) -> anyhow::Resu
             }
         }
         KeysAction::Retire { kid } => {
-            let manager = startup::key_manager(&settings, store)?;
+            let manager = startup::key_manager(&settings, store)?.with_operator(operator());
             manager
                 .retire(&kid)
                 .await
@@ -322,7 +332,7 @@ pub(crate) async fn keys(settings: Settings, action: KeysAction) -> anyhow::Resu
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?,
             );
             let key = import_key(&input, alg, kid).context("cannot import the key")?;
-            let manager = startup::key_manager(&settings, store)?;
+            let manager = startup::key_manager(&settings, store)?.with_operator(operator());
             match key {
                 ImportedKey::Private(key) => {
                     let stored = manager

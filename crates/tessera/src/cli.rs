@@ -36,6 +36,31 @@ pub(crate) enum Command {
     /// List and clear failed-login counts (brute-force protection); clearing lifts their
     /// delays on every instance at once.
     Locks(LocksCommand),
+    /// List the audit log (logins, lockouts, refresh-token reuse, logouts, password, user,
+    /// role and key changes), newest first.
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditArgs {
+    #[command(flatten)]
+    pub(crate) common: Common,
+    /// Only this event (e.g. login.failed, refresh.reuse_detected).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) event: Option<String>,
+    /// Only events concerning this user (username, any case, or user id).
+    #[arg(long, value_name = "USERNAME|ID")]
+    pub(crate) user: Option<String>,
+    /// Only events since this time: Unix seconds, or a duration back from now (90s, 15m, 24h,
+    /// 7d, 2w).
+    #[arg(long, value_name = "DURATION_OR_UNIX")]
+    pub(crate) since: Option<String>,
+    /// At most this many entries, the newest.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub(crate) limit: u32,
+    /// Print JSON lines, one entry each.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod admin;
+mod audit;
 mod check;
 mod cli;
 mod locks;
@@ -50,6 +51,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(args) => admin::migrate(load_quiet(&args.common)?).await,
         Command::CheckConfig(args) => check::check_config(&args),
         Command::Locks(cmd) => locks::locks(load_quiet(&cmd.common)?, cmd.action).await,
+        Command::Audit(args) => audit::audit(load_quiet(&args.common)?, args).await,
     }
 }
 

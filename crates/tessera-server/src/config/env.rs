@@ -131,6 +131,7 @@ pub(crate) const KNOWN: &[(&str, &str)] = &[
         "TESSERA_LOGIN_THROTTLE_WINDOW_SECS",
         "login_throttle.window_secs",
     ),
+    ("TESSERA_AUDIT_RETENTION_DAYS", "audit.retention_days"),
 ];
 
 const PREFIX: &str = "TESSERA_";
@@ -303,6 +304,9 @@ fn apply(env: &mut EnvLayer, name: &str, value: String) -> Result<(), ConfigErro
         }
         "TESSERA_LOGIN_THROTTLE_WINDOW_SECS" => {
             l.login_throttle.window_secs = Some(parse(name, &value, "a number of seconds")?);
+        }
+        "TESSERA_AUDIT_RETENTION_DAYS" => {
+            l.audit.retention_days = Some(parse(name, &value, "a number of days")?);
         }
         // KNOWN and this match are kept in step by a unit test.
         _ => {

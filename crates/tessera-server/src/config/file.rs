@@ -43,6 +43,8 @@ pub(crate) struct Layer {
     #[serde(default)]
     pub(crate) limits: super::limits::LimitsLayer,
     #[serde(default)]
+    pub(crate) audit: super::audit::AuditLayer,
+    #[serde(default)]
     pub(crate) password: PasswordLayer,
     #[serde(default)]
     pub(crate) hashing: HashingLayer,
@@ -173,6 +175,7 @@ impl Layer {
             login_throttle: self.login_throttle.overridden_by(over.login_throttle),
             browser: self.browser.overridden_by(over.browser),
             limits: self.limits.overridden_by(over.limits),
+            audit: self.audit.overridden_by(over.audit),
             password: PasswordLayer {
                 argon2_m_cost_kib: over
                     .password

@@ -15,13 +15,15 @@
 //! - `settings.rs`: [`Settings`], defaults, accessors, validation.
 //! - `file.rs`: the TOML format (`deny_unknown_fields` at every level) and layer merging.
 //! - `env.rs`: the known `TESSERA_*` names and their parsing.
-//! - `database.rs`, `throttle.rs`: the `[database]` and `[login_throttle]` tables.
+//! - `database.rs`, `throttle.rs`, `audit.rs`: the `[database]`, `[login_throttle]` and
+//!   `[audit]` tables.
 //! - `proxies.rs`: `trusted_proxies` and the client address behind them.
 //! - `browser.rs`: the `[browser]` table (cookie mode's origins, the sign-in page).
 //! - `limits.rs`: the `[limits]` table (connections, headers, timeouts, per-IP rates).
 //! - `advice.rs`: warnings about accepted but weaker choices (RFC 8725 terms).
 
 mod advice;
+mod audit;
 mod browser;
 mod database;
 mod env;
@@ -57,6 +59,7 @@ pub use database::{
     DEFAULT_DATABASE_STATEMENT_TIMEOUT_MS, DatabaseSettings,
 };
 
+pub use audit::{AUDIT_RETENTION_DAYS_RANGE, AuditSettings, DEFAULT_AUDIT_RETENTION_DAYS};
 pub use browser::{BrowserSettings, origin_of};
 pub use limits::LimitsSettings;
 pub use proxies::TrustedProxies;

@@ -83,6 +83,8 @@ pub struct Settings {
     pub browser: super::BrowserSettings,
     /// `[limits]`: connections, headers, timeouts, per-IP rates.
     pub limits: super::LimitsSettings,
+    /// `[audit]`: how long audit-log entries are kept.
+    pub audit: super::AuditSettings,
     /// Proxies whose `X-Forwarded-For` names the client (IP addresses or CIDR blocks).
     /// Default: none, so the socket's peer is the client.
     pub trusted_proxies: super::TrustedProxies,
@@ -257,6 +259,7 @@ impl Settings {
             login_throttle: super::LoginThrottleSettings::default(),
             browser: super::BrowserSettings::default(),
             limits: super::LimitsSettings::default(),
+            audit: super::AuditSettings::default(),
             trusted_proxies: super::TrustedProxies::default(),
             registration_open: true,
             body_limit_bytes: DEFAULT_BODY_LIMIT_BYTES,
@@ -333,6 +336,7 @@ impl Settings {
             login_throttle: super::LoginThrottleSettings::from_layer(&layer.login_throttle),
             browser: super::BrowserSettings::from_layer(&layer.browser)?,
             limits: super::LimitsSettings::from_layer(&layer.limits),
+            audit: super::AuditSettings::from_layer(&layer.audit),
             trusted_proxies: super::TrustedProxies::parse(
                 layer.trusted_proxies.as_deref().unwrap_or_default(),
             )?,
@@ -392,6 +396,7 @@ impl Settings {
         self.database.validate()?;
         self.login_throttle.validate()?;
         self.limits.validate()?;
+        self.audit.validate()?;
         if !self.is_loopback() && self.tls.is_none() && !self.behind_tls_proxy {
             return Err(ConfigError::PublicListenWithoutTls {
                 listen: self.listen,
@@ -599,6 +604,7 @@ impl Settings {
             session_idle_timeout: self.session.idle_timeout,
             refresh_grace: self.session.refresh_grace,
             login_throttle: self.login_throttle.policy,
+            audit_retention: self.audit.retention(),
         }
     }
 

@@ -8,6 +8,7 @@
     clippy::indexing_slicing
 )]
 
+mod audit;
 mod browser;
 mod cookies;
 mod errors;

@@ -13,6 +13,7 @@
 //! `COLLATE "C"` (byte order) so lists come back in the same order as on SQLite whatever the
 //! database's collation.
 
+mod audit;
 mod feed;
 mod keys;
 mod rows;
@@ -56,6 +57,11 @@ const MIGRATIONS: &[migrate::Source] = &[
         5,
         "login throttle",
         include_str!("../../migrations/postgres/0005_login_throttle.sql"),
+    ),
+    (
+        6,
+        "audit log",
+        include_str!("../../migrations/postgres/0006_audit_log.sql"),
     ),
 ];
 

@@ -6,6 +6,7 @@
 //! upgrades from reader to writer fails with `SQLITE_BUSY` under load in WAL mode instead of
 //! waiting for the lock.
 
+mod audit;
 mod feed;
 mod keys;
 mod rows;
@@ -50,6 +51,11 @@ const MIGRATIONS: &[migrate::Source] = &[
         5,
         "login throttle",
         include_str!("../../migrations/sqlite/0005_login_throttle.sql"),
+    ),
+    (
+        6,
+        "audit log",
+        include_str!("../../migrations/sqlite/0006_audit_log.sql"),
     ),
 ];
 

@@ -9,6 +9,7 @@
     clippy::indexing_slicing
 )]
 
+mod audit;
 mod feed;
 mod keys;
 mod postgres;

@@ -7,6 +7,7 @@
 )]
 
 mod admin;
+mod audit;
 mod check_config;
 mod crash;
 mod keys;

@@ -1,0 +1,173 @@
+//! What the login and session use cases record in the audit log (see [`crate::audit`]), kept
+//! apart from the use cases so that each of them needs one call line.
+//!
+//! Failed logins store the reason and the submitted username in canonical form, only when it
+//! is a valid username (the throttle table stores the same value); the password never reaches
+//! this module.
+
+use tessera_verify::Claims;
+
+use crate::audit::{AuditEvent, AuditRecord};
+use crate::auth::{AuthService, secs};
+use crate::domain::{SessionId, UserId};
+use crate::store::{NewSession, StoreError, User};
+use crate::throttle::ThrottleState;
+use crate::username::Username;
+
+/// What a password check found.
+#[derive(Debug)]
+pub(crate) enum Authenticated {
+    /// The credentials are right and the user may log in.
+    User(User),
+    /// The login is refused, and why (for the audit log only; the client is told nothing).
+    Rejected(Rejection),
+}
+
+/// Why a login is refused.
+#[derive(Debug)]
+pub(crate) enum Rejection {
+    /// No user has this name (or it is not a valid username).
+    UnknownUser,
+    /// The password does not match.
+    WrongPassword(UserId),
+    /// The user is disabled.
+    Disabled(UserId),
+    /// The password is over the maximum length (refused before any lookup).
+    PasswordTooLong,
+}
+
+impl Rejection {
+    fn reason(&self) -> &'static str {
+        match self {
+            Self::UnknownUser => "unknown user",
+            Self::WrongPassword(_) => "wrong password",
+            Self::Disabled(_) => "user disabled",
+            Self::PasswordTooLong => "password too long",
+        }
+    }
+
+    fn user(&self) -> Option<&UserId> {
+        match self {
+            Self::WrongPassword(id) | Self::Disabled(id) => Some(id),
+            Self::UnknownUser | Self::PasswordTooLong => None,
+        }
+    }
+}
+
+/// A failed login, as the audit log records it.
+#[derive(Debug)]
+pub(crate) struct FailedLogin<'a> {
+    pub(crate) rejection: Rejection,
+    /// The username as submitted (only its canonical form, if valid, is recorded).
+    pub(crate) submitted: &'a str,
+    pub(crate) ip: &'a str,
+    pub(crate) now: i64,
+}
+
+impl FailedLogin<'_> {
+    /// The submitted name for `detail`: canonical when valid; never the raw text otherwise
+    /// (it may be a password typed into the wrong field).
+    fn name(&self) -> String {
+        match Username::parse(self.submitted) {
+            Ok(name) => format!("username {}", name.canonical()),
+            Err(_) => "invalid username".to_owned(),
+        }
+    }
+
+    fn record(&self, event: AuditEvent) -> AuditRecord {
+        let record = AuditRecord::new(event).client_ip(Some(self.ip));
+        match self.rejection.user() {
+            Some(user) => record.subject(user),
+            None => record,
+        }
+    }
+}
+
+impl AuthService {
+    /// Deletes audit entries older than the retention (part of the periodic sweep).
+    pub(crate) async fn prune_audit(&self, now: i64) -> Result<(), StoreError> {
+        let before = now.saturating_sub(secs(self.rules.audit_retention));
+        let pruned = self.store().prune_audit(before).await?;
+        if pruned > 0 {
+            tracing::info!(
+                event = "audit.prune",
+                pruned,
+                "audit entries past their retention deleted"
+            );
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn audit_login(&self, user: &User, session: &NewSession) {
+        let record = AuditRecord::new(AuditEvent::LoginSucceeded)
+            .by_user(&user.id)
+            .session(Some(&session.id))
+            .client_ip(session.client_ip.as_deref());
+        self.accounts.audit().record(record).await;
+    }
+
+    pub(crate) async fn audit_failed_login(&self, attempt: &FailedLogin<'_>) {
+        let detail = format!("{}; {}", attempt.rejection.reason(), attempt.name());
+        let record = attempt.record(AuditEvent::LoginFailed).detail(detail);
+        self.accounts.audit().record(record).await;
+    }
+
+    /// Records a lockout when this failure (counted on top of `before`) starts one: once per
+    /// lockout rather than once per refused attempt, so an attacker hammering a locked account
+    /// cannot grow the audit table at request rate (refused attempts are logged as
+    /// `login.throttled`).
+    pub(crate) async fn audit_lockout(&self, attempt: &FailedLogin<'_>, before: &ThrottleState) {
+        let policy = &self.rules.login_throttle;
+        let after = before.after_failure(attempt.now, policy.reset_before(attempt.now));
+        let Some(retry_after) = policy.retry_after(&after, attempt.ip, attempt.now) else {
+            return;
+        };
+        let detail = format!("{}; locked for {retry_after} s", attempt.name());
+        let record = attempt.record(AuditEvent::LoginLockedOut).detail(detail);
+        self.accounts.audit().record(record).await;
+    }
+
+    pub(crate) async fn audit_refresh_reuse(&self, session: &SessionId, user: &UserId) {
+        let record = AuditRecord::new(AuditEvent::RefreshReuseDetected)
+            .subject(user)
+            .session(Some(session))
+            .detail("a rotated refresh token was presented after the grace window; the session is revoked");
+        self.accounts.audit().record(record).await;
+    }
+
+    /// A session ended by logout or from the session list; the subject is the session's user.
+    pub(crate) async fn audit_session_end(&self, event: AuditEvent, id: &SessionId) {
+        let user = match self.store().session(id).await {
+            Ok(session) => session.map(|s| s.user_id),
+            Err(e) => {
+                tracing::warn!(error.message = %e, "cannot find the user of an ended session for the audit log");
+                None
+            }
+        };
+        let mut record = AuditRecord::new(event).session(Some(id));
+        if let Some(user) = &user {
+            record = record.by_user(user);
+        }
+        self.accounts.audit().record(record).await;
+    }
+
+    pub(crate) async fn audit_logout_all(&self, claims: &Claims, sessions: u64) {
+        let user = UserId::from_trusted(claims.sub.clone());
+        let sid = claims.sid.as_deref().map(SessionId::from_trusted);
+        let record = AuditRecord::new(AuditEvent::LogoutAll)
+            .by_user(&user)
+            .session(sid.as_ref())
+            .detail(format!("{sessions} sessions ended"));
+        self.accounts.audit().record(record).await;
+    }
+
+    pub(crate) async fn audit_password_change_refused(&self, claims: &Claims) {
+        let user = UserId::from_trusted(claims.sub.clone());
+        let sid = claims.sid.as_deref().map(SessionId::from_trusted);
+        let record = AuditRecord::new(AuditEvent::PasswordChangeRefused)
+            .by_user(&user)
+            .session(sid.as_ref())
+            .detail("the current password did not match");
+        self.accounts.audit().record(record).await;
+    }
+}
