@@ -400,6 +400,7 @@ fn app_router(settings: &Settings, state: AppState, extra: Option<Router<AppStat
     let cors = cors_layer(settings);
     routes
         .with_state(state)
+        .layer(middleware::from_fn(run_writes_to_completion))
         .layer(middleware::from_fn_with_state(
             settings.limits.request_timeout,
             request_timeout,
@@ -466,6 +467,23 @@ fn cors_layer(settings: &Settings) -> Option<CorsLayer> {
             .expose_headers([header::RETRY_AFTER, header::WWW_AUTHENTICATE])
             .max_age(Duration::from_secs(600)),
     )
+}
+
+/// Runs every state-changing request in its own task, so that neither a client hanging up nor
+/// the request timeout can stop it halfway: a write transaction cut off while it starts could
+/// otherwise leave its pooled connection holding the database's write lock. Reads are not
+/// worth the task.
+async fn run_writes_to_completion(
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    if request.method().is_safe() {
+        return next.run(request).await;
+    }
+    match tokio::spawn(next.run(request)).await {
+        Ok(response) => response,
+        Err(e) => axum::response::IntoResponse::into_response(crate::error::ApiError::internal(e)),
+    }
 }
 
 /// Answers 408 when a request (body upload included) takes longer than `limit`; the
