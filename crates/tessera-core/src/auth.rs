@@ -17,6 +17,7 @@ use crate::auth_audit::{Authenticated, FailedLogin, Rejection};
 use crate::clock::Clock;
 use crate::domain::{SessionId, UserId};
 use crate::keyring::{CsrfKey, MasterKey, RefreshKey};
+use crate::names::NameCache;
 use crate::password::{Password, PasswordError, PolicyViolation, Verification};
 use crate::revocation::Revocations;
 use crate::store::{NewSession, Store, StoreError, User};
@@ -112,6 +113,8 @@ pub struct AuthPolicy {
     /// How long audit-log entries are kept; the periodic sweep deletes older ones (default 90
     /// days, range 1 to 3650 days).
     pub audit_retention: Duration,
+    /// Usernames cached for the profile (`/auth/me`); 0 turns the cache off (default 10000).
+    pub username_cache_entries: usize,
 }
 
 impl Default for AuthPolicy {
@@ -123,6 +126,7 @@ impl Default for AuthPolicy {
             refresh_grace: Duration::from_secs(10),
             login_throttle: ThrottlePolicy::default(),
             audit_retention: Duration::from_secs(90 * 24 * 3600),
+            username_cache_entries: 10_000,
         }
     }
 }
@@ -169,6 +173,7 @@ pub struct AuthService {
     pub(crate) refresh_key: RefreshKey,
     pub(crate) csrf_key: CsrfKey,
     pub(crate) revocations: Arc<Revocations>,
+    pub(crate) names: Option<Arc<NameCache>>,
 }
 
 const MAX_USER_AGENT: usize = 256;
@@ -185,9 +190,10 @@ impl AuthService {
         Self {
             accounts,
             issuer,
-            rules,
             refresh_key: master.refresh_key(),
             csrf_key: master.csrf_key(),
+            names: NameCache::new(rules.username_cache_entries).map(Arc::new),
+            rules,
             revocations,
         }
     }
@@ -426,16 +432,29 @@ impl AuthService {
     }
 
     /// The caller's profile: the username from the store, roles and scope from the token.
+    /// The username comes from a short-lived cache when one is configured (see
+    /// [`crate::names`]); the token has passed the revocation check before this is asked.
     pub async fn profile(&self, claims: &tessera_verify::Claims) -> Result<Profile, AuthError> {
-        let user = self
-            .store()
-            .user_by_id(&UserId::from_trusted(claims.sub.clone()))
-            .await?
-            .filter(|u| !u.disabled)
-            .ok_or(AuthError::UnknownUser)?;
+        let now = self.accounts.clock().unix();
+        let cached = self.names.as_ref().and_then(|n| n.get(&claims.sub, now));
+        let username = match cached {
+            Some(name) => name.to_string(),
+            None => {
+                let user = self
+                    .store()
+                    .user_by_id(&UserId::from_trusted(claims.sub.clone()))
+                    .await?
+                    .filter(|u| !u.disabled)
+                    .ok_or(AuthError::UnknownUser)?;
+                if let Some(names) = &self.names {
+                    names.insert(&claims.sub, &user.username, now);
+                }
+                user.username
+            }
+        };
         Ok(Profile {
-            sub: user.id.as_str().to_owned(),
-            username: user.username,
+            sub: claims.sub.clone(),
+            username,
             roles: claims.roles.clone(),
             scope: claims.scope.clone().unwrap_or_default(),
         })

@@ -12,6 +12,7 @@
 //! - [`password`], [`username`]: Argon2id hashing, the NIST password policy, RFC 8265 names.
 //! - [`signing`]: signing keys and JWS signing for every supported algorithm.
 //! - [`keyring`]: the master key and the sealing of private keys at rest (AES-256-GCM).
+//! - [`names`]: a short-lived, bounded cache of usernames for the profile.
 //! - [`import`]: existing private keys from PEM or JWK, for `tessera keys import`.
 //! - [`rotation`]: the signing-key lifecycle (publish ahead, rotate, retire, import).
 //! - [`token`]: access-token issuance and opaque refresh tokens.
@@ -32,6 +33,7 @@ pub mod clock;
 pub mod domain;
 pub mod import;
 pub mod keyring;
+pub mod names;
 pub mod password;
 pub mod revocation;
 pub mod rotation;

@@ -13,6 +13,7 @@
 //! - [`error`]: `ApiError`, the only place statuses are chosen.
 //! - [`telemetry`]: logging setup and the request-logging middleware.
 //! - [`ratelimit`]: per-IP limits on registration and refresh.
+//! - [`token_cache`]: the verified-token cache of protected routes.
 //! - [`state`]: what handlers share.
 
 pub mod config;
@@ -23,5 +24,6 @@ mod routes;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod token_cache;
 
 pub use startup::{App, BuildOptions, StartupError, Summary};

@@ -2,9 +2,12 @@
 //! it (the verifier for our own tokens, the JWKS and discovery documents), rebuilt whenever
 //! the ring changes.
 
+use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 
 use axum::body::Bytes;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tessera_core::auth::AuthService;
 use tessera_core::keyring::{CurrentKeys, KeyRing};
 use tessera_core::rotation::KeyManager;
@@ -14,6 +17,7 @@ use tessera_verify::csrf::AllowedOrigins;
 
 use crate::config::TrustedProxies;
 use crate::ratelimit::RateLimits;
+use crate::token_cache::TokenCache;
 
 /// Shared, cheaply cloned application state.
 #[derive(Debug, Clone)]
@@ -22,12 +26,24 @@ pub struct AppState(Arc<Inner>);
 #[derive(Debug)]
 struct Inner {
     auth: AuthService,
-    trusted_proxies: TrustedProxies,
-    origins: AllowedOrigins,
-    rate_limits: RateLimits,
+    edge: Edge,
     keys: Arc<CurrentKeys>,
     manager: Option<KeyManager>,
     published: RwLock<Arc<Published>>,
+}
+
+/// What the HTTP edge applies before the use cases: who the client is, which pages may use
+/// cookies, per-IP rates, and the verified-token cache.
+#[derive(Debug)]
+pub struct Edge {
+    /// The proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
+    /// The origins whose pages may use cookie mode.
+    pub origins: AllowedOrigins,
+    /// Per-IP limits on registration and refresh.
+    pub rate_limits: RateLimits,
+    /// The verified-token cache, unless turned off.
+    pub token_cache: Option<TokenCache>,
 }
 
 /// What is derived from one key ring.
@@ -43,6 +59,8 @@ pub struct Published {
     pub discovery: Bytes,
     /// The kids and activation times the documents were built from.
     pub kids: Vec<(String, i64)>,
+    /// The base64url JOSE header of each key's tokens (see `TokenCache::retain_headers`).
+    pub headers: HashSet<String>,
 }
 
 /// Why a key ring cannot be published.
@@ -54,6 +72,13 @@ impl Published {
     /// Builds the verifier and the documents for `ring`.
     pub fn build(ring: &KeyRing, issuer: &str, audience: &str) -> Result<Self, PublishError> {
         let keys = ring.verification_keys();
+        let headers = keys
+            .iter()
+            .map(|k| {
+                URL_SAFE_NO_PAD
+                    .encode(tessera_verify::access_token_header(k.alg(), k.kid()).as_bytes())
+            })
+            .collect();
         let mut algs: Vec<&'static str> = keys.iter().map(|k| k.alg().as_str()).collect();
         algs.sort_unstable();
         algs.dedup();
@@ -77,6 +102,7 @@ impl Published {
             jwks_etag,
             discovery: Bytes::from(discovery),
             kids: ring.kids().map(|(k, at)| (k.to_owned(), at)).collect(),
+            headers,
         })
     }
 }
@@ -92,15 +118,11 @@ impl AppState {
         keys: Arc<CurrentKeys>,
         manager: Option<KeyManager>,
         published: Published,
-        trusted_proxies: TrustedProxies,
-        origins: AllowedOrigins,
-        rate_limits: RateLimits,
+        edge: Edge,
     ) -> Self {
         Self(Arc::new(Inner {
             auth,
-            trusted_proxies,
-            origins,
-            rate_limits,
+            edge,
             keys,
             manager,
             published: RwLock::new(Arc::new(published)),
@@ -114,17 +136,22 @@ impl AppState {
 
     /// The proxies whose `X-Forwarded-For` names the client.
     pub fn trusted_proxies(&self) -> &TrustedProxies {
-        &self.0.trusted_proxies
+        &self.0.edge.trusted_proxies
     }
 
     /// The origins whose pages may use cookie mode (the server's own, then `[browser]`'s).
     pub fn origins(&self) -> &AllowedOrigins {
-        &self.0.origins
+        &self.0.edge.origins
     }
 
     /// The per-IP limits on registration and refresh.
     pub fn rate_limits(&self) -> &RateLimits {
-        &self.0.rate_limits
+        &self.0.edge.rate_limits
+    }
+
+    /// The verified-token cache, unless turned off.
+    pub fn token_cache(&self) -> Option<&TokenCache> {
+        self.0.edge.token_cache.as_ref()
     }
 
     /// Key management, when keys live in the store.
@@ -154,6 +181,9 @@ impl AppState {
     /// Installs a new ring and what is published from it.
     pub fn install(&self, ring: KeyRing, published: Published) {
         self.0.keys.set(ring);
+        if let Some(cache) = &self.0.edge.token_cache {
+            cache.retain_headers(&published.headers);
+        }
         *self
             .0
             .published

@@ -268,7 +268,8 @@ pub(crate) enum KeysAction {
     /// Retire a key that no longer signs: it leaves the JWKS and its private part is erased.
     /// Tokens it signed stop verifying.
     Retire {
-        /// The key id.
+        /// The key id (kids are base64url thumbprints and may start with `-`).
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
     /// Import an existing key, keeping its kid: a private key (PEM: PKCS#8, PKCS#1 RSA, SEC1
@@ -281,7 +282,7 @@ pub(crate) enum KeysAction {
         #[arg(long)]
         alg: Option<String>,
         /// The key id (default: the JWK's kid, else the RFC 7638 thumbprint).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         kid: Option<String>,
         /// Sign with it at once (see `rotate --now`).
         #[arg(long)]
@@ -290,7 +291,7 @@ pub(crate) enum KeysAction {
     /// Print the published public keys as a JWK Set (or one JWK with --kid).
     ExportPublic {
         /// Only this key.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         kid: Option<String>,
     },
     /// Print a new random HMAC secret for HMAC mode (base64url, the hash output's length).

@@ -89,6 +89,8 @@ pub(crate) const KNOWN: &[(&str, &str)] = &[
         "browser.allowed_origins (comma-separated)",
     ),
     ("TESSERA_BROWSER_SIGNIN_PAGE", "browser.signin_page"),
+    ("TESSERA_CACHE_VERIFIED_TOKENS", "cache.verified_tokens"),
+    ("TESSERA_CACHE_USERNAMES", "cache.usernames"),
     ("TESSERA_LIMITS_MAX_CONNECTIONS", "limits.max_connections"),
     ("TESSERA_LIMITS_MAX_HEADER_BYTES", "limits.max_header_bytes"),
     (
@@ -269,6 +271,12 @@ fn apply(env: &mut EnvLayer, name: &str, value: String) -> Result<(), ConfigErro
             l.browser.allowed_origins = Some(comma_list(&value));
         }
         "TESSERA_BROWSER_SIGNIN_PAGE" => l.browser.signin_page = Some(parse_bool(name, &value)?),
+        "TESSERA_CACHE_VERIFIED_TOKENS" => {
+            l.cache.verified_tokens = Some(parse(name, &value, "a number of entries")?);
+        }
+        "TESSERA_CACHE_USERNAMES" => {
+            l.cache.usernames = Some(parse(name, &value, "a number of entries")?);
+        }
         "TESSERA_LIMITS_MAX_CONNECTIONS" => {
             l.limits.max_connections = Some(parse(name, &value, "a number of connections")?);
         }
@@ -406,7 +414,8 @@ mod tests {
                 || n.ends_with("_MS")
                 || n.ends_with("_POOL_SIZE")
                 || n.ends_with("_FAILURES")
-                || n.starts_with("TESSERA_LIMITS_") =>
+                || n.starts_with("TESSERA_LIMITS_")
+                || n.starts_with("TESSERA_CACHE_") =>
             {
                 "16"
             }

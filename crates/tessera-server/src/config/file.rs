@@ -45,6 +45,8 @@ pub(crate) struct Layer {
     #[serde(default)]
     pub(crate) audit: super::audit::AuditLayer,
     #[serde(default)]
+    pub(crate) cache: super::cache::CacheLayer,
+    #[serde(default)]
     pub(crate) password: PasswordLayer,
     #[serde(default)]
     pub(crate) hashing: HashingLayer,
@@ -176,6 +178,7 @@ impl Layer {
             browser: self.browser.overridden_by(over.browser),
             limits: self.limits.overridden_by(over.limits),
             audit: self.audit.overridden_by(over.audit),
+            cache: self.cache.overridden_by(over.cache),
             password: PasswordLayer {
                 argon2_m_cost_kib: over
                     .password

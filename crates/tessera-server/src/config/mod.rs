@@ -20,11 +20,13 @@
 //! - `proxies.rs`: `trusted_proxies` and the client address behind them.
 //! - `browser.rs`: the `[browser]` table (cookie mode's origins, the sign-in page).
 //! - `limits.rs`: the `[limits]` table (connections, headers, timeouts, per-IP rates).
+//! - `cache.rs`: the `[cache]` table (verified tokens, usernames).
 //! - `advice.rs`: warnings about accepted but weaker choices (RFC 8725 terms).
 
 mod advice;
 mod audit;
 mod browser;
+mod cache;
 mod database;
 mod env;
 mod file;
@@ -61,6 +63,7 @@ pub use database::{
 
 pub use audit::{AUDIT_RETENTION_DAYS_RANGE, AuditSettings, DEFAULT_AUDIT_RETENTION_DAYS};
 pub use browser::{BrowserSettings, origin_of};
+pub use cache::CacheSettings;
 pub use limits::LimitsSettings;
 pub use proxies::TrustedProxies;
 pub use throttle::{

@@ -85,6 +85,8 @@ pub struct Settings {
     pub limits: super::LimitsSettings,
     /// `[audit]`: how long audit-log entries are kept.
     pub audit: super::AuditSettings,
+    /// `[cache]`: the verified-token and username caches.
+    pub cache: super::CacheSettings,
     /// Proxies whose `X-Forwarded-For` names the client (IP addresses or CIDR blocks).
     /// Default: none, so the socket's peer is the client.
     pub trusted_proxies: super::TrustedProxies,
@@ -260,6 +262,7 @@ impl Settings {
             browser: super::BrowserSettings::default(),
             limits: super::LimitsSettings::default(),
             audit: super::AuditSettings::default(),
+            cache: super::CacheSettings::default(),
             trusted_proxies: super::TrustedProxies::default(),
             registration_open: true,
             body_limit_bytes: DEFAULT_BODY_LIMIT_BYTES,
@@ -337,6 +340,7 @@ impl Settings {
             browser: super::BrowserSettings::from_layer(&layer.browser)?,
             limits: super::LimitsSettings::from_layer(&layer.limits),
             audit: super::AuditSettings::from_layer(&layer.audit),
+            cache: super::CacheSettings::from_layer(&layer.cache),
             trusted_proxies: super::TrustedProxies::parse(
                 layer.trusted_proxies.as_deref().unwrap_or_default(),
             )?,
@@ -397,6 +401,7 @@ impl Settings {
         self.login_throttle.validate()?;
         self.limits.validate()?;
         self.audit.validate()?;
+        self.cache.validate()?;
         if !self.is_loopback() && self.tls.is_none() && !self.behind_tls_proxy {
             return Err(ConfigError::PublicListenWithoutTls {
                 listen: self.listen,
@@ -605,6 +610,7 @@ impl Settings {
             refresh_grace: self.session.refresh_grace,
             login_throttle: self.login_throttle.policy,
             audit_retention: self.audit.retention(),
+            username_cache_entries: self.cache.usernames,
         }
     }
 

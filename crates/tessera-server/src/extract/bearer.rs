@@ -46,11 +46,18 @@ impl FromRequestParts<AppState> for Authenticated {
 }
 
 /// Verifies one of our access tokens: signature, claims, a session, not revoked.
+/// Through the verified-token cache when it is on; revocation is checked either way.
 pub(crate) fn verify(state: &AppState, token: &str) -> Result<Claims, ApiError> {
-    let claims = state
-        .verifier()
-        .verify_at(token, state.auth().clock().now())
-        .map_err(|e| ApiError::InvalidToken(describe(&e)))?;
+    let now = state.auth().clock().now();
+    let verified = match state.token_cache() {
+        Some(cache) => cache
+            .get_or_verify(token, tessera_core::clock::unix_seconds(now), || {
+                state.verifier().verify_at(token, now)
+            })
+            .map(|c| Claims::clone(&c)),
+        None => state.verifier().verify_at(token, now),
+    };
+    let claims = verified.map_err(|e| ApiError::InvalidToken(describe(&e)))?;
     if claims.sid.is_none() {
         return Err(ApiError::InvalidToken("the token has no session"));
     }

@@ -36,7 +36,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::Settings;
 use crate::routes;
-use crate::state::{AppState, Published};
+use crate::state::{AppState, Edge, Published};
 use crate::telemetry;
 
 pub use master_key::ensure_data_dir;
@@ -366,11 +366,14 @@ async fn build_state(parts: Parts<'_>) -> Result<(AppState, bool), StartupError>
             current,
             manager,
             published,
-            settings.trusted_proxies.clone(),
-            settings
-                .browser
-                .origins(&own_origins(settings, issuer, address)),
-            crate::ratelimit::RateLimits::from_settings(&settings.limits),
+            Edge {
+                trusted_proxies: settings.trusted_proxies.clone(),
+                origins: settings
+                    .browser
+                    .origins(&own_origins(settings, issuer, address)),
+                rate_limits: crate::ratelimit::RateLimits::from_settings(&settings.limits),
+                token_cache: crate::token_cache::TokenCache::new(settings.cache.verified_tokens),
+            },
         ),
         created,
     ))

@@ -360,3 +360,13 @@ fn hmac_mode_refuses_weak_secrets_without_echoing_them() {
         "HMAC mode without a secret is refused"
     );
 }
+
+/// Kids are base64url thumbprints, so one in 64 starts with `-`: it is a kid, not a flag.
+#[test]
+fn a_kid_that_starts_with_a_dash_is_taken_as_a_kid() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::run(dir.path(), &["keys", "retire", "-qTh2D43ks79"], "");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(!stderr.contains("unexpected argument"), "{stderr}");
+}
