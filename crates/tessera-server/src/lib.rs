@@ -13,11 +13,13 @@
 //! - [`error`]: `ApiError`, the only place statuses are chosen.
 //! - [`telemetry`]: logging setup and the request-logging middleware.
 //! - [`ratelimit`]: per-IP limits on registration and refresh.
+//! - [`metrics`]: Prometheus metrics and the `/metrics` endpoint.
 //! - [`state`]: what handlers share.
 
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod ratelimit;
 mod routes;
 pub mod startup;

@@ -9,7 +9,9 @@
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::{
     PasswordHash as Phc, PasswordHasher as _, PasswordVerifier as _, SaltString,
@@ -59,7 +61,12 @@ struct Inner {
     waiting: AtomicUsize,
     /// A hash of a random password with the current parameters, for unknown users.
     dummy: OnceCell<PasswordHash>,
+    /// Told how long each call waited for a worker (the server's metrics); set at most once.
+    wait_observer: OnceLock<WaitObserver>,
 }
+
+/// Receives how long one call waited for a worker (zero when one was free).
+pub type WaitObserver = Arc<dyn Fn(Duration) + Send + Sync>;
 
 impl PasswordHasher {
     /// A hasher with `workers` concurrent Argon2 computations (at least 1; use
@@ -76,6 +83,7 @@ impl PasswordHasher {
                 permits: Arc::new(Semaphore::new(workers)),
                 waiting: AtomicUsize::new(0),
                 dummy: OnceCell::new(),
+                wait_observer: OnceLock::new(),
             }),
         }
     }
@@ -104,6 +112,13 @@ impl PasswordHasher {
     /// Callers currently waiting for a worker (not counting those being served).
     pub fn queue_depth(&self) -> usize {
         self.inner.waiting.load(Ordering::Acquire)
+    }
+
+    /// Tells `observer` how long each later call waits for a worker (zero when one is free),
+    /// for every clone of this hasher. Only the first observer set is kept; returns whether
+    /// this one was. The observer runs on the caller's task and must return at once.
+    pub fn set_wait_observer(&self, observer: WaitObserver) -> bool {
+        self.inner.wait_observer.set(observer).is_ok()
     }
 
     /// Hashes a password with the current parameters and a fresh 128-bit random salt.
@@ -199,16 +214,28 @@ impl PasswordHasher {
     async fn acquire(&self) -> Result<OwnedSemaphorePermit, PasswordError> {
         let permits = Arc::clone(&self.inner.permits);
         match Arc::clone(&permits).try_acquire_owned() {
-            Ok(permit) => return Ok(permit),
+            Ok(permit) => {
+                self.observe_wait(Duration::ZERO);
+                return Ok(permit);
+            }
             Err(TryAcquireError::NoPermits) => {}
             Err(e @ TryAcquireError::Closed) => return Err(PasswordError::internal(e)),
         }
         // Every worker is busy: join the queue if there is room, else refuse at once.
         let _ticket = QueueTicket::take(&self.inner)?;
-        permits
+        let queued = Instant::now();
+        let permit = permits
             .acquire_owned()
             .await
-            .map_err(PasswordError::internal)
+            .map_err(PasswordError::internal)?;
+        self.observe_wait(queued.elapsed());
+        Ok(permit)
+    }
+
+    fn observe_wait(&self, waited: Duration) {
+        if let Some(observer) = self.inner.wait_observer.get() {
+            observer(waited);
+        }
     }
 
     /// Takes a worker permit directly, to make workers busy in tests deterministically.

@@ -45,6 +45,8 @@ pub(crate) struct Layer {
     #[serde(default)]
     pub(crate) audit: super::audit::AuditLayer,
     #[serde(default)]
+    pub(crate) metrics: super::metrics::MetricsLayer,
+    #[serde(default)]
     pub(crate) password: PasswordLayer,
     #[serde(default)]
     pub(crate) hashing: HashingLayer,
@@ -176,6 +178,7 @@ impl Layer {
             browser: self.browser.overridden_by(over.browser),
             limits: self.limits.overridden_by(over.limits),
             audit: self.audit.overridden_by(over.audit),
+            metrics: self.metrics.overridden_by(over.metrics),
             password: PasswordLayer {
                 argon2_m_cost_kib: over
                     .password

@@ -20,6 +20,7 @@
 //! - `proxies.rs`: `trusted_proxies` and the client address behind them.
 //! - `browser.rs`: the `[browser]` table (cookie mode's origins, the sign-in page).
 //! - `limits.rs`: the `[limits]` table (connections, headers, timeouts, per-IP rates).
+//! - `metrics.rs`: the `[metrics]` table (where `/metrics` is served).
 //! - `advice.rs`: warnings about accepted but weaker choices (RFC 8725 terms).
 
 mod advice;
@@ -29,6 +30,7 @@ mod database;
 mod env;
 mod file;
 mod limits;
+mod metrics;
 mod proxies;
 mod resource_servers;
 mod settings;
@@ -62,6 +64,7 @@ pub use database::{
 pub use audit::{AUDIT_RETENTION_DAYS_RANGE, AuditSettings, DEFAULT_AUDIT_RETENTION_DAYS};
 pub use browser::{BrowserSettings, origin_of};
 pub use limits::LimitsSettings;
+pub use metrics::{DEFAULT_METRICS_LISTEN, MetricsSettings};
 pub use proxies::TrustedProxies;
 pub use throttle::{
     BASE_DELAY_SECS_RANGE, BUCKET_FAILURES_RANGE, LoginThrottleSettings, MAX_DELAY_SECS_LIMIT,

@@ -85,6 +85,8 @@ pub struct Settings {
     pub limits: super::LimitsSettings,
     /// `[audit]`: how long audit-log entries are kept.
     pub audit: super::AuditSettings,
+    /// `[metrics]`: where `/metrics` is served.
+    pub metrics: super::MetricsSettings,
     /// Proxies whose `X-Forwarded-For` names the client (IP addresses or CIDR blocks).
     /// Default: none, so the socket's peer is the client.
     pub trusted_proxies: super::TrustedProxies,
@@ -225,6 +227,7 @@ impl Settings {
     pub fn for_test(data_dir: &Path) -> Settings {
         let mut settings = Self::defaults();
         settings.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        settings.metrics.listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
         data_dir.clone_into(&mut settings.data_dir);
         settings.password.params = PasswordParams::danger_test_minimum();
         settings.hashing.workers = 2;
@@ -260,6 +263,7 @@ impl Settings {
             browser: super::BrowserSettings::default(),
             limits: super::LimitsSettings::default(),
             audit: super::AuditSettings::default(),
+            metrics: super::MetricsSettings::default(),
             trusted_proxies: super::TrustedProxies::default(),
             registration_open: true,
             body_limit_bytes: DEFAULT_BODY_LIMIT_BYTES,
@@ -337,6 +341,7 @@ impl Settings {
             browser: super::BrowserSettings::from_layer(&layer.browser)?,
             limits: super::LimitsSettings::from_layer(&layer.limits),
             audit: super::AuditSettings::from_layer(&layer.audit),
+            metrics: super::MetricsSettings::from_layer(&layer.metrics)?,
             trusted_proxies: super::TrustedProxies::parse(
                 layer.trusted_proxies.as_deref().unwrap_or_default(),
             )?,
@@ -397,6 +402,7 @@ impl Settings {
         self.login_throttle.validate()?;
         self.limits.validate()?;
         self.audit.validate()?;
+        self.metrics.validate(self.listen)?;
         if !self.is_loopback() && self.tls.is_none() && !self.behind_tls_proxy {
             return Err(ConfigError::PublicListenWithoutTls {
                 listen: self.listen,
