@@ -447,6 +447,41 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_wait_observer_hears_each_wait_for_a_worker() {
+        let hasher = PasswordHasher::new(PasswordParams::danger_test_minimum(), 1, 1);
+        let waits = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let heard = Arc::clone(&waits);
+        assert!(hasher.set_wait_observer(Arc::new(move |d| heard.lock().unwrap().push(d))));
+        assert!(
+            !hasher.set_wait_observer(Arc::new(|_| {})),
+            "only the first is kept"
+        );
+        let worker = hasher.occupy_worker().expect("the only worker is free");
+        let waiter = tokio::spawn({
+            let hasher = hasher.clone();
+            async move { hasher.hash(&password("queued password")).await }
+        });
+        let mut spins = 0;
+        while hasher.queue_depth() < 1 {
+            spins += 1;
+            assert!(spins < 10_000, "the spawned hash never joined the queue");
+            tokio::task::yield_now().await;
+        }
+
+        drop(worker);
+        waiter.await.expect("task").expect("queued hash completes");
+        hasher.hash(&password("a free worker")).await.expect("hash");
+
+        let waits = waits.lock().unwrap().clone();
+        assert_eq!(waits.len(), 2, "{waits:?}");
+        assert!(
+            waits[0] > Duration::ZERO,
+            "the queued call waited: {waits:?}"
+        );
+        assert_eq!(waits[1], Duration::ZERO, "a free worker means no wait");
+    }
+
+    #[tokio::test]
     async fn with_no_queue_a_busy_worker_means_busy() {
         let hasher = PasswordHasher::new(PasswordParams::danger_test_minimum(), 1, 0);
         let _worker = hasher.occupy_worker().expect("the only worker is free");
