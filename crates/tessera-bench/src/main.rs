@@ -334,7 +334,10 @@ fn verify_time(iterations: u32) -> anyhow::Result<()> {
         verifier.verify(&token)?;
     }
     let us = started.elapsed().as_secs_f64() * 1e6 / f64::from(iterations.max(1));
-    println!("{}", json!({ "verify_us": us, "alg": "EdDSA", "iterations": iterations }));
+    println!(
+        "{}",
+        json!({ "verify_us": us, "alg": "EdDSA", "iterations": iterations })
+    );
     Ok(())
 }
 
@@ -345,12 +348,20 @@ fn hash_time(iterations: u32) -> anyhow::Result<()> {
     let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
     let mut out = [0u8; 32];
     argon2
-        .hash_password_into(b"correct horse battery staple", b"a sixteen b salt", &mut out)
+        .hash_password_into(
+            b"correct horse battery staple",
+            b"a sixteen b salt",
+            &mut out,
+        )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let started = Instant::now();
     for _ in 0..iterations {
         argon2
-            .hash_password_into(b"correct horse battery staple", b"a sixteen b salt", &mut out)
+            .hash_password_into(
+                b"correct horse battery staple",
+                b"a sixteen b salt",
+                &mut out,
+            )
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     let ms = started.elapsed().as_secs_f64() * 1e3 / f64::from(iterations.max(1));

@@ -49,6 +49,13 @@ impl Accounts {
         self
     }
 
+    /// The same administration, also telling `observer` of each audit event (the server's
+    /// metrics).
+    pub fn with_audit_observer(mut self, observer: Arc<dyn crate::audit::AuditObserver>) -> Self {
+        self.audit = self.audit.with_observer(observer);
+        self
+    }
+
     /// Where the use cases record audit events.
     pub fn audit(&self) -> &AuditLog {
         &self.audit

@@ -242,12 +242,21 @@ impl AuditRecord {
 /// Longest stored `detail`, in bytes.
 const MAX_DETAIL: usize = 512;
 
+/// Told of every recorded event, before it is stored: the server counts security events for
+/// its metrics through it. It gets the event kind only (no ids, names or addresses), and must
+/// return at once (no I/O).
+pub trait AuditObserver: Send + Sync + std::fmt::Debug {
+    /// One event of this kind was recorded.
+    fn observe(&self, event: AuditEvent);
+}
+
 /// Where the use cases record audit events.
 #[derive(Debug, Clone)]
 pub struct AuditLog {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     operator: Arc<str>,
+    observer: Option<Arc<dyn AuditObserver>>,
 }
 
 impl AuditLog {
@@ -257,7 +266,14 @@ impl AuditLog {
             store,
             clock,
             operator: Arc::from(SYSTEM_ACTOR),
+            observer: None,
         }
+    }
+
+    /// The same log, also telling `observer` of each event.
+    pub fn with_observer(mut self, observer: Arc<dyn AuditObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// The same log, attributing administrative changes to `operator` (`cli:<os user>`).
@@ -274,6 +290,9 @@ impl AuditLog {
     /// Emits the event as a log line and stores it. Never fails: a store failure is logged at
     /// error level (without secrets) and the caller goes on.
     pub async fn record(&self, record: AuditRecord) {
+        if let Some(observer) = &self.observer {
+            observer.observe(record.event);
+        }
         let entry = record.into_entry(self.clock.unix());
         emit(&entry);
         if let Err(e) = self.store.append_audit(&entry).await {

@@ -551,4 +551,25 @@ pub trait Store:
 {
     /// Succeeds when the database answers (`/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The connection pool's state now (the server's metrics); never waits.
+    fn pool_usage(&self) -> PoolUsage;
+}
+
+/// How a store's connection pool is used at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Connections open now (idle and in use).
+    pub open: u32,
+    /// Open connections not lent out.
+    pub idle: u32,
+    /// Most connections the pool opens.
+    pub max: u32,
+}
+
+impl PoolUsage {
+    /// Open connections lent out to a query or transaction.
+    pub fn in_use(&self) -> u32 {
+        self.open.saturating_sub(self.idle)
+    }
 }

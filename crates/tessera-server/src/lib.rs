@@ -14,11 +14,13 @@
 //! - [`telemetry`]: logging setup and the request-logging middleware.
 //! - [`ratelimit`]: per-IP limits on registration and refresh.
 //! - [`token_cache`]: the verified-token cache of protected routes.
+//! - [`metrics`]: Prometheus metrics and the `/metrics` endpoint.
 //! - [`state`]: what handlers share.
 
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod ratelimit;
 mod routes;
 pub mod startup;

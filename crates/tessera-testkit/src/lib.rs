@@ -126,6 +126,8 @@ pub struct TestApp {
     pub address: String,
     /// The port.
     pub port: u16,
+    /// The metrics listener's port (`None` with `metrics.listen = "off"`).
+    pub metrics_port: Option<u16>,
     /// No redirects, a cookie store.
     pub client: reqwest::Client,
     /// The server's clock.
@@ -230,6 +232,7 @@ impl TestApp {
         .await
         .expect("the app builds");
         let port = app.port();
+        let metrics_port = app.metrics_port();
         let state = app.state().clone();
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(async move {
@@ -247,6 +250,7 @@ impl TestApp {
         Self {
             address: format!("http://127.0.0.1:{port}"),
             port,
+            metrics_port,
             client,
             clock,
             state,
@@ -316,6 +320,19 @@ impl TestApp {
     pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.client
             .request(method, format!("{}{path}", self.address))
+    }
+
+    /// `GET /metrics` from the metrics listener: the text, after asserting a 200.
+    pub async fn scrape_metrics(&self) -> String {
+        let port = self.metrics_port.expect("a metrics listener");
+        let response = self
+            .client
+            .get(format!("http://127.0.0.1:{port}/metrics"))
+            .send()
+            .await
+            .expect("scrape /metrics");
+        assert_eq!(response.status(), 200, "/metrics answers");
+        response.text().await.expect("metrics text")
     }
 
     /// POSTs a JSON body.

@@ -105,6 +105,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!("  issuer:   {}", s.issuer);
     println!("  audience: {}", s.audience);
     println!("  data:     {} (database {})", s.data_dir, s.database);
+    match (s.metrics, s.metrics_on_public_port) {
+        (Some(address), false) => println!("  metrics:  http://{address}/metrics"),
+        (Some(address), true) => println!(
+            "  metrics:  http://{address}/metrics and {}://{}/metrics",
+            s.scheme, s.address
+        ),
+        (None, true) => println!("  metrics:  {}://{}/metrics", s.scheme, s.address),
+        (None, false) => println!("  metrics:  off"),
+    }
     if s.first_start {
         println!("  first start: created the master key and an EdDSA signing key");
     }

@@ -9,7 +9,9 @@
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::{
     PasswordHash as Phc, PasswordHasher as _, PasswordVerifier as _, SaltString,
@@ -59,7 +61,12 @@ struct Inner {
     waiting: AtomicUsize,
     /// A hash of a random password with the current parameters, for unknown users.
     dummy: OnceCell<PasswordHash>,
+    /// Told how long each call waited for a worker (the server's metrics); set at most once.
+    wait_observer: OnceLock<WaitObserver>,
 }
+
+/// Receives how long one call waited for a worker (zero when one was free).
+pub type WaitObserver = Arc<dyn Fn(Duration) + Send + Sync>;
 
 impl PasswordHasher {
     /// A hasher with `workers` concurrent Argon2 computations (at least 1; use
@@ -76,6 +83,7 @@ impl PasswordHasher {
                 permits: Arc::new(Semaphore::new(workers)),
                 waiting: AtomicUsize::new(0),
                 dummy: OnceCell::new(),
+                wait_observer: OnceLock::new(),
             }),
         }
     }
@@ -104,6 +112,13 @@ impl PasswordHasher {
     /// Callers currently waiting for a worker (not counting those being served).
     pub fn queue_depth(&self) -> usize {
         self.inner.waiting.load(Ordering::Acquire)
+    }
+
+    /// Tells `observer` how long each later call waits for a worker (zero when one is free),
+    /// for every clone of this hasher. Only the first observer set is kept; returns whether
+    /// this one was. The observer runs on the caller's task and must return at once.
+    pub fn set_wait_observer(&self, observer: WaitObserver) -> bool {
+        self.inner.wait_observer.set(observer).is_ok()
     }
 
     /// Hashes a password with the current parameters and a fresh 128-bit random salt.
@@ -199,16 +214,28 @@ impl PasswordHasher {
     async fn acquire(&self) -> Result<OwnedSemaphorePermit, PasswordError> {
         let permits = Arc::clone(&self.inner.permits);
         match Arc::clone(&permits).try_acquire_owned() {
-            Ok(permit) => return Ok(permit),
+            Ok(permit) => {
+                self.observe_wait(Duration::ZERO);
+                return Ok(permit);
+            }
             Err(TryAcquireError::NoPermits) => {}
             Err(e @ TryAcquireError::Closed) => return Err(PasswordError::internal(e)),
         }
         // Every worker is busy: join the queue if there is room, else refuse at once.
         let _ticket = QueueTicket::take(&self.inner)?;
-        permits
+        let queued = Instant::now();
+        let permit = permits
             .acquire_owned()
             .await
-            .map_err(PasswordError::internal)
+            .map_err(PasswordError::internal)?;
+        self.observe_wait(queued.elapsed());
+        Ok(permit)
+    }
+
+    fn observe_wait(&self, waited: Duration) {
+        if let Some(observer) = self.inner.wait_observer.get() {
+            observer(waited);
+        }
     }
 
     /// Takes a worker permit directly, to make workers busy in tests deterministically.
@@ -417,6 +444,41 @@ mod tests {
         let queued = waiter.await.expect("task").expect("queued hash completes");
         assert!(queued.as_str().starts_with("$argon2id$"));
         assert_eq!(hasher.queue_depth(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_wait_observer_hears_each_wait_for_a_worker() {
+        let hasher = PasswordHasher::new(PasswordParams::danger_test_minimum(), 1, 1);
+        let waits = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let heard = Arc::clone(&waits);
+        assert!(hasher.set_wait_observer(Arc::new(move |d| heard.lock().unwrap().push(d))));
+        assert!(
+            !hasher.set_wait_observer(Arc::new(|_| {})),
+            "only the first is kept"
+        );
+        let worker = hasher.occupy_worker().expect("the only worker is free");
+        let waiter = tokio::spawn({
+            let hasher = hasher.clone();
+            async move { hasher.hash(&password("queued password")).await }
+        });
+        let mut spins = 0;
+        while hasher.queue_depth() < 1 {
+            spins += 1;
+            assert!(spins < 10_000, "the spawned hash never joined the queue");
+            tokio::task::yield_now().await;
+        }
+
+        drop(worker);
+        waiter.await.expect("task").expect("queued hash completes");
+        hasher.hash(&password("a free worker")).await.expect("hash");
+
+        let waits = waits.lock().unwrap().clone();
+        assert_eq!(waits.len(), 2, "{waits:?}");
+        assert!(
+            waits[0] > Duration::ZERO,
+            "the queued call waited: {waits:?}"
+        );
+        assert_eq!(waits[1], Duration::ZERO, "a free worker means no wait");
     }
 
     #[tokio::test]

@@ -22,7 +22,7 @@ mod params;
 mod policy;
 
 pub use hash::PasswordHash;
-pub use hasher::{PasswordHasher, Verification};
+pub use hasher::{PasswordHasher, Verification, WaitObserver};
 pub use params::PasswordParams;
 pub use policy::{Password, PasswordPolicy, PolicyViolation};
 

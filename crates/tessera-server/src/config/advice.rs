@@ -65,6 +65,15 @@ impl Settings {
                     .to_owned(),
             );
         }
+        if let Some(listen) = self.metrics.listen
+            && !listen.ip().to_canonical().is_loopback()
+        {
+            advice.push(format!(
+                "metrics.listen = {listen} serves /metrics without authentication or TLS beyond \
+                 loopback: request rates, outcomes and key ids are readable by anyone who \
+                 reaches it; keep it on a network only the scraper reaches"
+            ));
+        }
         advice
     }
 }
@@ -89,6 +98,7 @@ mod tests {
         settings.access_token_ttl = Duration::from_secs(3600);
         settings.keys.algorithm = tessera_core::signing::Algorithm::HS256;
         settings.trusted_proxies = TrustedProxies::parse(&["0.0.0.0/0".to_owned()]).unwrap();
+        settings.metrics.listen = "0.0.0.0:9090".parse().ok();
 
         let advice = settings.security_advice().join("\n");
 
@@ -104,5 +114,6 @@ mod tests {
             advice.contains("trusted_proxies covers every address"),
             "{advice}"
         );
+        assert!(advice.contains("metrics.listen = 0.0.0.0:9090"), "{advice}");
     }
 }

@@ -134,6 +134,8 @@ pub(crate) const KNOWN: &[(&str, &str)] = &[
         "login_throttle.window_secs",
     ),
     ("TESSERA_AUDIT_RETENTION_DAYS", "audit.retention_days"),
+    ("TESSERA_METRICS_LISTEN", "metrics.listen"),
+    ("TESSERA_METRICS_ON_PUBLIC_PORT", "metrics.on_public_port"),
 ];
 
 const PREFIX: &str = "TESSERA_";
@@ -316,6 +318,10 @@ fn apply(env: &mut EnvLayer, name: &str, value: String) -> Result<(), ConfigErro
         "TESSERA_AUDIT_RETENTION_DAYS" => {
             l.audit.retention_days = Some(parse(name, &value, "a number of days")?);
         }
+        "TESSERA_METRICS_LISTEN" => l.metrics.listen = Some(value),
+        "TESSERA_METRICS_ON_PUBLIC_PORT" => {
+            l.metrics.on_public_port = Some(parse_bool(name, &value)?);
+        }
         // KNOWN and this match are kept in step by a unit test.
         _ => {
             return Err(invalid(
@@ -402,7 +408,10 @@ mod tests {
         match name {
             "TESSERA_LISTEN" => "127.0.0.1:9000",
             "TESSERA_REGISTRATION" => "closed",
-            "TESSERA_BEHIND_TLS_PROXY" | "TESSERA_BROWSER_SIGNIN_PAGE" => "true",
+            "TESSERA_BEHIND_TLS_PROXY"
+            | "TESSERA_BROWSER_SIGNIN_PAGE"
+            | "TESSERA_METRICS_ON_PUBLIC_PORT" => "true",
+            "TESSERA_METRICS_LISTEN" => "127.0.0.1:9191",
             "TESSERA_LOG_FORMAT" => "json",
             n if n.ends_with("_SECS")
                 || n.ends_with("_BYTES")

@@ -47,6 +47,8 @@ pub(crate) struct Layer {
     #[serde(default)]
     pub(crate) cache: super::cache::CacheLayer,
     #[serde(default)]
+    pub(crate) metrics: super::metrics::MetricsLayer,
+    #[serde(default)]
     pub(crate) password: PasswordLayer,
     #[serde(default)]
     pub(crate) hashing: HashingLayer,
@@ -179,6 +181,7 @@ impl Layer {
             limits: self.limits.overridden_by(over.limits),
             audit: self.audit.overridden_by(over.audit),
             cache: self.cache.overridden_by(over.cache),
+            metrics: self.metrics.overridden_by(over.metrics),
             password: PasswordLayer {
                 argon2_m_cost_kib: over
                     .password

@@ -21,6 +21,7 @@
 //! - `browser.rs`: the `[browser]` table (cookie mode's origins, the sign-in page).
 //! - `limits.rs`: the `[limits]` table (connections, headers, timeouts, per-IP rates).
 //! - `cache.rs`: the `[cache]` table (verified tokens, usernames).
+//! - `metrics.rs`: the `[metrics]` table (where `/metrics` is served).
 //! - `advice.rs`: warnings about accepted but weaker choices (RFC 8725 terms).
 
 mod advice;
@@ -31,6 +32,7 @@ mod database;
 mod env;
 mod file;
 mod limits;
+mod metrics;
 mod proxies;
 mod resource_servers;
 mod settings;
@@ -65,6 +67,7 @@ pub use audit::{AUDIT_RETENTION_DAYS_RANGE, AuditSettings, DEFAULT_AUDIT_RETENTI
 pub use browser::{BrowserSettings, origin_of};
 pub use cache::CacheSettings;
 pub use limits::LimitsSettings;
+pub use metrics::{DEFAULT_METRICS_LISTEN, MetricsSettings};
 pub use proxies::TrustedProxies;
 pub use throttle::{
     BASE_DELAY_SECS_RANGE, BUCKET_FAILURES_RANGE, LoginThrottleSettings, MAX_DELAY_SECS_LIMIT,

@@ -87,6 +87,8 @@ pub struct Settings {
     pub audit: super::AuditSettings,
     /// `[cache]`: the verified-token and username caches.
     pub cache: super::CacheSettings,
+    /// `[metrics]`: where `/metrics` is served.
+    pub metrics: super::MetricsSettings,
     /// Proxies whose `X-Forwarded-For` names the client (IP addresses or CIDR blocks).
     /// Default: none, so the socket's peer is the client.
     pub trusted_proxies: super::TrustedProxies,
@@ -227,6 +229,7 @@ impl Settings {
     pub fn for_test(data_dir: &Path) -> Settings {
         let mut settings = Self::defaults();
         settings.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        settings.metrics.listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
         data_dir.clone_into(&mut settings.data_dir);
         settings.password.params = PasswordParams::danger_test_minimum();
         settings.hashing.workers = 2;
@@ -263,6 +266,7 @@ impl Settings {
             limits: super::LimitsSettings::default(),
             audit: super::AuditSettings::default(),
             cache: super::CacheSettings::default(),
+            metrics: super::MetricsSettings::default(),
             trusted_proxies: super::TrustedProxies::default(),
             registration_open: true,
             body_limit_bytes: DEFAULT_BODY_LIMIT_BYTES,
@@ -341,6 +345,7 @@ impl Settings {
             limits: super::LimitsSettings::from_layer(&layer.limits),
             audit: super::AuditSettings::from_layer(&layer.audit),
             cache: super::CacheSettings::from_layer(&layer.cache),
+            metrics: super::MetricsSettings::from_layer(&layer.metrics)?,
             trusted_proxies: super::TrustedProxies::parse(
                 layer.trusted_proxies.as_deref().unwrap_or_default(),
             )?,
@@ -402,6 +407,7 @@ impl Settings {
         self.limits.validate()?;
         self.audit.validate()?;
         self.cache.validate()?;
+        self.metrics.validate(self.listen)?;
         if !self.is_loopback() && self.tls.is_none() && !self.behind_tls_proxy {
             return Err(ConfigError::PublicListenWithoutTls {
                 listen: self.listen,

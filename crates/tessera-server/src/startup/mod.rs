@@ -1,7 +1,8 @@
 //! Startup shared by `tessera serve` and the tests: [`App::build`] opens the database, applies
 //! migrations, loads or creates the master key and the signing keys, and binds the listener;
-//! [`App::port`] tells where it listens; [`App::run_until_stopped`] serves until Ctrl-C or
-//! SIGTERM (tests use [`App::run_until`] with their own signal).
+//! [`App::port`] tells where it listens (and [`App::metrics_port`] where `/metrics` is);
+//! [`App::run_until_stopped`] serves until Ctrl-C or SIGTERM (tests use [`App::run_until`] with
+//! their own signal).
 
 mod hmac;
 mod keys;
@@ -35,6 +36,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::Settings;
+use crate::metrics::Metrics;
 use crate::routes;
 use crate::state::{AppState, Edge, Published};
 use crate::telemetry;
@@ -88,6 +90,10 @@ pub struct Summary {
     pub data_dir: String,
     /// Whether this start created the master key and the first signing key.
     pub first_start: bool,
+    /// The bound address of the metrics listener, if there is one.
+    pub metrics: Option<SocketAddr>,
+    /// Whether `/metrics` is also served on the public port.
+    pub metrics_on_public_port: bool,
 }
 
 /// Options the tests (and embedders) can set; `Default` is what `serve` uses.
@@ -113,6 +119,8 @@ impl Default for BuildOptions {
 pub struct App {
     listener: tokio::net::TcpListener,
     router: Router,
+    /// The metrics listener and its router, unless `metrics.listen = "off"`.
+    metrics: Option<(tokio::net::TcpListener, Router)>,
     tls: Option<Arc<tls::TlsReloader>>,
     limits: crate::config::LimitsSettings,
     state: AppState,
@@ -143,12 +151,12 @@ impl App {
         let revocations = Arc::new(Revocations::from_snapshot(
             &store.revocation_snapshot(clock.unix()).await?,
         ));
-        let listener = tokio::net::TcpListener::bind(settings.listen())
-            .await
-            .map_err(|e| StartupError::io(format!("cannot listen on {}", settings.listen()), e))?;
-        let address = listener
-            .local_addr()
-            .map_err(|e| StartupError::io("cannot read the bound address".into(), e))?;
+        let (listener, address) = bind(settings.listen()).await?;
+        let metrics_listener = match settings.metrics.listen {
+            Some(listen) => Some(bind(listen).await?),
+            None => None,
+        };
+        let metrics = Arc::new(Metrics::new());
         let (state, created_key) = build_state(Parts {
             settings: &settings,
             address,
@@ -158,6 +166,7 @@ impl App {
             issuer: &issuer,
             audience: &audience,
             revocations,
+            metrics: &metrics,
         })
         .await?;
         // Build the dummy hash now, so the first login of an unknown user costs what any
@@ -176,7 +185,7 @@ impl App {
             )?)),
             None => None,
         };
-        let router = app_router(&settings, state.clone(), options.extra_routes);
+        let router = app_router(&settings, state.clone(), &metrics, options.extra_routes);
         let summary = Summary {
             address,
             scheme: if tls.is_some() { "https" } else { "http" },
@@ -185,10 +194,15 @@ impl App {
             database: redact_url(settings.database_url().expose_secret()),
             data_dir: settings.data_dir().display().to_string(),
             first_start: created_master || created_key,
+            metrics: metrics_listener.as_ref().map(|(_, address)| *address),
+            metrics_on_public_port: settings.metrics.on_public_port,
         };
+        let metrics = metrics_listener
+            .map(|(listener, _)| (listener, crate::metrics::router(metrics, state.clone())));
         Ok(Self {
             listener,
             router,
+            metrics,
             tls,
             limits: settings.limits,
             state,
@@ -199,6 +213,11 @@ impl App {
     /// The bound port (useful with port 0).
     pub fn port(&self) -> u16 {
         self.summary.address.port()
+    }
+
+    /// The metrics listener's bound port, unless `metrics.listen = "off"`.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.summary.metrics.map(|a| a.port())
     }
 
     /// What the server is and where.
@@ -223,13 +242,46 @@ impl App {
     ) -> Result<(), StartupError> {
         let background = tokio::spawn(tasks::run(self.state.clone()));
         let tls_watch = self.tls.clone().map(|t| tokio::spawn(tls::watch(t)));
+        // The metrics listener serves until the public server has stopped: dropping `stop`
+        // ends its wait.
+        let (stop, stopped) = tokio::sync::watch::channel(());
+        let metrics = self.metrics.map(|(listener, router)| {
+            let mut stopped = stopped;
+            tokio::spawn(async move {
+                let shutdown = async move {
+                    let _ = stopped.changed().await;
+                };
+                if let Err(e) = axum::serve(listener, router)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+                {
+                    tracing::error!(error.message = %e, "the metrics listener failed");
+                }
+            })
+        });
         serve::serve(self.listener, self.router, self.tls, self.limits, signal).await;
+        drop(stop);
+        if let Some(metrics) = metrics {
+            // A scraper's open connection must not hold the shutdown up.
+            metrics.abort();
+        }
         background.abort();
         if let Some(watch) = tls_watch {
             watch.abort();
         }
         Ok(())
     }
+}
+
+/// Binds `address`; returns the listener and the address it got (a port for port 0).
+async fn bind(address: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr), StartupError> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| StartupError::io(format!("cannot listen on {address}"), e))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| StartupError::io("cannot read the bound address".into(), e))?;
+    Ok((listener, bound))
 }
 
 /// Key management for the CLI over `store`, with the configured master key (created on a new
@@ -312,6 +364,7 @@ struct Parts<'a> {
     issuer: &'a str,
     audience: &'a str,
     revocations: Arc<Revocations>,
+    metrics: &'a Arc<Metrics>,
 }
 
 /// Loads the keys and wires the use cases; returns the state and whether a key was created.
@@ -325,6 +378,7 @@ async fn build_state(parts: Parts<'_>) -> Result<(AppState, bool), StartupError>
         issuer,
         audience,
         revocations,
+        metrics,
     } = parts;
     let (ring, manager, created) = if settings.keys.algorithm.is_hmac() {
         (hmac::ring(settings)?, None, false)
@@ -346,7 +400,8 @@ async fn build_state(parts: Parts<'_>) -> Result<(AppState, bool), StartupError>
     let published = Published::build(&ring, issuer, audience)
         .map_err(|e| StartupError::Config(e.to_string()))?;
     let current = Arc::new(CurrentKeys::new(ring));
-    let accounts = accounts(settings, store, clock);
+    let accounts = accounts(settings, store, clock).with_audit_observer(metrics.clone());
+    metrics.observe_hasher(accounts.hasher());
     let token_issuer = TokenIssuer::new(
         current.clone(),
         issuer.to_owned(),
@@ -392,7 +447,12 @@ fn own_origins(settings: &Settings, issuer: &str, address: SocketAddr) -> Vec<St
     }
 }
 
-fn app_router(settings: &Settings, state: AppState, extra: Option<Router<AppState>>) -> Router {
+fn app_router(
+    settings: &Settings,
+    state: AppState,
+    metrics: &Arc<Metrics>,
+    extra: Option<Router<AppState>>,
+) -> Router {
     let mut routes = routes::router().merge(routes::revocations::router(settings));
     if settings.browser.signin_page {
         routes = routes.merge(routes::account::router());
@@ -401,8 +461,11 @@ fn app_router(settings: &Settings, state: AppState, extra: Option<Router<AppStat
         routes = routes.merge(extra);
     }
     let cors = cors_layer(settings);
+    let mut routes = routes.with_state(state.clone());
+    if settings.metrics.on_public_port {
+        routes = routes.merge(crate::metrics::router(metrics.clone(), state));
+    }
     routes
-        .with_state(state)
         .layer(middleware::from_fn(run_writes_to_completion))
         .layer(middleware::from_fn_with_state(
             settings.limits.request_timeout,
@@ -440,6 +503,10 @@ fn app_router(settings: &Settings, state: AppState, extra: Option<Router<AppStat
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
         ))
         .layer(tower::util::option_layer(cors))
+        .layer(middleware::from_fn_with_state(
+            metrics.clone(),
+            crate::metrics::track,
+        ))
         .layer(telemetry::trace_layer())
 }
 

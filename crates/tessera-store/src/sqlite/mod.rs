@@ -24,7 +24,8 @@ use sqlx::{Row, Sqlite, Transaction};
 use tessera_core::domain::{Permission, RoleName, SessionId, UserId};
 use tessera_core::password::PasswordHash;
 use tessera_core::store::{
-    NewUser, RevokeReason, Role, RoleStore, Store, StoreError, User, UserCredentials, UserStore,
+    NewUser, PoolUsage, RevokeReason, Role, RoleStore, Store, StoreError, User, UserCredentials,
+    UserStore,
 };
 
 use crate::deadline::within;
@@ -549,5 +550,13 @@ impl Store for SqliteStore {
             Ok(())
         })
         .await
+    }
+
+    fn pool_usage(&self) -> PoolUsage {
+        PoolUsage {
+            open: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        }
     }
 }

@@ -12,6 +12,7 @@
 mod audit;
 mod feed;
 mod keys;
+mod pool;
 mod postgres;
 mod roles;
 mod schema;

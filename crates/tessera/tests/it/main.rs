@@ -24,7 +24,9 @@ use std::time::Duration;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// The binary with a clean environment: no inherited `TESSERA_*` settings.
+/// The binary with a clean environment: no inherited `TESSERA_*` settings, and the metrics
+/// listener on a port of the OS's choice (tests run servers side by side; the default port
+/// 9090 could be taken).
 pub fn tessera(cwd: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
     cmd.current_dir(cwd);
@@ -33,6 +35,7 @@ pub fn tessera(cwd: &Path) -> Command {
             cmd.env_remove(name);
         }
     }
+    cmd.env("TESSERA_METRICS_LISTEN", "127.0.0.1:0");
     cmd
 }
 
@@ -95,7 +98,8 @@ impl Server {
         });
         let mut banner = String::new();
         let mut url = None;
-        while url.is_none() || !banner.contains("data:") {
+        // The metrics line is the last one always printed.
+        while url.is_none() || !banner.contains("metrics:") {
             match rx.recv_timeout(Duration::from_secs(30)) {
                 Ok(line) => {
                     if let Some(rest) = line.split(" listening on ").nth(1) {

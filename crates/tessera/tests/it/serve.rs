@@ -228,3 +228,32 @@ pub(crate) fn header_of(token: &str) -> Value {
     )
     .unwrap()
 }
+
+#[tokio::test]
+async fn serve_prints_the_metrics_address_and_serves_them_there_only() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let server = Server::start(tessera(dir.path()).args(["serve", "--listen", "127.0.0.1:0"]));
+
+    let metrics_url = server
+        .banner
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("metrics:"))
+        .map(|rest| rest.trim().to_owned())
+        .unwrap_or_else(|| panic!("a metrics line in {}", server.banner));
+    assert!(
+        metrics_url.starts_with("http://127.0.0.1:") && metrics_url.ends_with("/metrics"),
+        "{metrics_url}"
+    );
+    let client = reqwest::Client::new();
+    let scraped = client.get(&metrics_url).send().await.unwrap();
+    assert_eq!(scraped.status(), 200);
+    let text = scraped.text().await.unwrap();
+    assert!(text.contains("tessera_db_pool_max_connections"), "{text}");
+    let public = client
+        .get(format!("{}/metrics", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), 404, "not on the public port");
+}
