@@ -13,10 +13,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{
-    PasswordHash as Phc, PasswordHasher as _, PasswordVerifier as _, SaltString,
-};
-use argon2::{Algorithm, Argon2, Version};
+use argon2::password_hash::{Output, PasswordHash as Phc, SaltString};
+use argon2::{Algorithm, Argon2, Block, Version};
 use secrecy::ExposeSecret;
 use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
@@ -63,6 +61,43 @@ struct Inner {
     dummy: OnceCell<PasswordHash>,
     /// Told how long each call waited for a worker (the server's metrics); set at most once.
     wait_observer: OnceLock<WaitObserver>,
+    /// Argon2 working memory, reused between calls (see [`Memory`]).
+    memory: Arc<Memory>,
+}
+
+/// Argon2's working memory (19 MiB with the default parameters), kept between calls rather
+/// than allocated for each: the allocator would otherwise keep every freed block in the arena
+/// of whichever blocking thread ran the hash, and resident memory would grow with the number of
+/// threads the blocking pool ever used. At most one buffer per worker exists, since only
+/// `workers` computations run at once; a hash with larger stored parameters than the current
+/// ones gets a buffer of its own, freed after.
+#[derive(Default)]
+struct Memory {
+    buffers: std::sync::Mutex<Vec<Vec<Block>>>,
+    /// The block count of the current parameters: buffers are kept at this size.
+    blocks: usize,
+}
+
+impl Memory {
+    fn with<T>(&self, blocks: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
+        if blocks > self.blocks {
+            let mut own = vec![Block::new(); blocks];
+            return work(&mut own);
+        }
+        let mut buffer = self.lock().pop().unwrap_or_default();
+        if buffer.len() < self.blocks {
+            buffer.resize(self.blocks, Block::new());
+        }
+        let result = work(buffer.get_mut(..blocks).unwrap_or_default());
+        self.lock().push(buffer);
+        result
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vec<Block>>> {
+        self.buffers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// Receives how long one call waited for a worker (zero when one was free).
@@ -84,6 +119,10 @@ impl PasswordHasher {
                 waiting: AtomicUsize::new(0),
                 dummy: OnceCell::new(),
                 wait_observer: OnceLock::new(),
+                memory: Arc::new(Memory {
+                    buffers: std::sync::Mutex::new(Vec::new()),
+                    blocks: params.to_argon2().map_or(0, |p| p.block_count()),
+                }),
             }),
         }
     }
@@ -129,8 +168,9 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &Password) -> Result<PasswordHash, PasswordError> {
         let params = self.inner.params;
         let secret = password.secret().clone();
+        let memory = self.inner.memory.clone();
         let phc = self
-            .run(move || hash_blocking(params, secret.expose_secret().as_bytes()))
+            .run(move || hash_blocking(params, secret.expose_secret().as_bytes(), &memory))
             .await??;
         PasswordHash::from_phc(phc)
     }
@@ -152,8 +192,9 @@ impl PasswordHasher {
             .matches(cost.m_cost_kib, cost.t_cost, cost.p_cost);
         let secret = password.secret().clone();
         let hash = hash.clone();
+        let memory = self.inner.memory.clone();
         let matched = self
-            .run(move || verify_blocking(secret.expose_secret().as_bytes(), hash.as_str()))
+            .run(move || verify_blocking(secret.expose_secret().as_bytes(), hash.as_str(), &memory))
             .await??;
         Ok(if matched {
             Verification::Valid { needs_rehash }
@@ -270,26 +311,58 @@ impl Drop for QueueTicket<'_> {
     }
 }
 
-fn hash_blocking(params: PasswordParams, password: &[u8]) -> Result<String, PasswordError> {
+fn hash_blocking(
+    params: PasswordParams,
+    password: &[u8],
+    memory: &Memory,
+) -> Result<String, PasswordError> {
     let mut salt = [0u8; 16];
     aws_lc_rs::rand::fill(&mut salt).map_err(PasswordError::internal)?;
-    let salt = SaltString::encode_b64(&salt).map_err(PasswordError::internal)?;
-    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.to_argon2()?);
-    let phc = argon2
-        .hash_password(password, &salt)
+    let salt_b64 = SaltString::encode_b64(&salt).map_err(PasswordError::internal)?;
+    let params = params.to_argon2()?;
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let mut output = [0u8; argon2::Params::DEFAULT_OUTPUT_LEN];
+    memory
+        .with(params.block_count(), |blocks| {
+            argon2.hash_password_into_with_memory(password, &salt, &mut output, blocks)
+        })
         .map_err(PasswordError::internal)?;
+    let phc = Phc {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: (&params).try_into().map_err(PasswordError::internal)?,
+        salt: Some(salt_b64.as_salt()),
+        hash: Some(Output::new(&output).map_err(PasswordError::internal)?),
+    };
     Ok(phc.to_string())
 }
 
-fn verify_blocking(password: &[u8], phc: &str) -> Result<bool, PasswordError> {
-    let parsed = Phc::new(phc).map_err(|_| PasswordError::InvalidHash)?;
-    // Verification takes algorithm, version and costs from the PHC string; the output
-    // comparison is constant-time (password_hash::Output).
-    match Argon2::default().verify_password(password, &parsed) {
-        Ok(()) => Ok(true),
-        Err(argon2::password_hash::Error::Password) => Ok(false),
-        Err(e) => Err(PasswordError::internal(e)),
-    }
+fn verify_blocking(password: &[u8], phc: &str, memory: &Memory) -> Result<bool, PasswordError> {
+    let invalid = |_: argon2::password_hash::Error| PasswordError::InvalidHash;
+    let parsed = Phc::new(phc).map_err(invalid)?;
+    // Algorithm, version and costs come from the PHC string.
+    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(invalid)?;
+    let version = parsed
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .map_err(|_| PasswordError::InvalidHash)?
+        .unwrap_or_default();
+    let params = argon2::Params::try_from(&parsed).map_err(invalid)?;
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return Err(PasswordError::InvalidHash);
+    };
+    let mut salt_buf = [0u8; 64];
+    let salt = salt.decode_b64(&mut salt_buf).map_err(invalid)?;
+    let argon2 = Argon2::new(algorithm, version, params.clone());
+    let mut output = vec![0u8; expected.len()];
+    memory
+        .with(params.block_count(), |blocks| {
+            argon2.hash_password_into_with_memory(password, salt, &mut output, blocks)
+        })
+        .map_err(PasswordError::internal)?;
+    // password_hash::Output compares in constant time.
+    Ok(Output::new(&output).map_err(PasswordError::internal)? == expected)
 }
 
 impl fmt::Debug for PasswordHasher {
@@ -337,6 +410,44 @@ mod tests {
                 needs_rehash: false
             }
         );
+    }
+
+    /// The reused-memory path writes and reads the same PHC strings as the argon2 crate's
+    /// own hasher and verifier, so stored hashes from either keep working.
+    #[test]
+    fn phc_strings_interoperate_with_the_argon2_crate() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+
+        let params = PasswordParams::danger_test_minimum();
+        let memory = Memory {
+            buffers: std::sync::Mutex::new(Vec::new()),
+            blocks: params.to_argon2().unwrap().block_count(),
+        };
+        let ours = hash_blocking(params, b"hunter2 hunter2", &memory).unwrap();
+        let parsed = Phc::new(&ours).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"hunter2 hunter2", &parsed)
+                .is_ok()
+        );
+        assert!(
+            Argon2::default()
+                .verify_password(b"hunter3 hunter3", &parsed)
+                .is_err()
+        );
+
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let theirs = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            params.to_argon2().unwrap(),
+        )
+        .hash_password(b"hunter2 hunter2", &salt)
+        .unwrap()
+        .to_string();
+        assert!(verify_blocking(b"hunter2 hunter2", &theirs, &memory).unwrap());
+        assert!(!verify_blocking(b"hunter3 hunter3", &theirs, &memory).unwrap());
+        assert_eq!(memory.lock().len(), 1, "one buffer, reused");
     }
 
     #[tokio::test]
