@@ -7,6 +7,7 @@
 mod hmac;
 mod keys;
 mod master_key;
+mod router;
 mod serve;
 mod tasks;
 mod tls;
@@ -14,12 +15,8 @@ mod tls;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::middleware;
 use secrecy::ExposeSecret;
 use tessera_core::accounts::Accounts;
 use tessera_core::auth::AuthService;
@@ -32,14 +29,10 @@ use tessera_core::store::{Store, StoreError};
 use tessera_core::token::TokenIssuer;
 use tessera_store::ConnectOptions;
 use thiserror::Error;
-use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
-use crate::routes;
 use crate::state::{AppState, Edge, Published};
-use crate::telemetry;
 
 pub use master_key::ensure_data_dir;
 pub use tasks::refresh_keys;
@@ -185,7 +178,7 @@ impl App {
             )?)),
             None => None,
         };
-        let router = app_router(&settings, state.clone(), &metrics, options.extra_routes);
+        let router = router::app_router(&settings, state.clone(), &metrics, options.extra_routes);
         let summary = Summary {
             address,
             scheme: if tls.is_some() { "https" } else { "http" },
@@ -446,135 +439,6 @@ fn own_origins(settings: &Settings, issuer: &str, address: SocketAddr) -> Vec<St
         ],
     }
 }
-
-fn app_router(
-    settings: &Settings,
-    state: AppState,
-    metrics: &Arc<Metrics>,
-    extra: Option<Router<AppState>>,
-) -> Router {
-    let mut routes = routes::router().merge(routes::revocations::router(settings));
-    if settings.browser.signin_page {
-        routes = routes.merge(routes::account::router());
-    }
-    if let Some(extra) = extra {
-        routes = routes.merge(extra);
-    }
-    let cors = cors_layer(settings);
-    let mut routes = routes.with_state(state.clone());
-    if settings.metrics.on_public_port {
-        routes = routes.merge(crate::metrics::router(metrics.clone(), state));
-    }
-    routes
-        .layer(middleware::from_fn(run_writes_to_completion))
-        .layer(middleware::from_fn_with_state(
-            settings.limits.request_timeout,
-            request_timeout,
-        ))
-        .layer(middleware::from_fn(telemetry::log_error_causes))
-        .layer(DefaultBodyLimit::max(settings.body_limit_bytes()))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        // Nothing this server serves should leak its URL (which may carry a code or a token
-        // in a future flow) to another site.
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
-        // HSTS only when this process serves TLS: sent over plain HTTP it is ignored (RFC 6797
-        // §8.1), and behind a TLS proxy the proxy owns the policy for the whole host.
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::STRICT_TRANSPORT_SECURITY,
-            settings.tls().map(|_| HeaderValue::from_static(HSTS)),
-        ))
-        // An API answer is never a document to render or frame; the sign-in page sets its own.
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-        ))
-        .layer(tower::util::option_layer(cors))
-        .layer(middleware::from_fn_with_state(
-            metrics.clone(),
-            crate::metrics::track,
-        ))
-        .layer(telemetry::trace_layer())
-}
-
-/// CORS for the configured `[browser] allowed_origins` only, each by exact match and with
-/// credentials (never `*`); without any, no CORS headers at all (same-origin pages need none).
-fn cors_layer(settings: &Settings) -> Option<CorsLayer> {
-    let origins: Vec<HeaderValue> = settings
-        .browser
-        .allowed_origins
-        .as_slice()
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(o).ok())
-        .collect();
-    if origins.is_empty() {
-        return None;
-    }
-    Some(
-        CorsLayer::new()
-            .allow_origin(AllowOrigin::list(origins))
-            .allow_credentials(true)
-            .allow_methods([Method::GET, Method::POST, Method::DELETE])
-            .allow_headers([
-                header::CONTENT_TYPE,
-                header::AUTHORIZATION,
-                HeaderName::from_static(tessera_verify::csrf::CSRF_HEADER),
-                HeaderName::from_static(crate::extract::browser::DELIVERY_HEADER),
-            ])
-            .expose_headers([header::RETRY_AFTER, header::WWW_AUTHENTICATE])
-            .max_age(Duration::from_secs(600)),
-    )
-}
-
-/// Runs every state-changing request in its own task, so that neither a client hanging up nor
-/// the request timeout can stop it halfway: a write transaction cut off while it starts could
-/// otherwise leave its pooled connection holding the database's write lock. Reads are not
-/// worth the task.
-async fn run_writes_to_completion(
-    request: axum::extract::Request,
-    next: middleware::Next,
-) -> axum::response::Response {
-    if request.method().is_safe() {
-        return next.run(request).await;
-    }
-    match tokio::spawn(next.run(request)).await {
-        Ok(response) => response,
-        Err(e) => axum::response::IntoResponse::into_response(crate::error::ApiError::internal(e)),
-    }
-}
-
-/// Answers 408 when a request (body upload included) takes longer than `limit`; the
-/// connection's other requests and every other client go on.
-async fn request_timeout(
-    axum::extract::State(limit): axum::extract::State<Duration>,
-    request: axum::extract::Request,
-    next: middleware::Next,
-) -> axum::response::Response {
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => {
-            tracing::info!(event = "request.timed_out", "request timed out");
-            axum::response::IntoResponse::into_response(crate::error::ApiError::RequestTimeout)
-        }
-    }
-}
-
-/// One year, the value HSTS preload lists expect; subdomains are not included, since this
-/// server cannot know what else runs under its domain.
-const HSTS: &str = "max-age=31536000";
 
 /// Drops a password from a database URL before it is printed.
 fn redact_url(url: &str) -> String {
