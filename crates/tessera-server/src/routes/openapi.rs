@@ -48,6 +48,8 @@ use super::{account, auth, health, revocations, well_known};
         account::style,
         openapi_json,
     ),
+    // Schemas that only parameters use (utoipa collects those of bodies by itself).
+    components(schemas(auth::login::Delivery)),
     tags(
         (name = "auth", description = "Accounts, tokens and sessions"),
         (name = "browser", description = "Browser mode (cookies and CSRF) and the sign-in page"),
@@ -466,6 +468,31 @@ mod tests {
             );
         }
         assert!(rows >= 15, "found only {rows} endpoint rows in docs/api.md");
+    }
+
+    fn refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get("$ref") {
+                    out.push(r);
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_reference_resolves() {
+        let doc = document();
+        let mut found = Vec::new();
+        refs(&doc, &mut found);
+        assert!(!found.is_empty());
+        for r in found {
+            let pointer = r.strip_prefix('#').unwrap();
+            assert!(doc.pointer(pointer).is_some(), "{r} does not resolve");
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod keys;
 mod limits;
 mod login;
 mod me;
+mod openapi;
 mod outage;
 mod refresh;
 mod register;

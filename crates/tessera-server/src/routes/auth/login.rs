@@ -17,9 +17,16 @@ use crate::state::AppState;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LoginRequest {
-    #[schema(min_length = 1, max_length = 64, example = "alice")]
+    /// As registered (see `RegisterRequest`).
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[\x21-\x7e]{1,64}$",
+        example = "alice"
+    )]
     username: String,
-    #[schema(value_type = String, format = Password, min_length = 1, max_length = 128)]
+    #[schema(value_type = String, format = Password, min_length = 1, max_length = 128,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     password: SecretString,
 }
 
@@ -72,6 +79,15 @@ impl TokenResponse<'_> {
     }
 }
 
+/// The values of the `Tessera-Delivery` header (case-insensitive).
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // the schema only: `browser::wants_cookies` reads the header
+pub(crate) enum Delivery {
+    Cookie,
+    Json,
+}
+
 /// Log in with a username and password.
 #[utoipa::path(
     post,
@@ -79,7 +95,7 @@ impl TokenResponse<'_> {
     operation_id = "login",
     tag = "auth",
     request_body = LoginRequest,
-    params(("Tessera-Delivery" = Option<String>, Header,
+    params(("Tessera-Delivery" = Option<Delivery>, Header,
         description = "`cookie` for browser mode (tokens in cookies), `json` (the default) for the token response; anything else is 400",
         example = "json")),
     responses(

@@ -13,12 +13,19 @@ use crate::state::AppState;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RegisterRequest {
-    /// 1–64 characters, no spaces (RFC 8265 `UsernameCaseMapped`).
-    #[schema(min_length = 1, max_length = 64, example = "alice")]
+    /// 1–64 characters, no spaces: any RFC 8265 `UsernameCaseMapped` name (letters and digits
+    /// of every script, fullwidth forms, …); the pattern states the portable ASCII subset.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[\x21-\x7e]{1,64}$",
+        example = "alice"
+    )]
     username: String,
-    /// At least 15 characters by default (setting `password.min_length`), at most 128.
-    #[schema(value_type = String, format = Password, min_length = 8, max_length = 128,
-        example = "correct horse battery staple")]
+    /// 15 (setting `password.min_length`) to 128 characters, no control characters, not a
+    /// commonly used password.
+    #[schema(value_type = String, format = Password, min_length = 15, max_length = 128,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$", example = "correct horse battery staple")]
     password: SecretString,
 }
 

@@ -166,7 +166,9 @@ pub(crate) async fn logout_all(
 pub(crate) struct PasswordRequest {
     #[schema(value_type = String, format = Password, max_length = 128)]
     current_password: SecretString,
-    #[schema(value_type = String, format = Password, min_length = 8, max_length = 128)]
+    /// Same rules as at registration.
+    #[schema(value_type = String, format = Password, min_length = 15, max_length = 128,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     new_password: SecretString,
 }
 
