@@ -29,6 +29,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/account/", get(index))
         .route("/account/app.js", get(script))
         .route("/account/app.css", get(style))
+        .method_not_allowed_fallback(super::method_not_allowed)
 }
 
 /// `/` leads to the sign-in page.

@@ -45,6 +45,7 @@ async fn not_found() -> ApiError {
     ApiError::NotFound
 }
 
-async fn method_not_allowed() -> ApiError {
+/// 405 with the JSON error body; each route group's router sets it on its routes.
+pub(super) async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }

@@ -188,6 +188,7 @@ pub(crate) fn document() -> Value {
         for operation in paths.values_mut().filter_map(Value::as_object_mut) {
             for operation in operation.values_mut().filter_map(Value::as_object_mut) {
                 add_common_responses(operation);
+                not_null_inputs(operation);
             }
         }
     }
@@ -281,6 +282,56 @@ fn add_common_responses(operation: &mut Map<String, Value>) {
             true,
         ),
     );
+}
+
+/// utoipa renders an optional parameter or body (`Option<T>`) as "T or null", but an absent
+/// header, query parameter or body is not a JSON `null`: a header cannot be null at all, and
+/// the body `null` is refused (the body must be a JSON object). Optional means not required,
+/// which the annotations already say.
+fn not_null_inputs(operation: &mut Map<String, Value>) {
+    if let Some(parameters) = operation
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut)
+    {
+        for parameter in parameters {
+            if let Some(schema) = parameter.get_mut("schema") {
+                strip_null(schema);
+            }
+        }
+    }
+    if let Some(content) = operation
+        .get_mut("requestBody")
+        .and_then(|b| b.get_mut("content"))
+        .and_then(Value::as_object_mut)
+    {
+        for media in content.values_mut() {
+            if let Some(schema) = media.get_mut("schema") {
+                strip_null(schema);
+            }
+        }
+    }
+}
+
+fn strip_null(schema: &mut Value) {
+    let is_null = |v: &Value| v.get("type").and_then(Value::as_str) == Some("null");
+    if let Some(one_of) = schema.get("oneOf").and_then(Value::as_array) {
+        let rest: Vec<Value> = one_of.iter().filter(|v| !is_null(v)).cloned().collect();
+        if rest.len() < one_of.len()
+            && let [only] = rest.as_slice()
+        {
+            *schema = only.clone();
+            return;
+        }
+    }
+    if let Some(types) = schema.get_mut("type").and_then(Value::as_array_mut) {
+        types.retain(|t| t.as_str() != Some("null"));
+        if let [only] = types.as_slice() {
+            let only = only.clone();
+            if let Some(schema) = schema.as_object_mut() {
+                schema.insert("type".into(), only);
+            }
+        }
+    }
 }
 
 /// The links of the session life cycle: register → login → me / sessions / refresh / logout.
@@ -480,6 +531,27 @@ mod tests {
             }
             Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
             _ => {}
+        }
+    }
+
+    #[test]
+    fn no_parameter_or_body_may_be_null() {
+        let doc = document();
+        let text = |v: &Value| v.to_string();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for parameter in op["parameters"].as_array().into_iter().flatten() {
+                    assert!(
+                        !text(&parameter["schema"]).contains("null"),
+                        "{method} {path}: {parameter}"
+                    );
+                }
+                if let Some(content) = op["requestBody"]["content"].as_object() {
+                    for media in content.values() {
+                        assert!(!text(&media["schema"]).contains("null"), "{method} {path}");
+                    }
+                }
+            }
         }
     }
 

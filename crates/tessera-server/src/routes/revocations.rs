@@ -55,6 +55,7 @@ pub(crate) fn router(settings: &Settings) -> Router<AppState> {
     };
     Router::new()
         .route("/auth/revocations", get(feed))
+        .method_not_allowed_fallback(super::method_not_allowed)
         .route_layer(Extension(Arc::new(access)))
 }
 

@@ -66,8 +66,8 @@ pub(crate) async fn refresh(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LogoutRequest {
-    /// The session's refresh token; an unknown one is ignored.
-    #[schema(required = false, nullable = false)]
+    /// The session's refresh token; an unknown one is ignored, and `null` is as absent.
+    #[schema(required = false)]
     refresh_token: Option<String>,
 }
 
