@@ -68,9 +68,18 @@ pub enum ApiError {
 #[derive(Debug, Clone)]
 pub struct ErrorCause(pub Arc<dyn std::error::Error + Send + Sync>);
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: &'a str,
+/// The error body of API.md (also its OpenAPI schema, `Error`).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub(crate) struct Body<'a> {
+    /// The error code (`invalid_request`, `invalid_credentials`, `invalid_token`,
+    /// `invalid_grant`, `insufficient_scope`, `forbidden`, `not_found`, `conflict`,
+    /// `payload_too_large`, `request_timeout`, `rate_limited`, `temporarily_unavailable`,
+    /// `server_error`); absent on a 401 without credentials (RFC 6750 §3.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = false)]
+    error: Option<&'a str>,
+    /// Human text; never a password, a token, a hash or a value sent.
     error_description: &'a str,
 }
 
@@ -166,23 +175,17 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, description) = self.parts();
-        let mut response = match self {
-            // RFC 6750 §3.1: a request without credentials gets the challenge and no error code,
-            // in the header and in the body alike.
-            Self::MissingToken => (
-                status,
-                Json(serde_json::json!({ "error_description": description })),
-            )
-                .into_response(),
-            _ => (
-                status,
-                Json(Body {
-                    error: code,
-                    error_description: &description,
-                }),
-            )
-                .into_response(),
-        };
+        // RFC 6750 §3.1: a request without credentials gets the challenge and no error code,
+        // in the header and in the body alike.
+        let error = (!matches!(self, Self::MissingToken)).then_some(code);
+        let mut response = (
+            status,
+            Json(Body {
+                error,
+                error_description: &description,
+            }),
+        )
+            .into_response();
         let headers = response.headers_mut();
         if let Some(challenge) = self
             .challenge()

@@ -119,11 +119,18 @@ pub fn check_with_session(
 }
 
 /// The cookie-mode body: lifetimes and the CSRF token, never the tokens themselves.
-#[derive(Serialize)]
-struct CookieTokenResponse<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct CookieTokenResponse<'a> {
+    /// Always `cookie`.
+    #[schema(pattern = "^cookie$")]
     token_type: &'static str,
+    /// Seconds until the access cookie expires.
+    #[schema(minimum = 0)]
     expires_in: u64,
+    /// Seconds the refresh cookie works if unused.
+    #[schema(minimum = 0)]
     refresh_expires_in: u64,
+    /// The session's CSRF token, for the `X-CSRF-Token` header of state-changing requests.
     csrf_token: &'a str,
 }
 

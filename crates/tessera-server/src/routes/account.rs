@@ -24,20 +24,49 @@ pub(crate) const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-
 /// The page's routes, and `/` leading to it.
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(|| async { Redirect::to("/account/") }))
-        .route("/account", get(|| async { Redirect::to("/account/") }))
-        .route(
-            "/account/",
-            get(|| async { file("text/html; charset=utf-8", INDEX) }),
-        )
-        .route(
-            "/account/app.js",
-            get(|| async { file("text/javascript; charset=utf-8", SCRIPT) }),
-        )
-        .route(
-            "/account/app.css",
-            get(|| async { file("text/css; charset=utf-8", STYLE) }),
-        )
+        .route("/", get(root))
+        .route("/account", get(account))
+        .route("/account/", get(index))
+        .route("/account/app.js", get(script))
+        .route("/account/app.css", get(style))
+        .method_not_allowed_fallback(super::method_not_allowed)
+}
+
+/// `/` leads to the sign-in page.
+#[utoipa::path(get, path = "/", operation_id = "root", tag = "browser",
+    responses((status = 303, description = "To `/account/`",
+        headers(("Location" = String, description = "`/account/`")))))]
+pub(crate) async fn root() -> Redirect {
+    Redirect::to("/account/")
+}
+
+/// `/account` leads to the sign-in page.
+#[utoipa::path(get, path = "/account", operation_id = "account", tag = "browser",
+    responses((status = 303, description = "To `/account/`",
+        headers(("Location" = String, description = "`/account/`")))))]
+pub(crate) async fn account() -> Redirect {
+    Redirect::to("/account/")
+}
+
+/// The sign-in page (browser mode), when `browser.signin_page` is on.
+#[utoipa::path(get, path = "/account/", operation_id = "account_page", tag = "browser",
+    responses((status = 200, description = "The page", content_type = "text/html", body = String)))]
+pub(crate) async fn index() -> Response {
+    file("text/html; charset=utf-8", INDEX)
+}
+
+/// The sign-in page's script.
+#[utoipa::path(get, path = "/account/app.js", operation_id = "account_script", tag = "browser",
+    responses((status = 200, description = "The script", content_type = "text/javascript", body = String)))]
+pub(crate) async fn script() -> Response {
+    file("text/javascript; charset=utf-8", SCRIPT)
+}
+
+/// The sign-in page's style sheet.
+#[utoipa::path(get, path = "/account/app.css", operation_id = "account_style", tag = "browser",
+    responses((status = 200, description = "The style sheet", content_type = "text/css", body = String)))]
+pub(crate) async fn style() -> Response {
+    file("text/css; charset=utf-8", STYLE)
 }
 
 fn file(content_type: &'static str, body: &'static str) -> Response {

@@ -1,8 +1,10 @@
-//! The HTTP surface of API.md, one route group per file.
+//! The HTTP surface of API.md, one route group per file, described by `/openapi.json`
+//! (`openapi.rs`, generated from the handlers' annotations).
 
 pub(crate) mod account;
 mod auth;
 mod health;
+mod openapi;
 pub(crate) mod revocations;
 mod well_known;
 
@@ -34,6 +36,7 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/openapi.json", get(openapi::openapi_json))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }
@@ -42,6 +45,7 @@ async fn not_found() -> ApiError {
     ApiError::NotFound
 }
 
-async fn method_not_allowed() -> ApiError {
+/// 405 with the JSON error body; each route group's router sets it on its routes.
+pub(super) async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }

@@ -42,7 +42,7 @@ const CHALLENGE: &str = "Basic realm=\"tessera revocation feed\", charset=\"UTF-
 
 /// Who may read the feed and how far back it reaches.
 #[derive(Debug)]
-struct FeedAccess {
+pub(super) struct FeedAccess {
     servers: Vec<ResourceServer>,
     window_secs: u64,
 }
@@ -55,6 +55,7 @@ pub(crate) fn router(settings: &Settings) -> Router<AppState> {
     };
     Router::new()
         .route("/auth/revocations", get(feed))
+        .method_not_allowed_fallback(super::method_not_allowed)
         .route_layer(Extension(Arc::new(access)))
 }
 
@@ -64,8 +65,28 @@ pub(crate) fn window(access_token_ttl: Duration) -> Duration {
     access_token_ttl + MAX_LEEWAY + MAX_POLL_INTERVAL
 }
 
+/// The revocation feed for resource servers.
+#[utoipa::path(
+    get,
+    path = "/auth/revocations",
+    operation_id = "revocation_feed",
+    tag = "resource servers",
+    params(
+        ("since" = Option<String>, Query, description = "the `cursor` of the previous answer", pattern = "^[0-9]+$"),
+        ("If-None-Match" = Option<String>, Header, description = "an `ETag` of an earlier answer: 304 when unchanged"),
+    ),
+    security(("resource_server" = [])),
+    responses(
+        (status = 200, description = "Revocations after the cursor", body = super::openapi::FeedPageSchema,
+            headers(("ETag" = String, description = "strong validator of the answer"))),
+        (status = 304, description = "Unchanged since the `If-None-Match` ETag"),
+        (status = 400, description = "`invalid_request`: `since` is not a cursor", body = crate::error::Body<'static>),
+        (status = 401, description = "`invalid_credentials`: no or wrong resource-server credentials", body = crate::error::Body<'static>,
+            headers(("WWW-Authenticate" = String, description = "the HTTP Basic challenge"))),
+    )
+)]
 #[tracing::instrument(skip_all, fields(resource_server))]
-async fn feed(
+pub(super) async fn feed(
     State(state): State<AppState>,
     Extension(access): Extension<Arc<FeedAccess>>,
     RawQuery(query): RawQuery,

@@ -17,6 +17,20 @@ fn cache_control() -> HeaderValue {
         .unwrap_or(HeaderValue::from_static("no-cache"))
 }
 
+/// The public signing keys (JWK Set).
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    operation_id = "jwks",
+    tag = "discovery",
+    params(("If-None-Match" = Option<String>, Header, description = "an `ETag` of an earlier answer: 304 when unchanged")),
+    responses(
+        (status = 200, description = "The published keys", content_type = "application/jwk-set+json",
+            body = super::openapi::JwkSetSchema,
+            headers(("ETag" = String, description = "strong validator"), ("Cache-Control" = String, description = "`public, max-age=600`"))),
+        (status = 304, description = "Unchanged since the `If-None-Match` ETag"),
+    )
+)]
 pub(super) async fn jwks(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let published = state.published();
     let etag = HeaderValue::from_str(&published.jwks_etag).ok();
@@ -47,6 +61,15 @@ pub(super) async fn jwks(State(state): State<AppState>, headers: HeaderMap) -> R
     response
 }
 
+/// Discovery metadata (the OpenID Provider Metadata subset Tessera has).
+#[utoipa::path(
+    get,
+    path = "/.well-known/openid-configuration",
+    operation_id = "discovery",
+    tag = "discovery",
+    responses((status = 200, description = "Issuer metadata", body = super::openapi::DiscoverySchema,
+        headers(("Cache-Control" = String, description = "`public, max-age=600`"))))
+)]
 pub(super) async fn discovery(State(state): State<AppState>) -> impl IntoResponse {
     (
         [

@@ -20,6 +20,7 @@ mod limits;
 mod login;
 mod me;
 mod metrics;
+mod openapi;
 mod outage;
 mod refresh;
 mod register;

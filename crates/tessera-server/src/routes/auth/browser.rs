@@ -87,13 +87,26 @@ fn cleared(mut response: Response) -> Response {
 }
 
 /// `GET /auth/csrf` body.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct CsrfResponse {
+    /// The session's CSRF token, for the `X-CSRF-Token` header.
     csrf_token: String,
 }
 
 /// `GET /auth/csrf`: the CSRF token of the cookies' session. Other origins cannot read the
 /// answer (no CORS for them), which is what keeps the token from them.
+#[utoipa::path(
+    get,
+    path = "/auth/csrf",
+    operation_id = "csrf",
+    tag = "browser",
+    security(("access_cookie" = []), ("refresh_cookie" = [])),
+    responses(
+        (status = 200, description = "The CSRF token of the cookies' session", body = CsrfResponse),
+        (status = 401, description = "No cookie (no `error` code), or `invalid_token`: the cookie session has ended", body = crate::error::Body<'static>,
+            headers(("WWW-Authenticate" = String, description = "the RFC 6750 Bearer challenge"))),
+    )
+)]
 pub(crate) async fn csrf(
     State(state): State<AppState>,
     headers: HeaderMap,
