@@ -227,8 +227,20 @@ impl PasswordHasher {
         self.inner
             .dummy
             .get_or_try_init(|| async {
+                // A buffer of its own, freed after: the pool keeps buffers only for real
+                // logins, so an idle server does not hold Argon2's memory.
                 let password = Password::random()?;
-                self.hash(&password).await
+                let params = self.inner.params;
+                let phc = self
+                    .run(move || {
+                        hash_blocking(
+                            params,
+                            password.secret().expose_secret().as_bytes(),
+                            &Memory::default(),
+                        )
+                    })
+                    .await??;
+                PasswordHash::from_phc(phc)
             })
             .await
     }

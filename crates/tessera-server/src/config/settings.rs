@@ -36,8 +36,10 @@ pub const ACCESS_TOKEN_TTL_SECS_RANGE: std::ops::RangeInclusive<u64> = 60..=3600
 pub const DEFAULT_BODY_LIMIT_BYTES: usize = 64 * 1024;
 /// Accepted body limits: 1 KiB to 1 MiB.
 pub const BODY_LIMIT_BYTES_RANGE: std::ops::RangeInclusive<usize> = 1024..=1024 * 1024;
-/// Default number of requests allowed to wait for a hashing worker.
-pub const DEFAULT_HASHING_MAX_QUEUE: usize = 64;
+/// Default number of requests allowed to wait for a hashing worker, per worker: 16 waits of
+/// about 25 ms (one default hash on one core) keep an admitted login well under a second
+/// under overload; past that, logins are shed at once with 503.
+pub const DEFAULT_HASHING_QUEUE_PER_WORKER: usize = 16;
 /// Accepted hashing worker counts.
 pub const HASHING_WORKERS_RANGE: std::ops::RangeInclusive<usize> = 1..=256;
 /// Accepted hashing queue lengths.
@@ -256,7 +258,7 @@ impl Settings {
             },
             hashing: HashingSettings {
                 workers: PasswordHasher::default_workers(),
-                max_queue: DEFAULT_HASHING_MAX_QUEUE,
+                max_queue: DEFAULT_HASHING_QUEUE_PER_WORKER * PasswordHasher::default_workers(),
             },
             session: SessionSettings::default(),
             keys: KeysSettings::default(),
@@ -317,12 +319,15 @@ impl Settings {
             audience: layer.audience,
             access_token_ttl: Duration::from_secs(ttl_secs),
             password: PasswordSettings { params, policy },
-            hashing: HashingSettings {
-                workers: layer.hashing.workers.unwrap_or(defaults.hashing.workers),
-                max_queue: layer
-                    .hashing
-                    .max_queue
-                    .unwrap_or(defaults.hashing.max_queue),
+            hashing: {
+                let workers = layer.hashing.workers.unwrap_or(defaults.hashing.workers);
+                HashingSettings {
+                    workers,
+                    max_queue: layer
+                        .hashing
+                        .max_queue
+                        .unwrap_or(DEFAULT_HASHING_QUEUE_PER_WORKER.saturating_mul(workers)),
+                }
             },
             session: SessionSettings {
                 lifetime: layer
@@ -395,7 +400,7 @@ impl Settings {
             return Err(ConfigError::invalid(
                 "hashing.max_queue",
                 format!(
-                    "must be 0 to 100000, not {} (the default is 64)",
+                    "must be 0 to 100000, not {} (the default is 16 per worker)",
                     self.hashing.max_queue
                 ),
             ));

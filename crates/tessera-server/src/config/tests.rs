@@ -65,7 +65,11 @@ fn no_configuration_at_all_gives_the_documented_defaults() {
         s.hashing_workers(),
         tessera_core::password::PasswordHasher::default_workers()
     );
-    assert_eq!(s.hashing_max_queue(), 64);
+    assert_eq!(
+        s.hashing_max_queue(),
+        16 * s.hashing_workers(),
+        "16 waiting per worker"
+    );
     assert!(s.registration_open());
     assert_eq!(s.body_limit_bytes(), 65536);
     assert!(s.tls().is_none() && !s.behind_tls_proxy && s.master_key().is_none());
