@@ -23,9 +23,6 @@ use crate::password::{Password, Verification};
 use crate::store::{RefreshRotation, RevokeReason, RotationOutcome, Session};
 use crate::token::{RefreshToken, hash_refresh_token};
 
-/// Longest refresh token accepted before any work (ours are 43 characters).
-const MAX_REFRESH_TOKEN_LEN: usize = 128;
-
 /// Most successor steps a grace-window refresh may lead forward. A session rotated more often
 /// than this within one grace window is being abused; the caller gets `invalid_grant`.
 const MAX_GRACE_STEPS: u32 = 64;
@@ -47,7 +44,7 @@ impl AuthService {
     /// Exchanges a refresh token for a new access token and the session's next refresh token.
     #[tracing::instrument(skip_all, fields(user_id, session_id))]
     pub async fn refresh(&self, presented: &str) -> Result<TokenPair, AuthError> {
-        if presented.is_empty() || presented.len() > MAX_REFRESH_TOKEN_LEN {
+        if !RefreshToken::is_plausible(presented) {
             return Err(AuthError::InvalidGrant);
         }
         let now = self.accounts.clock().unix();
@@ -132,7 +129,7 @@ impl AuthService {
     /// The live session a refresh token (current, or rotated and still known) belongs to,
     /// without rotating it: browser mode checks the request's CSRF token against it first.
     pub async fn session_of_refresh(&self, presented: &str) -> Result<Option<Session>, AuthError> {
-        if presented.is_empty() || presented.len() > MAX_REFRESH_TOKEN_LEN {
+        if !RefreshToken::is_plausible(presented) {
             return Ok(None);
         }
         let now = self.accounts.clock().unix();
@@ -155,7 +152,7 @@ impl AuthService {
     ) -> Result<(), AuthError> {
         let now = self.accounts.clock().unix();
         let mut ended = Vec::new();
-        if let Some(token) = refresh.filter(|t| !t.is_empty() && t.len() <= MAX_REFRESH_TOKEN_LEN)
+        if let Some(token) = refresh.filter(|t| RefreshToken::is_plausible(t))
             && let Some(session) = self
                 .store()
                 .session_of_refresh_token(&hash_refresh_token(token))

@@ -135,6 +135,10 @@ impl TokenIssuer {
 #[error("random number generator failed")]
 pub struct RandomError;
 
+/// Longest refresh token accepted before any work (ours are 43 characters); anything longer
+/// is refused without hashing it.
+pub const MAX_REFRESH_TOKEN_LEN: usize = 128;
+
 /// An opaque refresh token: 256 random bits, base64url. Shown to the client once.
 pub struct RefreshToken(Zeroizing<String>);
 
@@ -158,6 +162,13 @@ impl RefreshToken {
         Self(Zeroizing::new(
             URL_SAFE_NO_PAD.encode(key.mac(presented.as_bytes())),
         ))
+    }
+
+    /// Whether a presented token is worth a lookup: not empty and at most
+    /// [`MAX_REFRESH_TOKEN_LEN`] bytes. The content is not checked: an unknown token costs one
+    /// hash and one index lookup, and is refused as `invalid_grant` like any other.
+    pub fn is_plausible(presented: &str) -> bool {
+        !presented.is_empty() && presented.len() <= MAX_REFRESH_TOKEN_LEN
     }
 
     /// Wraps a token the client presented.
@@ -216,5 +227,29 @@ mod tests {
         );
         assert_ne!(t2.expose(), t1.expose());
         assert_eq!(URL_SAFE_NO_PAD.decode(t2.expose()).unwrap().len(), 32);
+    }
+
+    #[test]
+    fn only_empty_or_overlong_presented_tokens_are_refused_before_lookup() {
+        let ours = RefreshToken::generate().unwrap();
+        let at_cap = "a".repeat(MAX_REFRESH_TOKEN_LEN);
+        let over_cap = "a".repeat(MAX_REFRESH_TOKEN_LEN + 1);
+        // 43 characters of 3 bytes each: the cap counts bytes, not characters.
+        let wide = "\u{20ac}".repeat(43);
+        let cases = [
+            ("", false, "empty"),
+            ("x", true, "one byte"),
+            (ours.expose(), true, "a generated token"),
+            (at_cap.as_str(), true, "at the cap"),
+            (over_cap.as_str(), false, "one byte over the cap"),
+            (
+                wide.as_str(),
+                false,
+                "multi-byte characters over the byte cap",
+            ),
+        ];
+        for (token, plausible, case) in cases {
+            assert_eq!(RefreshToken::is_plausible(token), plausible, "{case}");
+        }
     }
 }

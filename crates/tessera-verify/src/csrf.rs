@@ -226,17 +226,30 @@ pub fn normalize_origin(text: &str) -> Result<String, OriginError> {
 
 /// The value of the cookie `name` in `Cookie` header values (RFC 6265 §5.4: `a=1; b=2`). The
 /// first occurrence wins, as browsers send the most specific cookie first.
+///
+/// One pair of enclosing double quotes is removed. A value that is empty or breaks the RFC 6265
+/// §4.1.1 `cookie-value` grammar (whitespace, control characters, `"`, `,`, `;` or `\`
+/// inside) counts as not sent: no token Tessera sets looks like that.
 pub fn cookie_value<'a>(
     cookie_headers: impl IntoIterator<Item = &'a str>,
     name: &str,
 ) -> Option<&'a str> {
-    cookie_headers
+    let (_, value) = cookie_headers
         .into_iter()
         .flat_map(|h| h.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v.trim().trim_matches('"'))
-        .filter(|v| !v.is_empty())
+        .find(|(n, _)| *n == name)?;
+    let value = value.trim();
+    let value = value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(value);
+    (!value.is_empty() && value.bytes().all(is_cookie_octet)).then_some(value)
+}
+
+/// RFC 6265 §4.1.1 `cookie-octet`: visible ASCII except `"`, `,`, `;` and `\`.
+fn is_cookie_octet(b: u8) -> bool {
+    matches!(b, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E)
 }
 
 #[cfg(test)]
@@ -362,5 +375,33 @@ mod tests {
         assert_eq!(cookie_value(headers, "c"), Some("3"));
         assert_eq!(cookie_value(headers, "tessera-access"), None);
         assert_eq!(cookie_value(["x="], "x"), None);
+    }
+
+    #[test]
+    fn cookie_values_outside_the_rfc_6265_grammar_count_as_not_sent() {
+        let cases: [(&str, Option<&str>, &str); 9] = [
+            // Found by the refresh_token fuzz target (minimized): the value came back as " r".
+            (
+                " __Secure-tessera-refresh=\" r\"",
+                None,
+                "blank inside quotes",
+            ),
+            ("x=\"tok\"", Some("tok"), "one pair of quotes is removed"),
+            ("x=\"\"tok\"\"", None, "a second pair is not"),
+            ("x=\"", None, "a lone quote"),
+            ("x=\"\"", None, "quoted empty"),
+            ("x=t\u{8}k", None, "a control character"),
+            ("x=a\\b", None, "a backslash"),
+            ("x=a,b", None, "a comma"),
+            (
+                "x=eyJhbGciOiJFZERTQSJ9.e30.c2ln-_",
+                Some("eyJhbGciOiJFZERTQSJ9.e30.c2ln-_"),
+                "a compact JWS",
+            ),
+        ];
+        for (header, expected, case) in cases {
+            let name = header.trim().split_once('=').map(|(n, _)| n).unwrap();
+            assert_eq!(cookie_value([header], name), expected, "{case}");
+        }
     }
 }

@@ -300,6 +300,22 @@ impl Settings {
         Self::from_layers(file_layer, env, overrides)
     }
 
+    /// Loads settings as [`Settings::load`] does from a file at `path` whose text is `text`
+    /// (`path` only names the file in messages; nothing is read from it, and `TESSERA_CONFIG`
+    /// in `env` is ignored). For configuration that is not in a file, and for fuzzing.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] saying which setting is wrong and how to fix it.
+    pub fn load_from_toml(
+        path: &Path,
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: CliOverrides,
+    ) -> Result<Loaded, ConfigError> {
+        let env = env::read(env)?;
+        Self::from_layers(Layer::from_toml(path, text)?, env, overrides)
+    }
+
     /// Merges the layers (flags over environment over file), applies defaults, validates.
     fn from_layers(
         file: Layer,

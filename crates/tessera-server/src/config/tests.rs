@@ -611,3 +611,41 @@ fn the_configuration_docs_list_every_key_and_variable() {
         );
     }
 }
+
+#[test]
+fn loading_from_toml_text_equals_loading_the_file_and_ignores_tessera_config() {
+    let path = repo_file("docs/tessera.example.toml");
+    let text = std::fs::read_to_string(&path).expect("example");
+    let env = || {
+        vec![
+            (
+                "TESSERA_CONFIG".to_owned(),
+                "/nonexistent/other.toml".to_owned(),
+            ),
+            ("TESSERA_AUDIENCE".to_owned(), "from-env".to_owned()),
+        ]
+    };
+
+    let from_file = Settings::load(Some(&path), env(), CliOverrides::default()).expect("file");
+    let from_text = Settings::load_from_toml(&path, &text, env(), CliOverrides::default())
+        .expect("text, without reading TESSERA_CONFIG");
+    let refused = Settings::load_from_toml(
+        Path::new("inline.toml"),
+        "no_such_key = 1\n",
+        Vec::new(),
+        CliOverrides::default(),
+    )
+    .map(|_| ())
+    .expect_err("unknown key")
+    .to_string();
+
+    assert_eq!(
+        format!("{:?}", from_text.settings),
+        format!("{:?}", from_file.settings)
+    );
+    assert_eq!(from_text.settings.resolved_audience(), "from-env");
+    assert!(
+        refused.contains("inline.toml") && refused.contains("no_such_key"),
+        "{refused}"
+    );
+}
