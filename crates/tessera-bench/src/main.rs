@@ -341,28 +341,28 @@ fn verify_time(iterations: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// As the server hashes: Argon2id with the default parameters into a reused working memory.
 fn hash_time(iterations: u32) -> anyhow::Result<()> {
-    use argon2::{Algorithm, Argon2, Params, Version};
+    use argon2::{Algorithm, Argon2, Block, Params, Version};
 
     let params = Params::new(19_456, 2, 1, Some(32)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut memory = vec![Block::new(); params.block_count()];
     let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
     let mut out = [0u8; 32];
-    argon2
-        .hash_password_into(
-            b"correct horse battery staple",
-            b"a sixteen b salt",
-            &mut out,
-        )
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let started = Instant::now();
-    for _ in 0..iterations {
+    let mut hash = |out: &mut [u8]| {
         argon2
-            .hash_password_into(
+            .hash_password_into_with_memory(
                 b"correct horse battery staple",
                 b"a sixteen b salt",
-                &mut out,
+                out,
+                &mut memory,
             )
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    };
+    hash(&mut out)?;
+    let started = Instant::now();
+    for _ in 0..iterations {
+        hash(&mut out)?;
     }
     let ms = started.elapsed().as_secs_f64() * 1e3 / f64::from(iterations.max(1));
     println!(
