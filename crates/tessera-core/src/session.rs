@@ -319,6 +319,10 @@ impl AuthService {
             .store()
             .prune_throttles(self.rules.login_throttle.reset_before(now))
             .await?;
+        // Rate buckets that are free again hold nothing worth keeping.
+        self.store()
+            .prune_rate_slots(now.saturating_mul(1000))
+            .await?;
         if pruned > 0 {
             tracing::info!(
                 event = "login_throttle.prune",

@@ -537,6 +537,24 @@ pub trait AuditStore: Send + Sync {
     async fn prune_audit(&self, before: i64) -> Result<u64, StoreError>;
 }
 
+/// Per-client rate buckets (the generic cell rate algorithm), kept in the database so that
+/// every instance applies one budget: a bucket holds when its next request is free.
+#[async_trait]
+pub trait RateStore: Send + Sync {
+    /// Takes one request from `bucket` at `now_ms`: with `interval_ms` between requests and
+    /// at most `window_ms` of them ahead, `Ok(None)` when admitted (and recorded), or
+    /// `Ok(Some(wait_ms))` when over the limit (nothing recorded). Atomic across instances.
+    async fn take_rate_slot(
+        &self,
+        bucket: &str,
+        now_ms: i64,
+        interval_ms: i64,
+        window_ms: i64,
+    ) -> Result<Option<i64>, StoreError>;
+    /// Deletes the buckets that are free again at `now_ms` (they hold no information).
+    async fn prune_rate_slots(&self, now_ms: i64) -> Result<u64, StoreError>;
+}
+
 /// Everything the server needs from a database.
 #[async_trait]
 pub trait Store:
@@ -547,6 +565,7 @@ pub trait Store:
     + RevocationFeedStore
     + crate::throttle::ThrottleStore
     + AuditStore
+    + RateStore
     + std::fmt::Debug
 {
     /// Succeeds when the database answers (`/readyz`).

@@ -38,7 +38,7 @@ struct NoPeer;
 
 impl ClientIp {
     /// Counts this request against `limit`; 429 `rate_limited` with `Retry-After` when over.
-    pub fn check(
+    pub async fn check(
         self,
         limit: Option<&crate::ratelimit::RateLimit>,
         state: &AppState,
@@ -46,15 +46,21 @@ impl ClientIp {
         let Some(limit) = limit else {
             return Ok(());
         };
-        limit
-            .check(self.0, state.auth().clock().now())
-            .map_err(|retry_after_secs| {
-                tracing::info!(
-                    event = "rate.limited",
-                    retry_after_secs,
-                    "per-IP rate limit"
-                );
-                ApiError::RateLimited { retry_after_secs }
-            })
+        let checked = limit
+            .check(
+                state.auth().store().as_ref(),
+                self.0,
+                state.auth().clock().now(),
+            )
+            .await
+            .map_err(tessera_core::auth::AuthError::from)?;
+        checked.map_err(|retry_after_secs| {
+            tracing::info!(
+                event = "rate.limited",
+                retry_after_secs,
+                "per-IP rate limit"
+            );
+            ApiError::RateLimited { retry_after_secs }
+        })
     }
 }

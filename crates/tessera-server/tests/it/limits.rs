@@ -228,3 +228,26 @@ async fn refreshes_per_ip_are_limited() {
         "the refused request changed nothing: the token still works"
     );
 }
+
+tessera_testkit::backend_tests! {
+    async fn the_registration_budget_holds_across_instances(backend: Backend) {
+        let a = TestApp::spawn_with(backend, |s| {
+            s.limits.register_per_ip_per_hour = 2;
+        })
+        .await;
+        let b = a.another_instance().await;
+        a.register("user1").await;
+        b.register("user2").await;
+
+        let refused = a
+            .post_json("/auth/register", &json!({ "username": "user3", "password": GOOD_PASSWORD }))
+            .await;
+        assert_error(refused, 429, "rate_limited").await;
+        let refused = b
+            .post_json("/auth/register", &json!({ "username": "user3", "password": GOOD_PASSWORD }))
+            .await;
+        assert_error(refused, 429, "rate_limited").await;
+        a.clock.advance(Duration::from_secs(1800));
+        b.register("user3").await;
+    }
+}

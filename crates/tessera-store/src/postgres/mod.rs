@@ -16,6 +16,7 @@
 mod audit;
 mod feed;
 mod keys;
+mod rates;
 mod rows;
 mod sessions;
 mod throttle;
@@ -63,6 +64,11 @@ const MIGRATIONS: &[migrate::Source] = &[
         6,
         "audit log",
         include_str!("../../migrations/postgres/0006_audit_log.sql"),
+    ),
+    (
+        7,
+        "rate limits",
+        include_str!("../../migrations/postgres/0007_rate_limits.sql"),
     ),
 ];
 

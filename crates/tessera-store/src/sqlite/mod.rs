@@ -9,6 +9,7 @@
 mod audit;
 mod feed;
 mod keys;
+mod rates;
 mod rows;
 mod sessions;
 mod throttle;
@@ -57,6 +58,11 @@ const MIGRATIONS: &[migrate::Source] = &[
         6,
         "audit log",
         include_str!("../../migrations/sqlite/0006_audit_log.sql"),
+    ),
+    (
+        7,
+        "rate limits",
+        include_str!("../../migrations/sqlite/0007_rate_limits.sql"),
     ),
 ];
 

@@ -14,6 +14,7 @@ mod feed;
 mod keys;
 mod pool;
 mod postgres;
+mod rates;
 mod roles;
 mod schema;
 mod sessions;

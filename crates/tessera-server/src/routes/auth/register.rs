@@ -59,7 +59,9 @@ pub(crate) async fn register(
     client: ClientIp,
     Json(body): Json<RegisterRequest>,
 ) -> Result<(StatusCode, axum::Json<RegisterResponse>), ApiError> {
-    client.check(state.rate_limits().register.as_ref(), &state)?;
+    client
+        .check(state.rate_limits().register.as_ref(), &state)
+        .await?;
     let user = state
         .auth()
         .register(&body.username, &body.password)

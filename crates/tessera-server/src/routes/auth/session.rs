@@ -49,7 +49,9 @@ pub(crate) async fn refresh(
     headers: HeaderMap,
     OptionalJson(body): OptionalJson<RefreshRequest>,
 ) -> Result<Response, ApiError> {
-    client.check(state.rate_limits().refresh.as_ref(), &state)?;
+    client
+        .check(state.rate_limits().refresh.as_ref(), &state)
+        .await?;
     if let Some(body) = body {
         let pair = state.auth().refresh(&body.refresh_token).await?;
         return Ok(TokenResponse::render(&pair));
