@@ -233,10 +233,26 @@ impl AuditRecord {
             actor: self.actor,
             subject: self.subject,
             session_id: self.session_id,
-            client_ip: self.client_ip,
+            // The address of the request being served, when the record does not name one.
+            client_ip: self
+                .client_ip
+                .or_else(|| REQUEST_CLIENT_IP.try_with(Clone::clone).ok())
+                .filter(|ip| !ip.is_empty()),
             detail: self.detail,
         }
     }
+}
+
+tokio::task_local! {
+    /// The client address of the request a task serves (set by the server for each request),
+    /// so every audit entry of that request records it without each use case taking it.
+    static REQUEST_CLIENT_IP: String;
+}
+
+/// Runs `work` as serving a request from `client_ip`: audit entries it records name that
+/// address.
+pub async fn with_client_ip<F: std::future::Future>(client_ip: String, work: F) -> F::Output {
+    REQUEST_CLIENT_IP.scope(client_ip, work).await
 }
 
 /// Longest stored `detail`, in bytes.

@@ -33,12 +33,16 @@ pub(super) fn app_router(
         routes = routes.merge(extra);
     }
     let cors = cors_layer(settings);
+    let state_for_requests = state.clone();
     let mut routes = routes.with_state(state.clone());
     if settings.metrics.on_public_port {
         routes = routes.merge(crate::metrics::router(metrics.clone(), state));
     }
     routes
-        .layer(middleware::from_fn(run_writes_to_completion))
+        .layer(middleware::from_fn_with_state(
+            state_for_requests,
+            run_writes_to_completion,
+        ))
         .layer(middleware::from_fn_with_state(
             settings.limits.request_timeout,
             request_timeout,
@@ -114,15 +118,29 @@ fn cors_layer(settings: &Settings) -> Option<CorsLayer> {
 /// Runs every state-changing request in its own task, so that neither a client hanging up nor
 /// the request timeout can stop it halfway: a write transaction cut off while it starts could
 /// otherwise leave its pooled connection holding the database's write lock. Reads are not
-/// worth the task.
+/// worth the task. Either way the request runs with its client address known to the audit log
+/// (`tessera_core::audit::with_client_ip`).
 async fn run_writes_to_completion(
+    axum::extract::State(state): axum::extract::State<AppState>,
     request: axum::extract::Request,
     next: middleware::Next,
 ) -> axum::response::Response {
-    if request.method().is_safe() {
-        return next.run(request).await;
+    let client_ip = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|peer| {
+            state
+                .trusted_proxies()
+                .client_ip(peer.0.ip(), request.headers())
+                .to_string()
+        })
+        .unwrap_or_default();
+    let safe = request.method().is_safe();
+    let work = tessera_core::audit::with_client_ip(client_ip, next.run(request));
+    if safe {
+        return work.await;
     }
-    match tokio::spawn(next.run(request)).await {
+    match tokio::spawn(work).await {
         Ok(response) => response,
         Err(e) => axum::response::IntoResponse::into_response(crate::error::ApiError::internal(e)),
     }

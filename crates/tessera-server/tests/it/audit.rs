@@ -189,6 +189,7 @@ backend_tests! {
         assert_eq!(reuse.subject, some(&alice));
         assert_eq!(reuse.session_id, session, "the revoked session");
         assert_eq!(reuse.at, 1_800_000_011);
+        assert_eq!(reuse.client_ip.as_deref(), Some("127.0.0.1"), "who presented the old token");
     }
 
     async fn logouts_and_password_changes_are_recorded(app: TestApp) {
@@ -224,6 +225,9 @@ backend_tests! {
         let all = only(&app, "session.logout_all").await;
         assert_eq!((all.actor.clone(), all.subject.clone(), all.session_id.clone()), (some(&alice), some(&alice), session_b));
         assert_eq!(all.detail.as_deref(), Some("1 sessions ended"), "only b was left");
+        for entry in [&logout, &ended, &refused, &changed, &all] {
+            assert_eq!(entry.client_ip.as_deref(), Some("127.0.0.1"), "the request's address: {entry:?}");
+        }
     }
 
     async fn a_logout_is_recorded_once_per_session_it_ends(app: TestApp) {
