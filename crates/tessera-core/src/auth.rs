@@ -259,6 +259,12 @@ impl AuthService {
         password: &SecretString,
         context: LoginContext,
     ) -> Result<TokenPair, AuthError> {
+        // Under overload, shed at once, before any database work: a refused login then costs
+        // next to nothing, and the admitted ones keep the core. Known and unknown usernames
+        // are refused alike.
+        if self.hasher().is_saturated() {
+            return Err(crate::password::PasswordError::Busy.into());
+        }
         let throttle_name = throttle_name(username);
         // Without a known address every such request shares one bucket, which errs on refusing.
         let ip = context.client_ip.clone().unwrap_or_default();

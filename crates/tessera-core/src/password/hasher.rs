@@ -148,6 +148,14 @@ impl PasswordHasher {
         self.inner.max_queue
     }
 
+    /// Whether a call made now would be refused with [`PasswordError::Busy`]: every worker is
+    /// busy and the queue is full. A hint (the state may change at once); callers use it to
+    /// shed work before doing any, and the hashing call itself still decides.
+    pub fn is_saturated(&self) -> bool {
+        self.inner.permits.available_permits() == 0
+            && self.inner.waiting.load(Ordering::Acquire) >= self.inner.max_queue
+    }
+
     /// Callers currently waiting for a worker (not counting those being served).
     pub fn queue_depth(&self) -> usize {
         self.inner.waiting.load(Ordering::Acquire)
@@ -460,6 +468,18 @@ mod tests {
         assert!(verify_blocking(b"hunter2 hunter2", &theirs, &memory).unwrap());
         assert!(!verify_blocking(b"hunter3 hunter3", &theirs, &memory).unwrap());
         assert_eq!(memory.lock().len(), 1, "one buffer, reused");
+    }
+
+    #[tokio::test]
+    async fn saturation_is_busy_workers_and_a_full_queue() {
+        let hasher = PasswordHasher::new(PasswordParams::danger_test_minimum(), 1, 0);
+        assert!(!hasher.is_saturated());
+        let _busy = hasher.occupy_worker().unwrap();
+        assert!(hasher.is_saturated(), "one worker, busy, and no queue");
+        assert!(matches!(
+            hasher.hash(&password("a perfectly fine passphrase")).await,
+            Err(PasswordError::Busy)
+        ));
     }
 
     #[tokio::test]
