@@ -93,6 +93,20 @@ impl Memory {
         result
     }
 
+    /// Argon2 of `password` and `salt` into `output`, in this memory.
+    fn hash(
+        &self,
+        argon2: &Argon2<'_>,
+        password: &[u8],
+        salt: &[u8],
+        output: &mut [u8],
+    ) -> Result<(), PasswordError> {
+        self.with(argon2.params().block_count(), |blocks| {
+            argon2.hash_password_into_with_memory(password, salt, output, blocks)
+        })
+        .map_err(PasswordError::internal)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vec<Block>>> {
         self.buffers
             .lock()
@@ -342,11 +356,7 @@ fn hash_blocking(
     let params = params.to_argon2()?;
     let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
     let mut output = [0u8; argon2::Params::DEFAULT_OUTPUT_LEN];
-    memory
-        .with(params.block_count(), |blocks| {
-            argon2.hash_password_into_with_memory(password, &salt, &mut output, blocks)
-        })
-        .map_err(PasswordError::internal)?;
+    memory.hash(&argon2, password, &salt, &mut output)?;
     let phc = Phc {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
@@ -374,13 +384,9 @@ fn verify_blocking(password: &[u8], phc: &str, memory: &Memory) -> Result<bool, 
     };
     let mut salt_buf = [0u8; 64];
     let salt = salt.decode_b64(&mut salt_buf).map_err(invalid)?;
-    let argon2 = Argon2::new(algorithm, version, params.clone());
+    let argon2 = Argon2::new(algorithm, version, params);
     let mut output = vec![0u8; expected.len()];
-    memory
-        .with(params.block_count(), |blocks| {
-            argon2.hash_password_into_with_memory(password, salt, &mut output, blocks)
-        })
-        .map_err(PasswordError::internal)?;
+    memory.hash(&argon2, password, salt, &mut output)?;
     // password_hash::Output compares in constant time.
     Ok(Output::new(&output).map_err(PasswordError::internal)? == expected)
 }

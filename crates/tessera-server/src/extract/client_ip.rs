@@ -20,14 +20,24 @@ impl FromRequestParts<AppState> for ClientIp {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip())
-            .ok_or_else(|| ApiError::internal(NoPeer))?;
-        Ok(Self(
-            state.trusted_proxies().client_ip(peer, &parts.headers),
-        ))
+        if let Some(resolved) = parts.extensions.get::<Self>() {
+            return Ok(*resolved);
+        }
+        Self::resolve(state, &parts.extensions, &parts.headers)
+            .ok_or_else(|| ApiError::internal(NoPeer))
+    }
+}
+
+impl ClientIp {
+    /// The client of a request: the socket's peer, or what trusted proxies say of it.
+    /// `None` when the server was wired without connection info.
+    pub(crate) fn resolve(
+        state: &AppState,
+        extensions: &axum::http::Extensions,
+        headers: &axum::http::HeaderMap,
+    ) -> Option<Self> {
+        let peer = extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip();
+        Some(Self(state.trusted_proxies().client_ip(peer, headers)))
     }
 }
 

@@ -122,19 +122,15 @@ fn cors_layer(settings: &Settings) -> Option<CorsLayer> {
 /// (`tessera_core::audit::with_client_ip`).
 async fn run_writes_to_completion(
     axum::extract::State(state): axum::extract::State<AppState>,
-    request: axum::extract::Request,
+    mut request: axum::extract::Request,
     next: middleware::Next,
 ) -> axum::response::Response {
-    let client_ip = request
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|peer| {
-            state
-                .trusted_proxies()
-                .client_ip(peer.0.ip(), request.headers())
-                .to_string()
-        })
-        .unwrap_or_default();
+    // Resolved once per request: the `ClientIp` extractor takes it from the extensions.
+    let client = crate::extract::ClientIp::resolve(&state, request.extensions(), request.headers());
+    if let Some(client) = client {
+        request.extensions_mut().insert(client);
+    }
+    let client_ip = client.map(|c| c.0.to_string()).unwrap_or_default();
     let safe = request.method().is_safe();
     let work = tessera_core::audit::with_client_ip(client_ip, next.run(request));
     if safe {
@@ -157,7 +153,14 @@ async fn request_timeout(
         Ok(response) => response,
         Err(_) => {
             tracing::info!(event = "request.timed_out", "request timed out");
-            axum::response::IntoResponse::into_response(crate::error::ApiError::RequestTimeout)
+            // The rest of the body may never come, so the connection cannot carry another
+            // request: close it (RFC 9110 §15.5.9).
+            let mut response =
+                axum::response::IntoResponse::into_response(crate::error::ApiError::RequestTimeout);
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
         }
     }
 }

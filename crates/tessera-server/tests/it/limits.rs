@@ -13,10 +13,33 @@ use tokio::net::TcpStream;
 
 use crate::assert_error;
 
-/// Everything the server sends on `stream` until it closes it (or `limit` passes).
+/// Everything the server sends on `stream` until it closes it.
+/// Fails if the server has not closed the connection within `limit`.
 async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> String {
     let mut out = Vec::new();
-    let _ = tokio::time::timeout(limit, stream.read_to_end(&mut out)).await;
+    let read = tokio::time::timeout(limit, stream.read_to_end(&mut out)).await;
+    // A reset counts as closed too; only the time running out is a failure.
+    assert!(
+        read.is_ok(),
+        "the server did not close the connection within {limit:?}"
+    );
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// What the server sends on `stream` until it contains `needle`; fails after `limit`.
+async fn read_until_contains(stream: &mut TcpStream, needle: &str, limit: Duration) -> String {
+    let mut out = Vec::new();
+    let found = tokio::time::timeout(limit, async {
+        let mut chunk = [0u8; 4096];
+        while !String::from_utf8_lossy(&out).contains(needle) {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+            }
+        }
+    })
+    .await;
+    assert!(found.is_ok(), "no {needle:?} within {limit:?}");
     String::from_utf8_lossy(&out).into_owned()
 }
 
@@ -108,7 +131,7 @@ async fn a_request_whose_body_never_ends_gets_408() {
     .unwrap();
 
     healthy(&app).await;
-    let answer = read_until_closed(&mut slow, Duration::from_secs(10)).await;
+    let answer = read_until_contains(&mut slow, "request_timeout", Duration::from_secs(10)).await;
 
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
     assert!(answer.contains(r#""error":"request_timeout""#), "{answer}");

@@ -2,32 +2,16 @@
 //! and filtered by event, user, time and count, as a table or as JSON lines.
 
 use std::path::Path;
-use std::process::Stdio;
 
 use serde_json::Value;
 use tessera_core::store::{AuditEntry, AuditStore};
 use tessera_store::{ConnectOptions, SqliteStore};
 
-use crate::{PASSWORD, ok, run, tessera};
+use crate::{PASSWORD, ok, run, run_command, tessera};
 
 /// Runs an admin command as the operating-system user `auditor`.
 fn as_auditor(d: &Path, args: &[&str], stdin: &str) {
-    use std::io::Write as _;
-    let mut child = tessera(d)
-        .env("USER", "auditor")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_command(tessera(d).env("USER", "auditor").args(args), stdin);
     assert!(
         out.status.success(),
         "tessera {args:?}: {}",

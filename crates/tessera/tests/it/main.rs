@@ -41,8 +41,12 @@ pub fn tessera(cwd: &Path) -> Command {
 
 /// Runs the binary with `args`, writing `stdin` to it.
 pub fn run(cwd: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = tessera(cwd)
-        .args(args)
+    run_command(tessera(cwd).args(args), stdin)
+}
+
+/// Runs `cmd`, writing `stdin` to it; returns everything it printed.
+pub fn run_command(cmd: &mut Command, stdin: &str) -> Output {
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
