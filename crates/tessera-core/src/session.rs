@@ -56,7 +56,7 @@ impl AuthService {
             grace_secs: secs(self.rules.refresh_grace),
             idle_timeout_secs: secs(self.rules.session_idle_timeout),
         };
-        let (session, refresh) = match self
+        let (session, user, refresh) = match self
             .accounts
             .store()
             .rotate_refresh_token(&rotation)
@@ -65,12 +65,17 @@ impl AuthService {
             RotationOutcome::Unknown | RotationOutcome::Inactive => {
                 return Err(AuthError::InvalidGrant);
             }
-            RotationOutcome::Rotated { session } => (session, successor),
+            RotationOutcome::Rotated { session, user } => (session, user, successor),
             RotationOutcome::Grace {
                 session,
+                user,
                 steps,
                 current_hash,
-            } => (session, self.lead_forward(successor, steps, &current_hash)?),
+            } => (
+                session,
+                user,
+                self.lead_forward(successor, steps, &current_hash)?,
+            ),
             RotationOutcome::Reused {
                 session_id,
                 user_id,
@@ -87,10 +92,7 @@ impl AuthService {
             }
         };
         tracing::Span::current().record("session_id", session.id.as_str());
-        let user = self
-            .store()
-            .user_by_id(&session.user_id)
-            .await?
+        let user = user
             .filter(|u| !u.disabled)
             .ok_or(AuthError::InvalidGrant)?;
         tracing::Span::current().record("user_id", user.id.as_str());

@@ -240,12 +240,17 @@ pub enum RotationOutcome {
     Rotated {
         /// The session, after the rotation.
         session: Session,
+        /// The session's user, read with the rotation (`None` if the user is gone), so a
+        /// refresh needs no read of its own to issue the access token.
+        user: Option<User>,
     },
     /// The token was rotated within the grace window: the client should get the current
     /// token, which is `steps` successors after the presented one.
     Grace {
         /// The session.
         session: Session,
+        /// The session's user, as for `Rotated`.
+        user: Option<User>,
         /// How many successor steps lead from the presented token to the current one (≥ 1).
         steps: u32,
         /// SHA-256 of the current token, to check the derivation against.

@@ -70,6 +70,11 @@ const MIGRATIONS: &[migrate::Source] = &[
         "rate limits",
         include_str!("../../migrations/postgres/0007_rate_limits.sql"),
     ),
+    (
+        8,
+        "rotation function",
+        include_str!("../../migrations/postgres/0008_rotation_function.sql"),
+    ),
 ];
 
 /// The PostgreSQL store.

@@ -3,20 +3,21 @@
 //! PostgreSQL has no database-wide write lock, so the races SQLite's `BEGIN IMMEDIATE` settles
 //! are settled here by row locks, taken in one order everywhere (user row, then session rows,
 //! then the feed) so that two transactions never wait on each other in a cycle:
-//! - rotation locks the session row (`SELECT … FOR UPDATE`) before it reads the token, so two
-//!   refreshes of one session, on any instance, run one after the other and the second sees
-//!   the first one's rotation (READ COMMITTED reads the latest committed rows once the lock is
-//!   granted);
+//! - rotation (the function `tessera_rotate_refresh` of migration 0008) locks the session row
+//!   (`SELECT … FOR UPDATE`) before it reads the token, so two refreshes of one session, on
+//!   any instance, run one after the other and the second sees the first one's rotation
+//!   (READ COMMITTED reads the latest committed rows once the lock is granted);
 //! - every append to the revocation feed first takes `LOCK TABLE revocation_log IN EXCLUSIVE
 //!   MODE` (plain reads still run), so sequence numbers become visible in commit order and a
 //!   follower that reads `seq > last` never skips an entry committed late with a lower number.
 
 use async_trait::async_trait;
+use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Row, Transaction};
 use tessera_core::domain::{SessionId, UserId};
 use tessera_core::store::{
     NewSession, RefreshRotation, RevocationEvent, RevocationSnapshot, RevokeReason,
-    RotationOutcome, Session, SessionStore, StoreError,
+    RotationOutcome, Session, SessionStore, StoreError, User,
 };
 
 use super::PgStore;
@@ -170,108 +171,86 @@ async fn lock_user(tx: &mut Transaction<'_, Postgres>, user: &str) -> Result<(),
     row.map(|_| ()).ok_or(StoreError::NotFound("user"))
 }
 
-/// The rotation decision, inside a transaction (see [`SessionStore::rotate_refresh_token`]).
-async fn rotate_in(
-    tx: &mut Transaction<'_, Postgres>,
-    r: &RefreshRotation,
-) -> Result<RotationOutcome, StoreError> {
-    // Find the token's session and lock it, in one statement. Every rotation and revocation
-    // of this session holds this lock, so what we read next is what the previous one
-    // committed.
-    let session = sqlx::query(&format!(
-        "SELECT {SESSION_COLUMNS} FROM sessions \
-         WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1) FOR UPDATE"
-    ))
+/// The rotation decision and its writes, in one call of `tessera_rotate_refresh` (migration
+/// 0008, which holds the logic and says why), joined with the session's user: one round trip
+/// for what was a transaction sent statement by statement and a read of the user. A reuse is
+/// revoked here afterwards, in a transaction of its own.
+async fn rotate(store: &PgStore, r: &RefreshRotation) -> Result<RotationOutcome, StoreError> {
+    let row = sqlx::query(
+        "SELECT r.*, u.username AS user_username, u.disabled AS user_disabled, \
+         u.token_version AS user_token_version, u.created_at AS user_created_at, \
+         ARRAY(SELECT ur.role FROM user_roles ur WHERE ur.user_id = u.id \
+         ORDER BY ur.role COLLATE \"C\") AS user_roles \
+         FROM tessera_rotate_refresh($1, $2, $3, $4, $5) AS r \
+         LEFT JOIN users u ON u.id = r.user_id",
+    )
     .bind(&r.presented_hash[..])
-    .fetch_optional(&mut **tx)
+    .bind(&r.successor_hash[..])
+    .bind(r.now)
+    .bind(r.grace_secs)
+    .bind(r.now.saturating_add(r.idle_timeout_secs))
+    .fetch_one(&store.pool)
     .await
     .map_err(db_error)?;
-    let Some(session) = session.as_ref().map(session_from_row).transpose()? else {
-        return Ok(RotationOutcome::Unknown);
-    };
-    let session_id = session.id.as_str().to_owned();
-    let token =
-        sqlx::query("SELECT generation, rotated_at FROM refresh_tokens WHERE token_hash = $1")
-            .bind(&r.presented_hash[..])
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db_error)?;
-    let Some(token) = token else {
-        return Ok(RotationOutcome::Unknown);
-    };
-    let generation: i64 = token.try_get("generation").map_err(db_error)?;
-    let rotated_at: Option<i64> = token.try_get("rotated_at").map_err(db_error)?;
-    if session.revoked_at.is_some()
-        || r.now >= session.absolute_expires_at
-        || r.now >= session.idle_expires_at
-    {
-        return Ok(RotationOutcome::Inactive);
-    }
-    match rotated_at {
-        None => {
-            let idle_end = r
-                .now
-                .saturating_add(r.idle_timeout_secs)
-                .min(session.absolute_expires_at);
-            // One round trip for the three writes.
-            sqlx::query(
-                "WITH rotated AS ( \
-                     UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 \
-                 ), successor AS ( \
-                     INSERT INTO refresh_tokens (token_hash, session_id, generation, created_at) \
-                     VALUES ($3, $4, $5, $1) \
-                 ) \
-                 UPDATE sessions SET last_used_at = $1, idle_expires_at = $6 WHERE id = $4",
-            )
-            .bind(r.now)
-            .bind(&r.presented_hash[..])
-            .bind(&r.successor_hash[..])
-            .bind(&session_id)
-            .bind(generation + 1)
-            .bind(idle_end)
-            .execute(&mut **tx)
-            .await
-            .map_err(db_error)?;
-            Ok(RotationOutcome::Rotated {
-                session: Session {
-                    last_used_at: r.now,
-                    idle_expires_at: idle_end,
-                    ..session
-                },
-            })
-        }
-        Some(rotated_at) if r.now.saturating_sub(rotated_at) <= r.grace_secs => {
-            let current = sqlx::query(
-                "SELECT token_hash, generation FROM refresh_tokens \
-                 WHERE session_id = $1 AND rotated_at IS NULL",
-            )
-            .bind(&session_id)
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db_error)?;
-            let Some(current) = current else {
-                return Ok(RotationOutcome::Inactive);
-            };
-            let hash: Vec<u8> = current.try_get("token_hash").map_err(db_error)?;
-            let current_generation: i64 = current.try_get("generation").map_err(db_error)?;
-            let steps = u32::try_from(current_generation - generation).unwrap_or(0);
-            if steps == 0 {
-                return Ok(RotationOutcome::Inactive);
+    let outcome: String = row.try_get("outcome").map_err(db_error)?;
+    match outcome.as_str() {
+        "unknown" => Ok(RotationOutcome::Unknown),
+        "inactive" => Ok(RotationOutcome::Inactive),
+        "rotated" => Ok(RotationOutcome::Rotated {
+            session: session_from_row(&row)?,
+            user: joined_user(&row)?,
+        }),
+        "grace" => {
+            let steps: i64 = row.try_get("steps").map_err(db_error)?;
+            let hash: Vec<u8> = row.try_get("current_hash").map_err(db_error)?;
+            match u32::try_from(steps) {
+                Ok(steps) if steps > 0 => Ok(RotationOutcome::Grace {
+                    session: session_from_row(&row)?,
+                    user: joined_user(&row)?,
+                    steps,
+                    current_hash: hash32(&hash)?,
+                }),
+                _ => Ok(RotationOutcome::Inactive),
             }
-            Ok(RotationOutcome::Grace {
-                session,
-                steps,
-                current_hash: hash32(&hash)?,
-            })
         }
-        Some(_) => {
-            revoke_in(tx, &session_id, RevokeReason::RefreshTokenReuse, r.now).await?;
+        "reused" => {
+            let session = session_from_row(&row)?;
+            let mut tx = store.begin().await?;
+            revoke_in(
+                &mut tx,
+                session.id.as_str(),
+                RevokeReason::RefreshTokenReuse,
+                r.now,
+            )
+            .await?;
+            tx.commit().await.map_err(db_error)?;
             Ok(RotationOutcome::Reused {
                 session_id: session.id,
                 user_id: session.user_id,
             })
         }
+        other => Err(StoreError::Internal(
+            format!("tessera_rotate_refresh returned an unknown outcome {other:?}").into(),
+        )),
     }
+}
+
+/// The user columns [`rotate`] joins in, if the user is there.
+fn joined_user(row: &PgRow) -> Result<Option<User>, StoreError> {
+    let Some(username) = row
+        .try_get::<Option<String>, _>("user_username")
+        .map_err(db_error)?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(User {
+        id: UserId::from_trusted(row.try_get::<String, _>("user_id").map_err(db_error)?),
+        username,
+        disabled: row.try_get("user_disabled").map_err(db_error)?,
+        roles: row.try_get("user_roles").map_err(db_error)?,
+        token_version: row.try_get("user_token_version").map_err(db_error)?,
+        created_at: row.try_get("user_created_at").map_err(db_error)?,
+    }))
 }
 
 #[async_trait]
@@ -346,15 +325,7 @@ impl SessionStore for PgStore {
         &self,
         r: &RefreshRotation,
     ) -> Result<RotationOutcome, StoreError> {
-        within(self.call_timeout, async {
-            let mut tx = self.begin().await?;
-            let outcome = rotate_in(&mut tx, r).await?;
-            // Also for the outcomes that wrote nothing: ends the transaction (and releases
-            // the session lock) now rather than when the connection is next used.
-            tx.commit().await.map_err(db_error)?;
-            Ok(outcome)
-        })
-        .await
+        within(self.call_timeout, rotate(self, r)).await
     }
 
     async fn active_sessions(&self, user: &UserId, now: i64) -> Result<Vec<Session>, StoreError> {

@@ -64,6 +64,11 @@ const MIGRATIONS: &[migrate::Source] = &[
         "rate limits",
         include_str!("../../migrations/sqlite/0007_rate_limits.sql"),
     ),
+    (
+        8,
+        "rotation function",
+        include_str!("../../migrations/sqlite/0008_rotation_function.sql"),
+    ),
 ];
 
 /// The SQLite store.

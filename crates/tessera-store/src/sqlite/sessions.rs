@@ -10,7 +10,7 @@ use sqlx::{Row, Sqlite, Transaction};
 use tessera_core::domain::{SessionId, UserId};
 use tessera_core::store::{
     NewSession, RefreshRotation, RevocationEvent, RevocationSnapshot, RevokeReason,
-    RotationOutcome, Session, SessionStore, StoreError,
+    RotationOutcome, Session, SessionStore, StoreError, UserStore,
 };
 
 use super::SqliteStore;
@@ -240,6 +240,7 @@ impl SessionStore for SqliteStore {
                         .map_err(db_error)?;
                     tx.commit().await.map_err(db_error)?;
                     Ok(RotationOutcome::Rotated {
+                        user: self.user_by_id(&session.user_id).await?,
                         session: Session { last_used_at: r.now, idle_expires_at: idle_end, ..session },
                     })
                 }
@@ -261,7 +262,13 @@ impl SessionStore for SqliteStore {
                     if steps == 0 {
                         return Ok(RotationOutcome::Inactive);
                     }
-                    Ok(RotationOutcome::Grace { session, steps, current_hash })
+                    tx.commit().await.map_err(db_error)?;
+                    Ok(RotationOutcome::Grace {
+                        user: self.user_by_id(&session.user_id).await?,
+                        session,
+                        steps,
+                        current_hash,
+                    })
                 }
                 Some(_) => {
                     revoke_in(&mut tx, &session_id, RevokeReason::RefreshTokenReuse, r.now).await?;
