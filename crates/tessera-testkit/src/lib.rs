@@ -231,6 +231,15 @@ impl TestApp {
         )
         .await
         .expect("the app builds");
+        // The server builds its dummy hash in the background; tests start from a server that
+        // has, so hash counts and timings do not depend on when a test's first request comes.
+        app.state()
+            .auth()
+            .accounts()
+            .hasher()
+            .warm_up()
+            .await
+            .expect("the dummy hash builds");
         let port = app.port();
         let metrics_port = app.metrics_port();
         let state = app.state().clone();

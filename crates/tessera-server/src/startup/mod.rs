@@ -163,14 +163,18 @@ impl App {
         })
         .await?;
         // Build the dummy hash now, so the first login of an unknown user costs what any
-        // other login costs.
-        state
-            .auth()
-            .accounts()
-            .hasher()
-            .warm_up()
-            .await
-            .map_err(|e| StartupError::Config(format!("password hashing does not work: {e}")))?;
+        // other login costs. In the background: it is one Argon2 hash (about a fifth of the
+        // cold start on two slow cores, BENCHMARKS.md) that nothing before the first login
+        // needs. A login that comes before it is done queues behind it, as it would behind
+        // any other hash, whether its user exists or not. The parameters were checked with
+        // the configuration, so a failure here is a broken hashing pool: logged, and every
+        // login would fail alike.
+        let hasher = state.auth().accounts().hasher().clone();
+        tokio::spawn(async move {
+            if let Err(e) = hasher.warm_up().await {
+                tracing::error!(event = "password.warm_up_failed", error = %e, "password hashing does not work");
+            }
+        });
         let tls = match settings.tls() {
             Some(tls) => Some(Arc::new(tls::TlsReloader::load(
                 &tls.cert_file,
