@@ -422,6 +422,17 @@ impl AuthService {
         now: i64,
     ) -> Result<AccessToken, AuthError> {
         let permissions = self.accounts.store().permissions_of(&user.roles).await?;
+        self.issue_access_with(user, permissions, session_id, now)
+    }
+
+    /// [`Self::issue_access`] with the user's permissions already read.
+    pub(crate) fn issue_access_with(
+        &self,
+        user: &User,
+        permissions: Vec<String>,
+        session_id: &SessionId,
+        now: i64,
+    ) -> Result<AccessToken, AuthError> {
         self.issuer
             .issue(
                 now,

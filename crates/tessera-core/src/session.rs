@@ -20,7 +20,7 @@ use crate::audit::AuditEvent;
 use crate::auth::{AuthError, AuthService, TokenPair, remaining, secs};
 use crate::domain::{SessionId, UserId};
 use crate::password::{Password, Verification};
-use crate::store::{RefreshRotation, RevokeReason, RotationOutcome, Session};
+use crate::store::{RefreshRotation, RevokeReason, RotationOutcome, Session, SessionUser};
 use crate::token::{RefreshToken, hash_refresh_token};
 
 /// Most successor steps a grace-window refresh may lead forward. A session rotated more often
@@ -92,11 +92,11 @@ impl AuthService {
             }
         };
         tracing::Span::current().record("session_id", session.id.as_str());
-        let user = user
-            .filter(|u| !u.disabled)
+        let SessionUser { user, permissions } = user
+            .filter(|u| !u.user.disabled)
             .ok_or(AuthError::InvalidGrant)?;
         tracing::Span::current().record("user_id", user.id.as_str());
-        let access = self.issue_access(&user, &session.id, now).await?;
+        let access = self.issue_access_with(&user, permissions, &session.id, now)?;
         tracing::info!(event = "refresh.succeeded", "refresh token rotated");
         Ok(TokenPair {
             access,

@@ -229,6 +229,15 @@ pub struct RefreshRotation {
     pub idle_timeout_secs: i64,
 }
 
+/// A session's user as a refresh needs it to issue an access token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionUser {
+    /// The user.
+    pub user: User,
+    /// The union of the permissions of its roles, sorted (as [`RoleStore::permissions_of`]).
+    pub permissions: Vec<String>,
+}
+
 /// What a refresh found, decided inside one transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RotationOutcome {
@@ -240,17 +249,17 @@ pub enum RotationOutcome {
     Rotated {
         /// The session, after the rotation.
         session: Session,
-        /// The session's user, read with the rotation (`None` if the user is gone), so a
-        /// refresh needs no read of its own to issue the access token.
-        user: Option<User>,
+        /// The session's user and its permissions, read with the rotation (`None` if the
+        /// user is gone), so a refresh needs no read of its own to issue the access token.
+        user: Option<SessionUser>,
     },
     /// The token was rotated within the grace window: the client should get the current
     /// token, which is `steps` successors after the presented one.
     Grace {
         /// The session.
         session: Session,
-        /// The session's user, as for `Rotated`.
-        user: Option<User>,
+        /// The session's user and its permissions, as for `Rotated`.
+        user: Option<SessionUser>,
         /// How many successor steps lead from the presented token to the current one (≥ 1).
         steps: u32,
         /// SHA-256 of the current token, to check the derivation against.

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tessera_core::domain::SessionId;
+use tessera_core::domain::{Permission, RoleName, SessionId};
+use tessera_core::store::Role;
 use tessera_testkit::{Backend, TestApp, Tokens, backend_tests};
 use tokio::io::AsyncWriteExt as _;
 
@@ -56,6 +57,28 @@ backend_tests! {
         assert_eq!(me_status(&app, &next.access).await, StatusCode::OK);
         let again = refresh_ok(&app, &next.refresh).await;
         assert_ne!(again.refresh, next.refresh);
+    }
+
+    async fn a_refreshed_access_token_carries_the_users_roles_and_permissions(app: TestApp) {
+        for (role, permissions) in [("editor", ["posts:write", "posts:read"]), ("viewer", ["posts:read", "profile:read"])] {
+            let role = Role {
+                name: RoleName::parse(role).unwrap(),
+                permissions: permissions.iter().map(|p| Permission::parse(p).unwrap()).collect(),
+            };
+            app.state.auth().store().ensure_role(&role, 0).await.unwrap();
+        }
+        app.register("alice").await;
+        let roles = [RoleName::parse("viewer").unwrap(), RoleName::parse("editor").unwrap()];
+        app.state.auth().accounts().set_roles("alice", &roles).await.unwrap();
+        let login = app.login("alice").await;
+
+        let next = refresh_ok(&app, &login.refresh).await;
+
+        let claims = app.state.verifier().verify_at(&next.access, crate::login::app_now(&app)).unwrap();
+        assert_eq!(claims.roles, ["editor", "viewer"]);
+        assert_eq!(claims.scope.as_deref(), Some("posts:read posts:write profile:read"), "each permission once");
+        let at_login = app.state.verifier().verify_at(&login.access, crate::login::app_now(&app)).unwrap();
+        assert_eq!((claims.roles, claims.scope), (at_login.roles, at_login.scope), "as at login");
     }
 
     async fn fifty_simultaneous_refreshes_of_one_token_all_get_the_same_new_token(app: TestApp) {

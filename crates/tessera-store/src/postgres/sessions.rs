@@ -17,7 +17,7 @@ use sqlx::{Postgres, Row, Transaction};
 use tessera_core::domain::{SessionId, UserId};
 use tessera_core::store::{
     NewSession, RefreshRotation, RevocationEvent, RevocationSnapshot, RevokeReason,
-    RotationOutcome, Session, SessionStore, StoreError, User,
+    RotationOutcome, Session, SessionStore, SessionUser, StoreError, User,
 };
 
 use super::PgStore;
@@ -172,15 +172,19 @@ async fn lock_user(tx: &mut Transaction<'_, Postgres>, user: &str) -> Result<(),
 }
 
 /// The rotation decision and its writes, in one call of `tessera_rotate_refresh` (migration
-/// 0008, which holds the logic and says why), joined with the session's user: one round trip
-/// for what was a transaction sent statement by statement and a read of the user. A reuse is
+/// 0008, which holds the logic and says why), joined with the session's user and its
+/// permissions: one round trip for what was a transaction sent statement by statement and
+/// reads of the user and its permissions. A reuse is
 /// revoked here afterwards, in a transaction of its own.
 async fn rotate(store: &PgStore, r: &RefreshRotation) -> Result<RotationOutcome, StoreError> {
     let row = sqlx::query(
         "SELECT r.*, u.username AS user_username, u.disabled AS user_disabled, \
          u.token_version AS user_token_version, u.created_at AS user_created_at, \
          ARRAY(SELECT ur.role FROM user_roles ur WHERE ur.user_id = u.id \
-         ORDER BY ur.role COLLATE \"C\") AS user_roles \
+         ORDER BY ur.role COLLATE \"C\") AS user_roles, \
+         ARRAY(SELECT DISTINCT rp.permission COLLATE \"C\" FROM role_permissions rp \
+         JOIN user_roles ur ON ur.role = rp.role WHERE ur.user_id = u.id \
+         ORDER BY 1) AS user_permissions \
          FROM tessera_rotate_refresh($1, $2, $3, $4, $5) AS r \
          LEFT JOIN users u ON u.id = r.user_id",
     )
@@ -236,21 +240,23 @@ async fn rotate(store: &PgStore, r: &RefreshRotation) -> Result<RotationOutcome,
 }
 
 /// The user columns [`rotate`] joins in, if the user is there.
-fn joined_user(row: &PgRow) -> Result<Option<User>, StoreError> {
+fn joined_user(row: &PgRow) -> Result<Option<SessionUser>, StoreError> {
     let Some(username) = row
         .try_get::<Option<String>, _>("user_username")
         .map_err(db_error)?
     else {
         return Ok(None);
     };
-    Ok(Some(User {
+    let user = User {
         id: UserId::from_trusted(row.try_get::<String, _>("user_id").map_err(db_error)?),
         username,
         disabled: row.try_get("user_disabled").map_err(db_error)?,
         roles: row.try_get("user_roles").map_err(db_error)?,
         token_version: row.try_get("user_token_version").map_err(db_error)?,
         created_at: row.try_get("user_created_at").map_err(db_error)?,
-    }))
+    };
+    let permissions = row.try_get("user_permissions").map_err(db_error)?;
+    Ok(Some(SessionUser { user, permissions }))
 }
 
 #[async_trait]

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use sqlx::{Row, Sqlite, Transaction};
 use tessera_core::domain::{SessionId, UserId};
 use tessera_core::store::{
-    NewSession, RefreshRotation, RevocationEvent, RevocationSnapshot, RevokeReason,
-    RotationOutcome, Session, SessionStore, StoreError, UserStore,
+    NewSession, RefreshRotation, RevocationEvent, RevocationSnapshot, RevokeReason, RoleStore,
+    RotationOutcome, Session, SessionStore, SessionUser, StoreError, UserStore,
 };
 
 use super::SqliteStore;
@@ -124,6 +124,18 @@ pub(super) async fn bump_version_in(
     .ok_or(StoreError::NotFound("user"))?;
     let version: i64 = row.try_get("token_version").map_err(db_error)?;
     log_event(tx, "user_version", user, version, now).await
+}
+
+impl SqliteStore {
+    /// The user a rotation hands back, read after its transaction (in process, so two more
+    /// reads cost no round trip).
+    async fn session_user(&self, id: &UserId) -> Result<Option<SessionUser>, StoreError> {
+        let Some(user) = self.user_by_id(id).await? else {
+            return Ok(None);
+        };
+        let permissions = self.permissions_of(&user.roles).await?;
+        Ok(Some(SessionUser { user, permissions }))
+    }
 }
 
 #[async_trait]
@@ -240,7 +252,7 @@ impl SessionStore for SqliteStore {
                         .map_err(db_error)?;
                     tx.commit().await.map_err(db_error)?;
                     Ok(RotationOutcome::Rotated {
-                        user: self.user_by_id(&session.user_id).await?,
+                        user: self.session_user(&session.user_id).await?,
                         session: Session { last_used_at: r.now, idle_expires_at: idle_end, ..session },
                     })
                 }
@@ -264,7 +276,7 @@ impl SessionStore for SqliteStore {
                     }
                     tx.commit().await.map_err(db_error)?;
                     Ok(RotationOutcome::Grace {
-                        user: self.user_by_id(&session.user_id).await?,
+                        user: self.session_user(&session.user_id).await?,
                         session,
                         steps,
                         current_hash,

@@ -5,7 +5,7 @@ use tessera_core::domain::{SessionId, UserId};
 use tessera_core::store::{RefreshRotation, RevocationEvent, RevokeReason, RotationOutcome};
 use tessera_testkit::backend_tests;
 
-use crate::{StoreUnderTest, new_session, new_user, role_name, user};
+use crate::{StoreUnderTest, new_session, new_user, permission, role_name, user};
 
 /// A rotation of the token hashing to `[presented; 32]` into `[successor; 32]` at `now`, with
 /// a 10 s grace window and a 100 s idle timeout.
@@ -53,6 +53,9 @@ backend_tests! {
     async fn a_current_token_rotates_and_extends_the_idle_end_up_to_the_absolute_end(store: StoreUnderTest) {
         store.create_role(&role_name("viewer"), 0).await.unwrap();
         store.create_role(&role_name("editor"), 0).await.unwrap();
+        store.grant_permission(&role_name("viewer"), &permission("posts:read"), 0).await.unwrap();
+        store.grant_permission(&role_name("editor"), &permission("posts:write"), 0).await.unwrap();
+        store.grant_permission(&role_name("editor"), &permission("posts:read"), 0).await.unwrap();
         let alice = store.create_user(&new_user("alice", &["viewer", "editor"])).await.unwrap();
         let new = new_session(&alice.id, 1_000, 1);
         store.create_session(&new).await.unwrap();
@@ -61,8 +64,10 @@ backend_tests! {
         let RotationOutcome::Rotated { session, user } = first else { panic!("{first:?}") };
         assert_eq!((session.last_used_at, session.idle_expires_at), (1_050, 1_150));
         assert_eq!(store.session(&new.id).await.unwrap(), Some(session), "stored as returned");
-        assert_eq!(user.as_ref(), Some(&alice), "the session's user comes with the rotation");
+        let user = user.expect("the session's user comes with the rotation");
+        assert_eq!(user.user, alice);
         assert_eq!(alice.roles, ["editor", "viewer"], "with its roles, sorted");
+        assert_eq!(user.permissions, ["posts:read", "posts:write"], "and their permissions, once each, sorted");
 
         // Near the absolute end the idle end stops there.
         let mut now = 1_050;
@@ -93,7 +98,8 @@ backend_tests! {
 
         let RotationOutcome::Grace { steps, current_hash, user, .. } = outcome else { panic!("{outcome:?}") };
         assert_eq!((steps, current_hash), (2, [3; 32]), "two successors lead to the current token");
-        assert_eq!(user, Some(alice), "the session's user comes with the grace answer");
+        let user = user.expect("the session's user comes with the grace answer");
+        assert_eq!((user.user, user.permissions), (alice, Vec::<String>::new()));
     }
 
     async fn a_rotated_token_after_the_grace_window_is_reuse_and_revokes_the_session(store: StoreUnderTest) {
