@@ -174,8 +174,8 @@ async fn lock_user(tx: &mut Transaction<'_, Postgres>, user: &str) -> Result<(),
 /// The rotation decision and its writes, in one call of `tessera_rotate_refresh` (migration
 /// 0008, which holds the logic and says why), joined with the session's user and its
 /// permissions: one round trip for what was a transaction sent statement by statement and
-/// reads of the user and its permissions. A reuse is
-/// revoked here afterwards, in a transaction of its own.
+/// reads of the user and its permissions. A reuse is revoked here afterwards, in a
+/// transaction of its own.
 async fn rotate(store: &PgStore, r: &RefreshRotation) -> Result<RotationOutcome, StoreError> {
     let row = sqlx::query(
         "SELECT r.*, u.username AS user_username, u.disabled AS user_disabled, \
