@@ -20,6 +20,7 @@
 
 use std::sync::Arc;
 
+use crate::auth::truncate;
 use crate::clock::Clock;
 use crate::domain::{SessionId, UserId};
 use crate::store::{AuditEntry, Store};
@@ -347,17 +348,6 @@ fn emit(entry: &AuditEntry) {
     } else {
         line!(warn);
     }
-}
-
-fn truncate(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut end = max;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
-    }
-    s
 }
 
 #[cfg(test)]

@@ -55,7 +55,7 @@ impl Rejection {
 }
 
 /// A failed login, as the audit log records it.
-#[derive(Debug)]
+/// No `Debug`: `submitted` may be a password typed into the wrong field.
 pub(crate) struct FailedLogin<'a> {
     pub(crate) rejection: Rejection,
     /// The username as submitted (only its canonical form, if valid, is recorded).
@@ -135,19 +135,9 @@ impl AuthService {
         self.accounts.audit().record(record).await;
     }
 
-    /// A session ended by logout or from the session list; the subject is the session's user.
-    pub(crate) async fn audit_session_end(&self, event: AuditEvent, id: &SessionId) {
-        let user = match self.store().session(id).await {
-            Ok(session) => session.map(|s| s.user_id),
-            Err(e) => {
-                tracing::warn!(error.message = %e, "cannot find the user of an ended session for the audit log");
-                None
-            }
-        };
-        let mut record = AuditRecord::new(event).session(Some(id));
-        if let Some(user) = &user {
-            record = record.by_user(user);
-        }
+    /// A session of `user` ended by logout or from the session list.
+    pub(crate) async fn audit_session_end(&self, event: AuditEvent, id: &SessionId, user: &UserId) {
+        let record = AuditRecord::new(event).session(Some(id)).by_user(user);
         self.accounts.audit().record(record).await;
     }
 

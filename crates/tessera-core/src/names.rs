@@ -54,14 +54,6 @@ impl NameCache {
         }
         names.insert(user_id.to_owned(), (Arc::from(username), now));
     }
-
-    /// Forgets `user_id` (a change made through this instance shows at once).
-    pub fn forget(&self, user_id: &str) {
-        self.names
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(user_id);
-    }
 }
 
 #[cfg(test)]
@@ -76,12 +68,12 @@ mod tests {
         cache.insert("u1", "alice", 100);
         assert_eq!(cache.get("u1", 159).as_deref(), Some("alice"));
         assert_eq!(cache.get("u1", 160), None, "older than the TTL");
-        cache.insert("u2", "bob", 100);
-        cache.insert("u3", "carol", 200);
-        assert_eq!(cache.get("u3", 200).as_deref(), Some("carol"));
-        assert_eq!(cache.get("u1", 200), None);
-        cache.forget("u3");
-        assert_eq!(cache.get("u3", 200), None);
+        cache.insert("u2", "bob", 110);
+        // Full with two fresh names: a third clears the cache rather than growing it.
+        cache.insert("u3", "carol", 120);
+        assert_eq!(cache.get("u3", 120).as_deref(), Some("carol"));
+        assert_eq!(cache.get("u1", 120), None, "cleared, though still fresh");
+        assert_eq!(cache.get("u2", 120), None, "cleared, though still fresh");
         assert!(NameCache::new(0).is_none());
     }
 }

@@ -160,12 +160,17 @@ impl AuthService {
                 .session_of_refresh_token(&hash_refresh_token(token))
                 .await?
         {
-            ended.push(session.id);
+            ended.push((session.id, session.user_id));
         }
-        if let Some(sid) = claims.and_then(|c| c.sid.as_deref()) {
-            ended.push(SessionId::from_trusted(sid));
+        if let Some(claims) = claims
+            && let Some(sid) = claims.sid.as_deref()
+        {
+            ended.push((
+                SessionId::from_trusted(sid),
+                UserId::from_trusted(claims.sub.clone()),
+            ));
         }
-        for id in &ended {
+        for (id, user) in &ended {
             let was_active = self
                 .accounts
                 .store()
@@ -173,7 +178,7 @@ impl AuthService {
                 .await?;
             tracing::info!(event = "session.logout", session_id = %id, "session ended");
             if was_active {
-                self.audit_session_end(AuditEvent::Logout, id).await;
+                self.audit_session_end(AuditEvent::Logout, id, user).await;
             }
         }
         self.sync_revocations().await;
@@ -267,14 +272,14 @@ impl AuthService {
     /// Ends one of the caller's sessions. `NotFound` if it is not theirs or already over.
     pub async fn end_session(&self, claims: &Claims, id: &str) -> Result<(), AuthError> {
         let id = SessionId::from_trusted(id);
-        let session = self
+        let Some(session) = self
             .store()
             .session(&id)
             .await?
-            .filter(|s| s.user_id.as_str() == claims.sub);
-        if session.is_none() {
+            .filter(|s| s.user_id.as_str() == claims.sub)
+        else {
             return Err(AuthError::NotFound);
-        }
+        };
         if !self
             .store()
             .revoke_session(&id, RevokeReason::EndedByUser, self.accounts.clock().unix())
@@ -283,7 +288,8 @@ impl AuthService {
             return Err(AuthError::NotFound);
         }
         tracing::info!(event = "session.ended_by_user", session_id = %id, "session ended");
-        self.audit_session_end(AuditEvent::SessionEnded, &id).await;
+        self.audit_session_end(AuditEvent::SessionEnded, &id, &session.user_id)
+            .await;
         self.sync_revocations().await;
         Ok(())
     }

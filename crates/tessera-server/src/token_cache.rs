@@ -16,18 +16,26 @@ use std::sync::{Arc, RwLock};
 use aws_lc_rs::digest;
 use tessera_verify::{Claims, VerifyError};
 
-/// Verified claims by token digest.
-#[derive(Debug)]
+/// Verified claims by token digest. No `Debug` derive: it would print live tokens' digests
+/// and claims.
 pub struct TokenCache {
     capacity: usize,
     entries: RwLock<HashMap<[u8; 32], Entry>>,
 }
 
-#[derive(Debug)]
 struct Entry {
     claims: Arc<Claims>,
     /// The token's first segment (base64url JOSE header), naming its key.
     header: Arc<str>,
+}
+
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("capacity", &self.capacity)
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl TokenCache {
@@ -56,8 +64,11 @@ impl TokenCache {
             return Ok(claims);
         }
         let claims = Arc::new(verify()?);
-        let header = token.split('.').next().unwrap_or_default();
-        self.insert(key, claims.clone(), header, now);
+        // A token inside the verifier's leeway after `exp` verifies but would never hit.
+        if now < claims.exp {
+            let header = token.split('.').next().unwrap_or_default();
+            self.insert(key, claims.clone(), header, now);
+        }
         Ok(claims)
     }
 

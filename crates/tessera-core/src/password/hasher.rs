@@ -188,9 +188,17 @@ impl PasswordHasher {
     /// [`PasswordError::Busy`] when the queue is full; `Internal` if Argon2 or the random
     /// generator fails.
     pub async fn hash(&self, password: &Password) -> Result<PasswordHash, PasswordError> {
+        self.hash_in(password, self.inner.memory.clone()).await
+    }
+
+    /// [`Self::hash`] into `memory`.
+    async fn hash_in(
+        &self,
+        password: &Password,
+        memory: Arc<Memory>,
+    ) -> Result<PasswordHash, PasswordError> {
         let params = self.inner.params;
         let secret = password.secret().clone();
-        let memory = self.inner.memory.clone();
         let phc = self
             .run(move || hash_blocking(params, secret.expose_secret().as_bytes(), &memory))
             .await??;
@@ -252,17 +260,7 @@ impl PasswordHasher {
                 // A buffer of its own, freed after: the pool keeps buffers only for real
                 // logins, so an idle server does not hold Argon2's memory.
                 let password = Password::random()?;
-                let params = self.inner.params;
-                let phc = self
-                    .run(move || {
-                        hash_blocking(
-                            params,
-                            password.secret().expose_secret().as_bytes(),
-                            &Memory::default(),
-                        )
-                    })
-                    .await??;
-                PasswordHash::from_phc(phc)
+                self.hash_in(&password, Arc::new(Memory::default())).await
             })
             .await
     }
@@ -564,11 +562,10 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn a_full_queue_fails_at_once_with_busy() {
-        // Arrange: one worker, held by the test; room for one waiter.
-        let hasher = PasswordHasher::new(PasswordParams::danger_test_minimum(), 1, 1);
-        let worker = hasher.occupy_worker().expect("the only worker is free");
+    /// Starts a hash while the test holds the only worker, and waits until it is queued.
+    async fn queue_one_hash(
+        hasher: &PasswordHasher,
+    ) -> tokio::task::JoinHandle<Result<PasswordHash, PasswordError>> {
         let waiter = tokio::spawn({
             let hasher = hasher.clone();
             async move { hasher.hash(&password("queued password")).await }
@@ -579,6 +576,15 @@ mod tests {
             assert!(spins < 10_000, "the spawned hash never joined the queue");
             tokio::task::yield_now().await;
         }
+        waiter
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_fails_at_once_with_busy() {
+        // Arrange: one worker, held by the test; room for one waiter.
+        let hasher = PasswordHasher::new(PasswordParams::danger_test_minimum(), 1, 1);
+        let worker = hasher.occupy_worker().expect("the only worker is free");
+        let waiter = queue_one_hash(&hasher).await;
 
         // Act: the queue is full, so the next caller is refused without waiting.
         let refused = hasher.hash(&password("one too many")).await;
@@ -606,16 +612,7 @@ mod tests {
             "only the first is kept"
         );
         let worker = hasher.occupy_worker().expect("the only worker is free");
-        let waiter = tokio::spawn({
-            let hasher = hasher.clone();
-            async move { hasher.hash(&password("queued password")).await }
-        });
-        let mut spins = 0;
-        while hasher.queue_depth() < 1 {
-            spins += 1;
-            assert!(spins < 10_000, "the spawned hash never joined the queue");
-            tokio::task::yield_now().await;
-        }
+        let waiter = queue_one_hash(&hasher).await;
 
         drop(worker);
         waiter.await.expect("task").expect("queued hash completes");

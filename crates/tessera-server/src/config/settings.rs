@@ -258,7 +258,7 @@ impl Settings {
             },
             hashing: HashingSettings {
                 workers: PasswordHasher::default_workers(),
-                max_queue: DEFAULT_HASHING_QUEUE_PER_WORKER * PasswordHasher::default_workers(),
+                max_queue: default_max_queue(PasswordHasher::default_workers()),
             },
             session: SessionSettings::default(),
             keys: KeysSettings::default(),
@@ -326,7 +326,7 @@ impl Settings {
                     max_queue: layer
                         .hashing
                         .max_queue
-                        .unwrap_or(DEFAULT_HASHING_QUEUE_PER_WORKER.saturating_mul(workers)),
+                        .unwrap_or(default_max_queue(workers)),
                 }
             },
             session: SessionSettings {
@@ -756,4 +756,9 @@ fn keys_from(layer: &super::file::KeysLayer) -> Result<KeysSettings, ConfigError
         hmac_secret_file: layer.hmac_secret_file.clone(),
         hmac_secret: None,
     })
+}
+
+/// The default `hashing.max_queue` for `workers` hashing workers.
+fn default_max_queue(workers: usize) -> usize {
+    DEFAULT_HASHING_QUEUE_PER_WORKER.saturating_mul(workers)
 }

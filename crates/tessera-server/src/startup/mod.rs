@@ -172,7 +172,7 @@ impl App {
         let hasher = state.auth().accounts().hasher().clone();
         tokio::spawn(async move {
             if let Err(e) = hasher.warm_up().await {
-                tracing::error!(event = "password.warm_up_failed", error = %e, "password hashing does not work");
+                tracing::error!(event = "password.warm_up_failed", error.message = %e, "password hashing does not work");
             }
         });
         let tls = match settings.tls() {
@@ -239,27 +239,17 @@ impl App {
     ) -> Result<(), StartupError> {
         let background = tokio::spawn(tasks::run(self.state.clone()));
         let tls_watch = self.tls.clone().map(|t| tokio::spawn(tls::watch(t)));
-        // The metrics listener serves until the public server has stopped: dropping `stop`
-        // ends its wait.
-        let (stop, stopped) = tokio::sync::watch::channel(());
+        // The metrics listener serves until the public server has stopped, then is aborted:
+        // a scraper's open connection must not hold the shutdown up.
         let metrics = self.metrics.map(|(listener, router)| {
-            let mut stopped = stopped;
             tokio::spawn(async move {
-                let shutdown = async move {
-                    let _ = stopped.changed().await;
-                };
-                if let Err(e) = axum::serve(listener, router)
-                    .with_graceful_shutdown(shutdown)
-                    .await
-                {
+                if let Err(e) = axum::serve(listener, router).await {
                     tracing::error!(error.message = %e, "the metrics listener failed");
                 }
             })
         });
         serve::serve(self.listener, self.router, self.tls, self.limits, signal).await;
-        drop(stop);
         if let Some(metrics) = metrics {
-            // A scraper's open connection must not hold the shutdown up.
             metrics.abort();
         }
         background.abort();

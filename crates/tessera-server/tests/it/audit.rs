@@ -338,7 +338,7 @@ backend_tests! {
             secrets.push(access.rsplit('.').next().unwrap().to_owned());
         }
         for secret in &secrets {
-            assert!(!stored.contains(secret.as_str()), "a secret is in the stored audit rows: {stored}");
+            assert!(!stored.contains(secret.as_str()), "secret {} of {} is in the stored audit rows", secrets.iter().position(|s| s == secret).unwrap_or(0), secrets.len());
             assert!(!logged.contains(secret.as_str()), "a secret is in the logs");
         }
         // The hash's salt and digest alone must not appear either.

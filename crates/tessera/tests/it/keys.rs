@@ -369,4 +369,8 @@ fn a_kid_that_starts_with_a_dash_is_taken_as_a_kid() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(!stderr.contains("unexpected argument"), "{stderr}");
+    assert!(
+        stderr.contains("cannot retire key '-qTh2D43ks79'"),
+        "{stderr}"
+    );
 }
