@@ -21,7 +21,7 @@ use crate::names::NameCache;
 use crate::password::{Password, PasswordError, PolicyViolation, Verification};
 use crate::revocation::Revocations;
 use crate::store::{NewSession, Store, StoreError, User};
-use crate::throttle::ThrottlePolicy;
+use crate::throttle::{ThrottlePolicy, ThrottleState};
 use crate::token::{
     AccessToken, FIRST_PARTY_CLIENT_ID, Grant, RandomError, RefreshToken, TokenIssuer,
 };
@@ -302,11 +302,16 @@ impl AuthService {
                     now,
                 };
                 self.audit_failed_login(&attempt).await;
-                self.accounts
+                let after = self
+                    .accounts
                     .store()
                     .record_login_failure(&throttle_name, &ip, now, policy.reset_before(now))
                     .await?;
-                self.audit_lockout(&attempt, &state).await;
+                let after = ThrottleState {
+                    last_success_ip: state.last_success_ip,
+                    ..after
+                };
+                self.audit_lockout(&attempt, &after).await;
                 Err(AuthError::InvalidCredentials)
             }
         }

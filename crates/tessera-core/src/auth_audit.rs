@@ -112,14 +112,14 @@ impl AuthService {
         self.accounts.audit().record(record).await;
     }
 
-    /// Records a lockout when this failure (counted on top of `before`) starts one: once per
-    /// lockout rather than once per refused attempt, so an attacker hammering a locked account
-    /// cannot grow the audit table at request rate (refused attempts are logged as
-    /// `login.throttled`).
-    pub(crate) async fn audit_lockout(&self, attempt: &FailedLogin<'_>, before: &ThrottleState) {
+    /// Records a lockout when this failure (`after` is the state the store counted it into)
+    /// starts one. Attempts on a locked account are refused before they are counted, so this
+    /// is once per lockout (plus any failures already in flight when it began), not once per
+    /// refused attempt: an attacker hammering a locked account cannot grow the audit table at
+    /// request rate (refused attempts are logged as `login.throttled`).
+    pub(crate) async fn audit_lockout(&self, attempt: &FailedLogin<'_>, after: &ThrottleState) {
         let policy = &self.rules.login_throttle;
-        let after = before.after_failure(attempt.now, policy.reset_before(attempt.now));
-        let Some(retry_after) = policy.retry_after(&after, attempt.ip, attempt.now) else {
+        let Some(retry_after) = policy.retry_after(after, attempt.ip, attempt.now) else {
             return;
         };
         let detail = format!("{}; locked for {retry_after} s", attempt.name());

@@ -76,31 +76,6 @@ pub struct ThrottleState {
     pub last_success_ip: Option<String>,
 }
 
-impl ThrottleState {
-    /// The state after one more failure at `now`, counted as the store counts it (a bucket
-    /// whose last failure is before `reset_before` starts again from one). Lets a caller tell
-    /// whether that failure starts a lockout without reading the store again; concurrent
-    /// failures may make the stored counts slightly higher.
-    pub fn after_failure(&self, now: i64, reset_before: i64) -> Self {
-        let bump = |count: Option<FailureCount>| {
-            let failures = match count {
-                Some(c) if c.last_failure_at >= reset_before => c.failures.saturating_add(1),
-                _ => 1,
-            };
-            Some(FailureCount {
-                failures,
-                last_failure_at: now,
-            })
-        };
-        Self {
-            pair: bump(self.pair),
-            ip: bump(self.ip),
-            user: bump(self.user),
-            last_success_ip: self.last_success_ip.clone(),
-        }
-    }
-}
-
 /// One stored counter, as the admin command lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThrottleEntry {
@@ -128,15 +103,16 @@ pub struct ThrottleFilter {
 pub trait ThrottleStore: Send + Sync {
     /// The counters that apply to `username` from `ip`, and the user's last successful IP.
     async fn throttle_state(&self, username: &str, ip: &str) -> Result<ThrottleState, StoreError>;
-    /// Counts one failure in each of the three buckets, in one transaction. A bucket whose
-    /// last failure is before `reset_before` starts again from one.
+    /// Counts one failure in each of the three buckets, in one statement. A bucket whose
+    /// last failure is before `reset_before` starts again from one. Returns the three counts
+    /// as this failure left them (concurrent failures included; `last_success_ip` is `None`).
     async fn record_login_failure(
         &self,
         username: &str,
         ip: &str,
         now: i64,
         reset_before: i64,
-    ) -> Result<(), StoreError>;
+    ) -> Result<ThrottleState, StoreError>;
     /// A successful login: forgets the pair's failures and remembers `ip` as the username's
     /// last successful IP.
     async fn record_login_success(
@@ -313,30 +289,6 @@ mod tests {
 
         assert_eq!(policy.retry_after(&state, "10.0.0.1", 1_000), None);
         assert_eq!(policy.retry_after(&state, "10.0.0.2", 1_000), Some(30));
-    }
-
-    #[test]
-    fn the_state_after_a_failure_counts_as_the_store_does() {
-        let state = ThrottleState {
-            pair: count(4, 100),
-            ip: count(9, 10),
-            user: None,
-            last_success_ip: Some("10.0.0.1".to_owned()),
-        };
-
-        let after = state.after_failure(200, 50);
-
-        assert_eq!(after.pair, count(5, 200), "a fresh count goes up");
-        assert_eq!(after.ip, count(1, 200), "a stale count starts again");
-        assert_eq!(after.user, count(1, 200), "a missing count starts");
-        assert_eq!(after.last_success_ip, state.last_success_ip);
-        let policy = ThrottlePolicy::default();
-        assert_eq!(policy.retry_after(&state, "10.0.0.2", 200), None);
-        assert_eq!(
-            policy.retry_after(&after, "10.0.0.2", 200),
-            Some(30),
-            "the fifth failure of the pair starts a lockout"
-        );
     }
 
     #[test]

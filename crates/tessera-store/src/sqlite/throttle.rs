@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
 use tessera_core::store::StoreError;
 use tessera_core::throttle::{
     FailureCount, ThrottleEntry, ThrottleFilter, ThrottleScope, ThrottleState, ThrottleStore,
@@ -15,6 +16,25 @@ use crate::deadline::within;
 /// Keeps the unused half of a key (`''`) out of what callers see.
 fn non_empty(s: String) -> Option<String> {
     (!s.is_empty()).then_some(s)
+}
+
+/// The failure counts in rows of `scope, failures, last_failure_at`.
+fn counts_from_rows(rows: &[SqliteRow]) -> Result<ThrottleState, StoreError> {
+    let mut state = ThrottleState::default();
+    for row in rows {
+        let scope: String = row.try_get("scope").map_err(db_error)?;
+        let count = Some(FailureCount {
+            failures: row.try_get("failures").map_err(db_error)?,
+            last_failure_at: row.try_get("last_failure_at").map_err(db_error)?,
+        });
+        match ThrottleScope::parse(&scope) {
+            Some(ThrottleScope::Pair) => state.pair = count,
+            Some(ThrottleScope::Ip) => state.ip = count,
+            Some(ThrottleScope::User) => state.user = count,
+            None => {}
+        }
+    }
+    Ok(state)
 }
 
 #[async_trait]
@@ -32,20 +52,7 @@ impl ThrottleStore for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_error)?;
-            let mut state = ThrottleState::default();
-            for row in &rows {
-                let scope: String = row.try_get("scope").map_err(db_error)?;
-                let count = Some(FailureCount {
-                    failures: row.try_get("failures").map_err(db_error)?,
-                    last_failure_at: row.try_get("last_failure_at").map_err(db_error)?,
-                });
-                match ThrottleScope::parse(&scope) {
-                    Some(ThrottleScope::Pair) => state.pair = count,
-                    Some(ThrottleScope::Ip) => state.ip = count,
-                    Some(ThrottleScope::User) => state.user = count,
-                    None => {}
-                }
-            }
+            let mut state = counts_from_rows(&rows)?;
             state.last_success_ip =
                 sqlx::query("SELECT ip FROM login_successes WHERE username = ?1")
                     .bind(username)
@@ -66,24 +73,25 @@ impl ThrottleStore for SqliteStore {
         ip: &str,
         now: i64,
         reset_before: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<ThrottleState, StoreError> {
         within(self.call_timeout, async {
-            sqlx::query(
+            let rows = sqlx::query(
                 "INSERT INTO login_throttles (scope, username, ip, failures, last_failure_at) \
                  VALUES ('pair', ?1, ?2, 1, ?3), ('ip', '', ?2, 1, ?3), ('user', ?1, '', 1, ?3) \
                  ON CONFLICT (scope, username, ip) DO UPDATE SET \
                  failures = CASE WHEN login_throttles.last_failure_at < ?4 THEN 1 \
                             ELSE login_throttles.failures + 1 END, \
-                 last_failure_at = excluded.last_failure_at",
+                 last_failure_at = excluded.last_failure_at \
+                 RETURNING scope, failures, last_failure_at",
             )
             .bind(username)
             .bind(ip)
             .bind(now)
             .bind(reset_before)
-            .execute(&self.pool)
+            .fetch_all(&self.pool)
             .await
             .map_err(db_error)?;
-            Ok(())
+            counts_from_rows(&rows)
         })
         .await
     }

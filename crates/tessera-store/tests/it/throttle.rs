@@ -24,7 +24,9 @@ backend_tests! {
     async fn failures_are_counted_per_pair_per_ip_and_per_username(store: StoreUnderTest) {
         let store: &dyn ThrottleStore = store.store.as_ref();
         store.record_login_failure("alice", "10.0.0.1", 100, 0).await.unwrap();
-        store.record_login_failure("alice", "10.0.0.1", 101, 0).await.unwrap();
+        let second = store.record_login_failure("alice", "10.0.0.1", 101, 0).await.unwrap();
+        assert_eq!((second.pair, second.ip, second.user), (count(2, 101), count(2, 101), count(2, 101)));
+        assert_eq!(second.last_success_ip, None);
         store.record_login_failure("bob", "10.0.0.1", 102, 0).await.unwrap();
         store.record_login_failure("alice", "10.0.0.2", 103, 0).await.unwrap();
 
@@ -44,12 +46,13 @@ backend_tests! {
             store.record_login_failure("alice", "10.0.0.1", at, 0).await.unwrap();
         }
 
-        store.record_login_failure("alice", "10.0.0.1", 5_000, 1_000).await.unwrap();
+        let returned = store.record_login_failure("alice", "10.0.0.1", 5_000, 1_000).await.unwrap();
 
         let state = store.throttle_state("alice", "10.0.0.1").await.unwrap();
         assert_eq!(state.pair, count(1, 5_000));
         assert_eq!(state.ip, count(1, 5_000));
         assert_eq!(state.user, count(1, 5_000));
+        assert_eq!((returned.pair, returned.ip, returned.user), (state.pair, state.ip, state.user), "the failure returns the counts it left");
     }
 
     async fn a_success_forgets_the_pair_and_remembers_the_ip(store: StoreUnderTest) {
