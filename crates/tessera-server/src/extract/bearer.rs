@@ -11,6 +11,7 @@
 //!   `insufficient_scope` otherwise.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -21,9 +22,10 @@ use super::browser;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The verified claims of the request's bearer token.
+/// The verified claims of the request's bearer token (shared with the verified-token cache,
+/// so a cache hit copies nothing).
 #[derive(Debug, Clone)]
-pub struct Authenticated(pub Claims);
+pub struct Authenticated(pub Arc<Claims>);
 
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
@@ -47,15 +49,13 @@ impl FromRequestParts<AppState> for Authenticated {
 
 /// Verifies one of our access tokens: signature, claims, a session, not revoked.
 /// Through the verified-token cache when it is on; revocation is checked either way.
-pub(crate) fn verify(state: &AppState, token: &str) -> Result<Claims, ApiError> {
+pub(crate) fn verify(state: &AppState, token: &str) -> Result<Arc<Claims>, ApiError> {
     let now = state.auth().clock().now();
     let verified = match state.token_cache() {
-        Some(cache) => cache
-            .get_or_verify(token, tessera_core::clock::unix_seconds(now), || {
-                state.verifier().verify_at(token, now)
-            })
-            .map(|c| Claims::clone(&c)),
-        None => state.verifier().verify_at(token, now),
+        Some(cache) => cache.get_or_verify(token, tessera_core::clock::unix_seconds(now), || {
+            state.verifier().verify_at(token, now)
+        }),
+        None => state.verifier().verify_at(token, now).map(Arc::new),
     };
     let claims = verified.map_err(|e| ApiError::InvalidToken(describe(&e)))?;
     if claims.sid.is_none() {
@@ -110,7 +110,7 @@ pub trait Requirement: Send + Sync + 'static {
 
 /// A valid token carrying the role or permission `R`.
 #[derive(Debug)]
-pub struct Require<R>(pub Claims, pub PhantomData<R>);
+pub struct Require<R>(pub Arc<Claims>, pub PhantomData<R>);
 
 impl<R: Requirement> FromRequestParts<AppState> for Require<R> {
     type Rejection = ApiError;

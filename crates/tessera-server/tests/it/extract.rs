@@ -22,11 +22,11 @@ impl Requirement for ReadReports {
 }
 
 async fn admin_only(Require(claims, ..): Require<Admin>) -> String {
-    claims.sub
+    claims.sub.clone()
 }
 
 async fn reports(Require(claims, ..): Require<ReadReports>) -> String {
-    claims.sub
+    claims.sub.clone()
 }
 
 async fn app_with_routes(backend: Backend) -> TestApp {

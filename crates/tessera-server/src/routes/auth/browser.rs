@@ -24,7 +24,7 @@ pub(crate) fn has_cookies(headers: &HeaderMap) -> bool {
 struct CookieSession {
     id: String,
     /// The access cookie's claims, when it is valid.
-    claims: Option<Claims>,
+    claims: Option<std::sync::Arc<Claims>>,
 }
 
 /// The access cookie's session when the cookie is valid, else the refresh cookie's (the
@@ -75,7 +75,7 @@ pub(crate) async fn logout(state: &AppState, headers: &HeaderMap) -> Result<Resp
         browser::check_with_session(state, headers, &session.id)?;
         state
             .auth()
-            .logout(browser::refresh_cookie(headers), session.claims.as_ref())
+            .logout(browser::refresh_cookie(headers), session.claims.as_deref())
             .await?;
     }
     Ok(cleared(StatusCode::NO_CONTENT.into_response()))

@@ -129,7 +129,7 @@ pub(crate) async fn logout(
     }
     state
         .auth()
-        .logout(refresh.as_deref(), claims.as_ref())
+        .logout(refresh.as_deref(), claims.as_deref())
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
