@@ -237,7 +237,12 @@ impl AuditRecord {
             // The address of the request being served, when the record does not name one.
             client_ip: self
                 .client_ip
-                .or_else(|| REQUEST_CLIENT_IP.try_with(Clone::clone).ok())
+                .or_else(|| {
+                    REQUEST_CLIENT_IP
+                        .try_with(|ip| ip.map(|ip| ip.to_string()))
+                        .ok()
+                        .flatten()
+                })
                 .filter(|ip| !ip.is_empty()),
             detail: self.detail,
         }
@@ -247,12 +252,15 @@ impl AuditRecord {
 tokio::task_local! {
     /// The client address of the request a task serves (set by the server for each request),
     /// so every audit entry of that request records it without each use case taking it.
-    static REQUEST_CLIENT_IP: String;
+    static REQUEST_CLIENT_IP: Option<std::net::IpAddr>;
 }
 
 /// Runs `work` as serving a request from `client_ip`: audit entries it records name that
-/// address.
-pub async fn with_client_ip<F: std::future::Future>(client_ip: String, work: F) -> F::Output {
+/// address. Kept as an address, made text only when an entry is recorded.
+pub async fn with_client_ip<F: std::future::Future>(
+    client_ip: Option<std::net::IpAddr>,
+    work: F,
+) -> F::Output {
     REQUEST_CLIENT_IP.scope(client_ip, work).await
 }
 

@@ -34,13 +34,12 @@ pub(crate) async fn track(
     let method = method_label(request.method());
     let response = next.run(request).await;
     let status = response.status();
+    let labels = RouteLabels { route, method };
     metrics
         .request_duration
-        .get_or_create(&RouteLabels {
-            route: route.clone(),
-            method,
-        })
+        .get_or_create(&labels)
         .observe(started.elapsed().as_secs_f64());
+    let RouteLabels { route, method } = labels;
     if method == "POST" {
         match route.as_str() {
             "/auth/login" => {

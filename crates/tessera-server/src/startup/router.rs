@@ -130,9 +130,8 @@ async fn run_writes_to_completion(
     if let Some(client) = client {
         request.extensions_mut().insert(client);
     }
-    let client_ip = client.map(|c| c.0.to_string()).unwrap_or_default();
     let safe = request.method().is_safe();
-    let work = tessera_core::audit::with_client_ip(client_ip, next.run(request));
+    let work = tessera_core::audit::with_client_ip(client.map(|c| c.0), next.run(request));
     if safe {
         return work.await;
     }
