@@ -1,59 +1,21 @@
-//! `[browser]`: browser mode (tokens in `HttpOnly` cookies, see docs/api.md): which other
-//! origins may use it through CORS, and whether the sign-in page is served.
+//! `[browser]`: browser mode (tokens in `HttpOnly` cookies, see docs/api.md): the origins
+//! that may use it through CORS.
 //!
 //! The server's own origin (that of the issuer URL) is always allowed; `allowed_origins` adds
 //! the origins of single-page apps served elsewhere. Each entry is one exact origin: a
 //! wildcard is refused, since credentials go with every allowed origin.
 
-use serde::Deserialize;
 use tessera_verify::csrf::{AllowedOrigins, normalize_origin};
 
-use super::ConfigError;
+use super::schema::Conv;
+use super::{BrowserSettings, ConfigError};
 
-/// `[browser]` as a layer says it, before defaults.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct BrowserLayer {
-    pub(crate) allowed_origins: Option<Vec<String>>,
-    pub(crate) signin_page: Option<bool>,
-}
-
-impl BrowserLayer {
-    /// This layer with every value `over` mentions replaced by `over`'s.
-    pub(crate) fn overridden_by(self, over: BrowserLayer) -> BrowserLayer {
-        BrowserLayer {
-            allowed_origins: over.allowed_origins.or(self.allowed_origins),
-            signin_page: over.signin_page.or(self.signin_page),
-        }
-    }
-}
-
-/// Browser-mode settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct BrowserSettings {
-    /// Origins besides the server's own whose pages may call the API with cookies (CORS with
-    /// credentials, and the CSRF origin check). Default: none.
-    pub allowed_origins: AllowedOrigins,
-    /// Serve the sign-in page at `/account/`. Default `true`.
-    pub signin_page: bool,
-}
-
-impl Default for BrowserSettings {
-    fn default() -> Self {
-        Self {
-            allowed_origins: AllowedOrigins::default(),
-            signin_page: true,
-        }
-    }
-}
-
-impl BrowserSettings {
-    /// Applies the defaults and parses the origins; refuses wildcards, paths, and plain-HTTP
-    /// origins off loopback (a network attacker could inject script into such a page).
-    pub(crate) fn from_layer(layer: &BrowserLayer) -> Result<Self, ConfigError> {
-        let origins = layer.allowed_origins.as_deref().unwrap_or_default();
-        let allowed_origins = AllowedOrigins::new(origins)
+/// Parses `browser.allowed_origins`; refuses wildcards, paths, and plain-HTTP origins off
+/// loopback (a network attacker could inject script into such a page).
+impl Conv<Option<Vec<String>>> for AllowedOrigins {
+    type Out = AllowedOrigins;
+    fn to(origins: Option<Vec<String>>) -> Result<AllowedOrigins, ConfigError> {
+        let allowed_origins = AllowedOrigins::new(origins.unwrap_or_default())
             .map_err(|e| ConfigError::invalid("browser.allowed_origins", e.to_string()))?;
         if let Some(plain) = allowed_origins
             .as_slice()
@@ -68,12 +30,11 @@ impl BrowserSettings {
                 ),
             ));
         }
-        Ok(Self {
-            allowed_origins,
-            signin_page: layer.signin_page.unwrap_or(true),
-        })
+        Ok(allowed_origins)
     }
+}
 
+impl BrowserSettings {
     /// Every origin browser mode accepts: the server's own (`own`: the issuer's origin, or
     /// the bound address when the issuer is the loopback default), then the configured ones.
     pub fn origins(&self, own: &[String]) -> AllowedOrigins {
@@ -114,16 +75,18 @@ mod tests {
 
     use super::*;
 
-    fn layer(origins: &[&str]) -> BrowserLayer {
-        BrowserLayer {
-            allowed_origins: Some(origins.iter().map(|s| (*s).to_owned()).collect()),
+    fn settings(origins: &[&str]) -> Result<BrowserSettings, ConfigError> {
+        let allowed = origins.iter().map(|s| (*s).to_owned()).collect();
+        let layer = super::super::declared::BrowserLayer {
+            allowed_origins: Some(allowed),
             signin_page: None,
-        }
+        };
+        BrowserSettings::from_layer(layer)
     }
 
     #[test]
     fn the_issuers_origin_is_always_allowed() {
-        let settings = BrowserSettings::from_layer(&layer(&["https://app.example"])).unwrap();
+        let settings = settings(&["https://app.example"]).unwrap();
         let own = origin_of("https://auth.example/tenant/").unwrap();
         let origins = settings.origins(&[own]);
         assert_eq!(
@@ -134,25 +97,26 @@ mod tests {
             origin_of("http://127.0.0.1:8080").as_deref(),
             Some("http://127.0.0.1:8080")
         );
+        assert!(settings.signin_page, "the sign-in page is served by default");
     }
 
     #[test]
     fn wildcards_and_plain_http_off_loopback_are_refused() {
-        let wildcard = BrowserSettings::from_layer(&layer(&["*"])).unwrap_err();
+        let wildcard = settings(&["*"]).unwrap_err();
         assert!(wildcard.to_string().contains("browser.allowed_origins"));
         assert!(
             wildcard
                 .to_string()
                 .contains("wildcards are never accepted")
         );
-        let plain = BrowserSettings::from_layer(&layer(&["http://app.example"])).unwrap_err();
+        let plain = settings(&["http://app.example"]).unwrap_err();
         assert!(plain.to_string().contains("serve that page over https"));
         for ok in [
             "http://localhost:3000",
             "http://127.0.0.1:5173",
             "http://[::1]:3000",
         ] {
-            assert!(BrowserSettings::from_layer(&layer(&[ok])).is_ok(), "{ok}");
+            assert!(settings(&[ok]).is_ok(), "{ok}");
         }
     }
 }

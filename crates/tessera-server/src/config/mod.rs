@@ -12,33 +12,25 @@
 //! URL, master key) into an error, a warning or `Debug` output.
 //!
 //! # Layout
-//! - `settings.rs`: [`Settings`], defaults, accessors, validation.
-//! - `file.rs`: the TOML format (`deny_unknown_fields` at every level) and layer merging.
-//! - `env.rs`: the known `TESSERA_*` names and their parsing.
-//! - `database.rs`, `throttle.rs`, `audit.rs`: the `[database]`, `[login_throttle]` and
-//!   `[audit]` tables.
+//! - `declared.rs`: every setting, declared once (key, `TESSERA_*` name, default, range, doc).
+//! - `schema.rs`: the macro that derives the layers, env table and range checks from it.
+//! - `settings.rs`: test settings, checks across settings, accessors.
+//! - `file.rs`: the TOML file and its parse errors; `env.rs`: the `TESSERA_*` layer.
 //! - `proxies.rs`: `trusted_proxies` and the client address behind them.
-//! - `browser.rs`: the `[browser]` table (cookie mode's origins, the sign-in page).
-//! - `limits.rs`: the `[limits]` table (connections, headers, timeouts, per-IP rates).
-//! - `cache.rs`: the `[cache]` table (verified tokens, usernames).
-//! - `metrics.rs`: the `[metrics]` table (where `/metrics` is served).
+//! - `browser.rs`: browser mode's origins; `resource_servers.rs`: the revocation feed's readers.
 //! - `advice.rs`: warnings about accepted but weaker choices (RFC 8725 terms).
 
 mod advice;
-mod audit;
 mod browser;
-mod cache;
-mod database;
+mod declared;
 mod env;
 mod file;
-mod limits;
-mod metrics;
 mod proxies;
 mod resource_servers;
+mod schema;
 mod settings;
 #[cfg(test)]
 mod tests;
-mod throttle;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -47,34 +39,16 @@ use std::path::{Path, PathBuf};
 use secrecy::SecretString;
 use tessera_core::password::PasswordError;
 
-pub use settings::{
-    ACCESS_TOKEN_TTL_SECS_RANGE, BODY_LIMIT_BYTES_RANGE, DEFAULT_ACCESS_TOKEN_TTL_SECS,
-    DEFAULT_AUDIENCE, DEFAULT_BODY_LIMIT_BYTES, DEFAULT_DATA_DIR, DEFAULT_HASHING_QUEUE_PER_WORKER,
-    DEFAULT_LISTEN, HASHING_MAX_QUEUE_RANGE, HASHING_WORKERS_RANGE, HashingSettings, KeysSettings,
-    PasswordSettings, REFRESH_GRACE_SECS_RANGE, ROTATION_INTERVAL_DAYS_RANGE,
-    SESSION_LIFETIME_SECS_RANGE, SESSION_MIN_IDLE_SECS, SessionSettings, Settings, TlsSettings,
+pub use browser::origin_of;
+pub use declared::{
+    AuditSettings, BrowserSettings, CacheSettings, DatabaseSettings, HashingSettings,
+    KeysSettings, LimitsSettings, LoginThrottleSettings, MetricsSettings, PasswordSettings,
+    SessionSettings, Settings, TlsSettings,
 };
-
+pub use proxies::TrustedProxies;
 pub use resource_servers::{MIN_SECRET_LEN, ResourceServer};
 
-pub use database::{
-    DATABASE_POOL_SIZE_RANGE, DATABASE_TIMEOUT_MS_RANGE, DEFAULT_DATABASE_ACQUIRE_TIMEOUT_MS,
-    DEFAULT_DATABASE_CALL_TIMEOUT_MS, DEFAULT_DATABASE_POOL_SIZE,
-    DEFAULT_DATABASE_STATEMENT_TIMEOUT_MS, DatabaseSettings,
-};
-
-pub use audit::{AUDIT_RETENTION_DAYS_RANGE, AuditSettings, DEFAULT_AUDIT_RETENTION_DAYS};
-pub use browser::{BrowserSettings, origin_of};
-pub use cache::CacheSettings;
-pub use limits::LimitsSettings;
-pub use metrics::{DEFAULT_METRICS_LISTEN, MetricsSettings};
-pub use proxies::TrustedProxies;
-pub use throttle::{
-    BASE_DELAY_SECS_RANGE, BUCKET_FAILURES_RANGE, LoginThrottleSettings, MAX_DELAY_SECS_LIMIT,
-    PAIR_FAILURES_RANGE, WINDOW_SECS_LIMIT,
-};
-
-use file::Layer;
+use declared::Layer;
 
 /// Values given as command-line flags; `None` leaves the environment's or file's value.
 #[derive(Debug, Default, Clone)]
@@ -108,9 +82,7 @@ pub enum ConfigError {
     /// The configuration file could not be read.
     #[error("cannot read config file {}", .path.display())]
     ReadFile {
-        /// The file.
         path: PathBuf,
-        /// Why.
         #[source]
         source: std::io::Error,
     },
@@ -122,13 +94,9 @@ pub enum ConfigError {
         .key.as_ref().map(|k| format!(" (key `{k}`)")).unwrap_or_default()
     )]
     ParseFile {
-        /// The file.
         path: PathBuf,
-        /// 1-based line of the problem, when known.
         line: Option<usize>,
-        /// The dotted key on that line, when it is a `key = value` line.
         key: Option<String>,
-        /// What is wrong (names the key; never quotes the line).
         message: String,
     },
     /// `master_key` appeared in the configuration file.
@@ -138,15 +106,12 @@ pub enum ConfigError {
         .path.display()
     )]
     MasterKeyInFile {
-        /// The file.
         path: PathBuf,
     },
     /// A known `TESSERA_*` variable has a value that does not parse.
     #[error("environment variable {name} must be {expected}")]
     InvalidEnv {
-        /// The variable.
         name: String,
-        /// What it should look like.
         expected: String,
     },
     /// A non-loopback listen address with neither TLS nor a TLS proxy.
@@ -157,7 +122,6 @@ pub enum ConfigError {
          on a loopback address such as 127.0.0.1:8080"
     )]
     PublicListenWithoutTls {
-        /// The listen address.
         listen: SocketAddr,
     },
     /// A non-loopback listen address without an explicit issuer.
@@ -167,7 +131,6 @@ pub enum ConfigError {
          the public URL clients reach this server at"
     )]
     IssuerRequired {
-        /// The listen address.
         listen: SocketAddr,
     },
     /// A non-loopback listen address without an explicit audience.
@@ -177,7 +140,6 @@ pub enum ConfigError {
          value your resource servers expect in the aud claim"
     )]
     AudienceRequired {
-        /// The listen address.
         listen: SocketAddr,
     },
     /// `access_token_ttl_secs` outside 60..=3600.
@@ -186,7 +148,6 @@ pub enum ConfigError {
          minutes); the default is 600"
     )]
     AccessTokenTtlOutOfRange {
-        /// The value given, in whole seconds.
         secs: u64,
     },
     /// `body_limit_bytes` outside 1 KiB..=1 MiB.
@@ -195,7 +156,6 @@ pub enum ConfigError {
          default is 65536"
     )]
     BodyLimitOutOfRange {
-        /// The value given.
         bytes: usize,
     },
     /// Only one of `tls.cert_file` and `tls.key_file` is set.
@@ -210,9 +170,7 @@ pub enum ConfigError {
     /// Any other setting with a bad value.
     #[error("{key} {reason}")]
     Invalid {
-        /// The setting's key in the file.
         key: &'static str,
-        /// What is wrong and how to fix it.
         reason: String,
     },
 }
@@ -323,13 +281,7 @@ impl Settings {
         overrides: CliOverrides,
     ) -> Result<Loaded, ConfigError> {
         let mut layer = file.overridden_by(env.layer);
-        let CliOverrides {
-            listen,
-            data_dir,
-            database_url,
-            issuer,
-            audience,
-        } = overrides;
+        let CliOverrides { listen, data_dir, database_url, issuer, audience } = overrides;
         layer.listen = listen.or(layer.listen);
         layer.data_dir = data_dir.or(layer.data_dir);
         layer.database_url = database_url.or(layer.database_url);
@@ -340,15 +292,17 @@ impl Settings {
         settings.master_key = env.master_key;
         settings.keys.hmac_secret = env.hmac_secret;
         settings.validate()?;
+        if settings.keys.algorithm.is_hmac() {
+            // HMAC keys never rotate by themselves: verifiers share the secret.
+            settings.keys.rotation_interval = None;
+        }
 
         let mut warnings = env.warnings;
         if let Some(issuer) = &settings.issuer
             && !settings.is_loopback()
             && issuer.starts_with("http://")
         {
-            warnings.push(ConfigWarning::PlainHttpIssuer {
-                issuer: issuer.clone(),
-            });
+            warnings.push(ConfigWarning::PlainHttpIssuer { issuer: issuer.clone() });
         }
         Ok(Loaded { settings, warnings })
     }

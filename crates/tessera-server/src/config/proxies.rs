@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use axum::http::HeaderMap;
 
 use super::ConfigError;
+use super::schema::Conv;
 
 /// An IP address block (`10.0.0.0/8`, `fd00::/8`, or a single address).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +57,13 @@ impl Block {
 /// The configured trusted proxies. Default: none.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrustedProxies(Vec<Block>);
+
+impl Conv<Option<Vec<String>>> for TrustedProxies {
+    type Out = TrustedProxies;
+    fn to(entries: Option<Vec<String>>) -> Result<TrustedProxies, ConfigError> {
+        Self::parse(entries.as_deref().unwrap_or_default())
+    }
+}
 
 impl TrustedProxies {
     /// Parses the `trusted_proxies` entries (IP addresses or CIDR blocks).

@@ -17,6 +17,7 @@ use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
 
 use super::ConfigError;
+use super::schema::Conv;
 
 /// Shortest accepted secret, in characters: 32 random base64 characters are 192 bits.
 pub const MIN_SECRET_LEN: usize = 32;
@@ -100,7 +101,14 @@ fn check_name(name: &str) -> Result<(), ConfigError> {
 }
 
 /// Turns the file's tables into resource servers, reading secret files.
-pub(crate) fn load(
+impl Conv<Option<BTreeMap<String, ResourceServerLayer>>> for ResourceServer {
+    type Out = Vec<ResourceServer>;
+    fn to(layer: Option<BTreeMap<String, ResourceServerLayer>>) -> Result<Vec<Self>, ConfigError> {
+        load(layer)
+    }
+}
+
+fn load(
     layer: Option<BTreeMap<String, ResourceServerLayer>>,
 ) -> Result<Vec<ResourceServer>, ConfigError> {
     let mut servers = Vec::new();

@@ -6,7 +6,8 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use tessera_core::password::PasswordParams;
 
-use super::file::Layer;
+use super::declared::{ENV_ONLY, Layer};
+use super::schema::Declared;
 use super::*;
 
 fn load_str(toml: &str, env: &[(&str, &str)], flags: CliOverrides) -> Result<Loaded, ConfigError> {
@@ -604,13 +605,77 @@ fn the_configuration_docs_list_every_key_and_variable() {
             "docs/configuration.md does not mention `{key}`"
         );
     }
-    for (name, _) in env::KNOWN {
+}
+
+/// The documentation's settings table: (key, env name) → default, as written.
+fn documented() -> std::collections::BTreeMap<(String, String), String> {
+    let docs =
+        std::fs::read_to_string(repo_file("docs/configuration.md")).expect("docs/configuration.md");
+    let table = docs.split("## Settings").nth(1).expect("a settings table");
+    let unquote = |cell: &str| cell.trim().trim_matches('`').to_owned();
+    let mut rows = std::collections::BTreeMap::new();
+    for line in table.lines().skip_while(|l| !l.starts_with('|')).take_while(|l| l.starts_with('|')) {
+        let cells: Vec<&str> = line.split('|').collect();
+        let (key, env, default) = (unquote(cells[1]), unquote(cells[2]), cells[4].trim());
+        if key == "TOML key" || key.starts_with("---") {
+            continue;
+        }
+        // `resource_servers.<name>.secret_file` documents the `resource_servers` tables.
+        let key = match key.split_once(".<name>") {
+            Some((table, _)) => table.to_owned(),
+            None if key.starts_with('—') => String::new(),
+            None => key,
+        };
+        rows.insert((key, env), default.to_owned());
+    }
+    rows
+}
+
+#[test]
+fn every_declared_setting_is_documented_and_every_documented_one_declared() {
+    let mut declared = Vec::new();
+    Settings::declared(&mut declared);
+    declared.extend(ENV_ONLY.map(|env| Declared { key: "", env, default: "none" }));
+    let documented = documented();
+    let bare = |text: &str| text.trim().trim_matches('"').to_owned();
+    for d in &declared {
+        let doc = documented
+            .get(&(d.key.to_owned(), d.env.to_owned()))
+            .unwrap_or_else(|| panic!("{d:?} is not in docs/configuration.md's table (key and env name)"));
+        // The whole cell, or its first `code` span: "`600` (10 min)" documents 600.
+        let first_code = doc.split('`').nth(1).unwrap_or(doc);
         assert!(
-            docs.contains(name),
-            "docs/configuration.md does not mention {name}"
+            bare(doc) == bare(d.default) || bare(first_code) == bare(d.default),
+            "{d:?}: the documented default is {doc:?}"
         );
     }
+    for (key, env) in documented.keys() {
+        assert!(
+            declared.iter().any(|d| d.key == key && d.env == env),
+            "docs/configuration.md documents {key:?} / {env:?}, which is not declared"
+        );
+    }
+    let keys: std::collections::BTreeSet<_> = declared.iter().map(|d| d.key).collect();
+    assert_eq!(keys.len() + 2, declared.len(), "every key once (three names are env-only)");
 }
+
+#[test]
+fn the_declared_defaults_are_the_use_cases_defaults() {
+    let s = settings("", &[]);
+    let policy = tessera_core::auth::AuthPolicy::default();
+    assert_eq!(s.login_throttle.policy, tessera_core::throttle::ThrottlePolicy::default());
+    assert_eq!(
+        (s.session.lifetime, s.session.idle_timeout, s.session.refresh_grace),
+        (policy.session_lifetime, policy.session_idle_timeout, policy.refresh_grace)
+    );
+    assert_eq!(s.audit.retention(), policy.audit_retention);
+    assert_eq!(s.cache.usernames, policy.username_cache_entries);
+    let p = tessera_core::password::PasswordPolicy::default();
+    assert_eq!(s.password_policy().min_len(), p.min_len());
+    assert_eq!(s.password_policy().max_len(), p.max_len());
+    assert!(s.validate().is_ok() && Settings::for_test(Path::new("/tmp/x")).validate().is_ok());
+}
+
 
 #[test]
 fn loading_from_toml_text_equals_loading_the_file_and_ignores_tessera_config() {
