@@ -97,7 +97,10 @@ mod tests {
             origin_of("http://127.0.0.1:8080").as_deref(),
             Some("http://127.0.0.1:8080")
         );
-        assert!(settings.signin_page, "the sign-in page is served by default");
+        assert!(
+            settings.signin_page,
+            "the sign-in page is served by default"
+        );
     }
 
     #[test]

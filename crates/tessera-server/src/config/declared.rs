@@ -25,7 +25,7 @@ use tessera_core::throttle::ThrottlePolicy;
 use tessera_verify::csrf::AllowedOrigins;
 
 use super::resource_servers::{ResourceServer, ResourceServerLayer};
-use super::schema::{Back, Conv, DaysOrOff, Millis, Same, Secs, settings_struct};
+use super::schema::{Back, Conv, DaysOrOff, Millis, Secs, settings_struct};
 use super::{ConfigError, TrustedProxies};
 use crate::telemetry::LogFormat;
 
@@ -46,19 +46,18 @@ settings_struct! {
         /// issuer and an audience.
         listen: SocketAddr = listen: SocketAddr,
             env("TESSERA_LISTEN", "an IP address and port such as 127.0.0.1:8080"),
-            default (DEFAULT_LISTEN, "127.0.0.1:8080") via Same;
+            default (DEFAULT_LISTEN, "127.0.0.1:8080");
         /// Directory of the SQLite database and the master key file; created if missing.
-        data_dir: PathBuf = data_dir: PathBuf, env("TESSERA_DATA_DIR"),
-            default "./tessera-data" via Same;
+        data_dir: PathBuf = data_dir: PathBuf, env("TESSERA_DATA_DIR"), default "./tessera-data";
         /// `sqlite://PATH` or `postgres://…` (a secret); by default `<data_dir>/tessera.db`.
-        database_url: Option<SecretString> = database_url: SecretString, env("TESSERA_DATABASE_URL"),
-            default (None, "sqlite://<data_dir>/tessera.db") via Same;
+        database_url: Option<SecretString> = database_url: SecretString,
+            env("TESSERA_DATABASE_URL"), default (None, "sqlite://<data_dir>/tessera.db");
         /// The `iss` of tokens, the public URL of this server; required off loopback.
         issuer: Option<String> = issuer: String, env("TESSERA_ISSUER"),
-            default (None, "http://<listen>") via Same;
+            default (None, "http://<listen>");
         /// The `aud` of tokens; required off loopback.
         audience: Option<String> = audience: String, env("TESSERA_AUDIENCE"),
-            default (None, "tessera") via Same;
+            default (None, "tessera");
         /// Lifetime of access tokens.
         access_token_ttl: Duration = access_token_ttl_secs: u64,
             env("TESSERA_ACCESS_TOKEN_TTL_SECS", "a number of seconds"), default 600 via Secs,
@@ -69,29 +68,27 @@ settings_struct! {
             default (Registration::Open, "open") via Registration;
         /// Largest request body accepted, in bytes; larger gets 413.
         body_limit_bytes: usize = body_limit_bytes: usize,
-            env("TESSERA_BODY_LIMIT_BYTES", "a number of bytes"), default 65536 via Same,
+            env("TESSERA_BODY_LIMIT_BYTES", "a number of bytes"), default 65536,
             range (1024..=1048576) => |bytes| ConfigError::BodyLimitOutOfRange { bytes };
         /// A TLS-terminating proxy is in front, so plain HTTP off loopback is acceptable.
         behind_tls_proxy: bool = behind_tls_proxy: bool,
-            env("TESSERA_BEHIND_TLS_PROXY", "`true` or `false`"), default false via Same;
+            env("TESSERA_BEHIND_TLS_PROXY", "`true` or `false`"), default false;
         /// The master key file (created mode 0600); ignored when `TESSERA_MASTER_KEY` is set.
         master_key_file: Option<PathBuf> = master_key_file: PathBuf, env("TESSERA_MASTER_KEY_FILE"),
-            default (None, "<data_dir>/master.key") via Same;
+            default (None, "<data_dir>/master.key");
         /// Log line format.
         log_format: LogFormat = log_format: LogFormatName,
             env("TESSERA_LOG_FORMAT", "`text` or `json`"),
             default (LogFormatName::Text, "text") via LogFormatName;
         /// Log filter in `RUST_LOG` syntax, e.g. `info,tessera_server=debug`.
-        log_level: String = log_level: String, env("TESSERA_LOG_LEVEL"), default "info" via Same;
+        log_level: String = log_level: String, env("TESSERA_LOG_LEVEL"), default "info";
         /// Proxies whose `X-Forwarded-For` names the client (addresses or CIDR blocks).
         trusted_proxies: TrustedProxies = trusted_proxies: Vec<String>,
             env("TESSERA_TRUSTED_PROXIES"), default (None, "none (`[]`)") via TrustedProxies;
         /// Roles and the permissions they grant, created or extended at start.
-        roles: Vec<Role> = roles: BTreeMap<String, Vec<String>>,
-            default (None, "none") via Roles;
+        roles: Vec<Role> = roles: BTreeMap<String, Vec<String>>, default (None, "none") via Roles;
         /// `[resource_servers.<name>]`: who may read the revocation feed.
-        resource_servers: Vec<ResourceServer> =
-            resource_servers: BTreeMap<String, ResourceServerLayer>,
+        resource_servers: Vec<ResourceServer> = resource_servers: BTreeMap<String, ResourceServerLayer>,
             default (None, "none") via ResourceServer;
         @sections {
             /// `[password]`: Argon2id parameters and password rules.
@@ -131,15 +128,15 @@ settings_struct! {
     #[derive(Clone, Copy, Debug)]
     pub(crate) struct PasswordValues in PasswordLayer, prefix "password." {
         argon2_m_cost_kib: u32 = argon2_m_cost_kib: u32,
-            env("TESSERA_PASSWORD_ARGON2_M_COST_KIB", "a number of KiB"), default 19456 via Same;
+            env("TESSERA_PASSWORD_ARGON2_M_COST_KIB", "a number of KiB"), default 19456;
         argon2_t_cost: u32 = argon2_t_cost: u32,
-            env("TESSERA_PASSWORD_ARGON2_T_COST", "a number of passes"), default 2 via Same;
+            env("TESSERA_PASSWORD_ARGON2_T_COST", "a number of passes"), default 2;
         argon2_p_cost: u32 = argon2_p_cost: u32,
-            env("TESSERA_PASSWORD_ARGON2_P_COST", "a number of lanes"), default 1 via Same;
+            env("TESSERA_PASSWORD_ARGON2_P_COST", "a number of lanes"), default 1;
         min_length: usize = min_length: usize,
-            env("TESSERA_PASSWORD_MIN_LENGTH", "a number of characters"), default 15 via Same;
+            env("TESSERA_PASSWORD_MIN_LENGTH", "a number of characters"), default 15;
         max_length: usize = max_length: usize,
-            env("TESSERA_PASSWORD_MAX_LENGTH", "a number of characters"), default 128 via Same;
+            env("TESSERA_PASSWORD_MAX_LENGTH", "a number of characters"), default 128;
     }
 }
 
@@ -149,13 +146,13 @@ settings_struct! {
     pub struct HashingSettings in HashingLayer, prefix "hashing." {
         /// Concurrent Argon2 computations.
         workers: usize = workers: usize, env("TESSERA_HASHING_WORKERS", "a number of workers"),
-            default (PasswordHasher::default_workers(), "number of cores") via Same,
+            default (PasswordHasher::default_workers(), "number of cores"),
             range (1..=256, "1 to 256", "the number of cores");
         /// Requests allowed to wait for a worker; past that, 503 with `Retry-After`.
         max_queue: usize = max_queue: usize,
             env("TESSERA_HASHING_MAX_QUEUE", "a number of waiting requests"),
-            default (DEFAULT_HASHING_QUEUE_PER_WORKER.saturating_mul(workers), "`16` × `hashing.workers`")
-            via Same, range (0..=100000, "0 to 100000", "16 per worker");
+            default (DEFAULT_HASHING_QUEUE_PER_WORKER.saturating_mul(workers), "`16` × `hashing.workers`") ,
+            range (0..=100000, "0 to 100000", "16 per worker");
     }
 }
 
@@ -169,7 +166,8 @@ settings_struct! {
             range (3600..=31536000, "3600 (1 hour) to 31536000 (365 days)", "2592000, 30 days");
         /// A session not refreshed for this long ends (5 minutes to the lifetime).
         idle_timeout: Duration = idle_timeout_secs: u64,
-            env("TESSERA_SESSION_IDLE_TIMEOUT_SECS", "a number of seconds"), default 604800 via Secs;
+            env("TESSERA_SESSION_IDLE_TIMEOUT_SECS", "a number of seconds"),
+            default 604800 via Secs;
         /// How long a rotated refresh token still leads to the current one; later it is reuse.
         refresh_grace: Duration = refresh_grace_secs: u64,
             env("TESSERA_SESSION_REFRESH_GRACE_SECS", "a number of seconds"), default 10 via Secs,
@@ -186,11 +184,11 @@ settings_struct! {
             default "EdDSA" via Algorithm;
         /// Scheduled rotation interval; `None` (`0`) is off, as always in HMAC mode.
         rotation_interval: Option<Duration> = rotation_interval_days: u64,
-            env("TESSERA_KEYS_ROTATION_INTERVAL_DAYS", "a number of days"), default 30 via DaysOrOff,
-            range (0..=365, "0 (off) to 365");
+            env("TESSERA_KEYS_ROTATION_INTERVAL_DAYS", "a number of days"),
+            default 30 via DaysOrOff, range (0..=365, "0 (off) to 365");
         /// HMAC mode: a file with the secrets, one per line; the first signs.
         hmac_secret_file: Option<PathBuf> = hmac_secret_file: PathBuf,
-            env("TESSERA_KEYS_HMAC_SECRET_FILE"), default (None, "none") via Same;
+            env("TESSERA_KEYS_HMAC_SECRET_FILE"), default (None, "none");
         @extras {
             /// HMAC mode: the secrets from `TESSERA_HMAC_SECRET` (comma-separated, first signs).
             hmac_secret: Option<SecretString>;
@@ -205,7 +203,7 @@ settings_struct! {
     pub struct DatabaseSettings in DatabaseLayer, prefix "database." {
         /// Most open connections per server instance.
         pool_size: u32 = pool_size: u32,
-            env("TESSERA_DATABASE_POOL_SIZE", "a number of connections"), default 10 via Same,
+            env("TESSERA_DATABASE_POOL_SIZE", "a number of connections"), default 10,
             range (1..=1000);
         /// How long a call waits for a free connection; at most `call_timeout`.
         acquire_timeout: Duration = acquire_timeout_ms: u64,
@@ -224,23 +222,25 @@ settings_struct! {
 
 settings_struct! {
     #[derive(Clone, Copy, Debug)]
-    pub(crate) struct ThrottleValues in LoginThrottleLayer, prefix "login_throttle." {
+    pub(crate) struct ThrottleValues in LoginThrottleLayer, prefix "login_throttle.", mirrors ThrottlePolicy {
         pair_failures: u32 = pair_failures: u32,
-            env("TESSERA_LOGIN_THROTTLE_PAIR_FAILURES", "a number of failures"), default 5 via Same,
+            env("TESSERA_LOGIN_THROTTLE_PAIR_FAILURES", "a number of failures"), default 5,
             range (1..=1000);
         ip_failures: u32 = ip_failures: u32,
-            env("TESSERA_LOGIN_THROTTLE_IP_FAILURES", "a number of failures"), default 50 via Same,
+            env("TESSERA_LOGIN_THROTTLE_IP_FAILURES", "a number of failures"), default 50,
             range (1..=100000);
         user_failures: u32 = user_failures: u32,
-            env("TESSERA_LOGIN_THROTTLE_USER_FAILURES", "a number of failures"), default 100
-            via Same, range (1..=100000);
+            env("TESSERA_LOGIN_THROTTLE_USER_FAILURES", "a number of failures"), default 100 ,
+            range (1..=100000);
         base_delay: Duration = base_delay_secs: u64,
-            env("TESSERA_LOGIN_THROTTLE_BASE_DELAY_SECS", "a number of seconds"), default 30
-            via Secs, range (1..=3600);
+            env("TESSERA_LOGIN_THROTTLE_BASE_DELAY_SECS", "a number of seconds"),
+            default 30 via Secs, range (1..=3600);
         max_delay: Duration = max_delay_secs: u64,
-            env("TESSERA_LOGIN_THROTTLE_MAX_DELAY_SECS", "a number of seconds"), default 900 via Secs;
+            env("TESSERA_LOGIN_THROTTLE_MAX_DELAY_SECS", "a number of seconds"),
+            default 900 via Secs;
         window: Duration = window_secs: u64,
-            env("TESSERA_LOGIN_THROTTLE_WINDOW_SECS", "a number of seconds"), default 86400 via Secs;
+            env("TESSERA_LOGIN_THROTTLE_WINDOW_SECS", "a number of seconds"),
+            default 86400 via Secs;
     }
 }
 
@@ -250,10 +250,11 @@ settings_struct! {
     pub struct BrowserSettings in BrowserLayer, prefix "browser." {
         /// Origins besides the server's own whose pages may call the API with cookies.
         allowed_origins: AllowedOrigins = allowed_origins: Vec<String>,
-            env("TESSERA_BROWSER_ALLOWED_ORIGINS"), default (None, "none (`[]`)") via AllowedOrigins;
+            env("TESSERA_BROWSER_ALLOWED_ORIGINS"),
+            default (None, "none (`[]`)") via AllowedOrigins;
         /// Serve the sign-in page at `/account/`.
         signin_page: bool = signin_page: bool,
-            env("TESSERA_BROWSER_SIGNIN_PAGE", "`true` or `false`"), default true via Same;
+            env("TESSERA_BROWSER_SIGNIN_PAGE", "`true` or `false`"), default true;
     }
 }
 
@@ -263,27 +264,27 @@ settings_struct! {
     pub struct LimitsSettings in LimitsLayer, prefix "limits." {
         /// Connections served at once; one more is answered 503 and closed.
         max_connections: usize = max_connections: usize,
-            env("TESSERA_LIMITS_MAX_CONNECTIONS", "a number of connections"), default 512
-            via Same, range (1..=1000000);
+            env("TESSERA_LIMITS_MAX_CONNECTIONS", "a number of connections"), default 512 ,
+            range (1..=1000000);
         /// Largest request line plus headers, in bytes; more is answered 431.
         max_header_bytes: usize = max_header_bytes: usize,
-            env("TESSERA_LIMITS_MAX_HEADER_BYTES", "a number of bytes"), default 16384 via Same,
+            env("TESSERA_LIMITS_MAX_HEADER_BYTES", "a number of bytes"), default 16384,
             range (8192..=1048576);
         /// Time a client has to send a request's headers (slow clients, idle keep-alive).
         header_read_timeout: Duration = header_read_timeout_secs: u64,
-            env("TESSERA_LIMITS_HEADER_READ_TIMEOUT_SECS", "a number of seconds"), default 10
-            via Secs, range (1..=600);
+            env("TESSERA_LIMITS_HEADER_READ_TIMEOUT_SECS", "a number of seconds"),
+            default 10 via Secs, range (1..=600);
         /// Time from the headers to the end of the answer; past it, 408.
         request_timeout: Duration = request_timeout_secs: u64,
-            env("TESSERA_LIMITS_REQUEST_TIMEOUT_SECS", "a number of seconds"), default 30
-            via Secs, range (1..=600);
+            env("TESSERA_LIMITS_REQUEST_TIMEOUT_SECS", "a number of seconds"), default 30 via Secs,
+            range (1..=600);
         /// Registrations one client IP may make per hour (0: no limit).
         register_per_ip_per_hour: u32 = register_per_ip_per_hour: u32,
-            env("TESSERA_LIMITS_REGISTER_PER_IP_PER_HOUR", "a number"), default 20 via Same,
+            env("TESSERA_LIMITS_REGISTER_PER_IP_PER_HOUR", "a number"), default 20,
             range (0..=1000000, "0 (off) to 1000000");
         /// Refreshes one client IP may make per minute (0: no limit).
         refresh_per_ip_per_minute: u32 = refresh_per_ip_per_minute: u32,
-            env("TESSERA_LIMITS_REFRESH_PER_IP_PER_MINUTE", "a number"), default 300 via Same,
+            env("TESSERA_LIMITS_REFRESH_PER_IP_PER_MINUTE", "a number"), default 300,
             range (0..=1000000, "0 (off) to 1000000");
     }
 }
@@ -294,8 +295,7 @@ settings_struct! {
     pub struct AuditSettings in AuditLayer, prefix "audit." {
         /// Days an entry is kept; the sweep (every 10 minutes) deletes older ones.
         retention_days: u32 = retention_days: u32,
-            env("TESSERA_AUDIT_RETENTION_DAYS", "a number of days"), default 90 via Same,
-            range (1..=3650);
+            env("TESSERA_AUDIT_RETENTION_DAYS", "a number of days"), default 90, range (1..=3650);
     }
 }
 
@@ -305,12 +305,11 @@ settings_struct! {
     pub struct CacheSettings in CacheLayer, prefix "cache." {
         /// Verified access tokens kept (by SHA-256 of the token, until its `exp`).
         verified_tokens: usize = verified_tokens: usize,
-            env("TESSERA_CACHE_VERIFIED_TOKENS", "a number of entries"), default 10000 via Same,
+            env("TESSERA_CACHE_VERIFIED_TOKENS", "a number of entries"), default 10000,
             range (0..=10000000, "0 (off) to 10000000");
         /// Usernames kept for `/auth/me` (60 s each).
-        usernames: usize = usernames: usize,
-            env("TESSERA_CACHE_USERNAMES", "a number of entries"), default 10000 via Same,
-            range (0..=10000000, "0 (off) to 10000000");
+        usernames: usize = usernames: usize, env("TESSERA_CACHE_USERNAMES", "a number of entries"),
+            default 10000, range (0..=10000000, "0 (off) to 10000000");
     }
 }
 
@@ -323,7 +322,7 @@ settings_struct! {
             default "127.0.0.1:9090" via MetricsListen;
         /// Also serve `/metrics` on the public port (and through its TLS).
         on_public_port: bool = on_public_port: bool,
-            env("TESSERA_METRICS_ON_PUBLIC_PORT", "`true` or `false`"), default false via Same;
+            env("TESSERA_METRICS_ON_PUBLIC_PORT", "`true` or `false`"), default false;
     }
 }
 
@@ -331,14 +330,18 @@ settings_struct! {
     #[derive(Clone, Debug)]
     pub(crate) struct TlsValues in TlsLayer, prefix "tls." {
         cert_file: Option<PathBuf> = cert_file: PathBuf, env("TESSERA_TLS_CERT_FILE"),
-            default (None, "none") via Same;
+            default (None, "none");
         key_file: Option<PathBuf> = key_file: PathBuf, env("TESSERA_TLS_KEY_FILE"),
-            default (None, "none") via Same;
+            default (None, "none");
     }
 }
 
 /// The settings read from the environment only, and the file's own variable.
-pub(crate) const ENV_ONLY: [&str; 3] = ["TESSERA_MASTER_KEY", "TESSERA_HMAC_SECRET", "TESSERA_CONFIG"];
+pub(crate) const ENV_ONLY: [&str; 3] = [
+    "TESSERA_MASTER_KEY",
+    "TESSERA_HMAC_SECRET",
+    "TESSERA_CONFIG",
+];
 
 /// `registration = "open" | "closed"`
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -431,17 +434,22 @@ impl Conv<Option<BTreeMap<String, Vec<String>>>> for Roles {
     fn to(declared: Option<BTreeMap<String, Vec<String>>>) -> Result<Vec<Role>, ConfigError> {
         let role = |(name, permissions): (String, Vec<String>)| {
             let entry = |e: &dyn std::fmt::Display| format!("entry {name:?}: {e}");
-            let role = RoleName::parse(&name).map_err(|e| ConfigError::invalid("roles", entry(&e)))?;
+            let role =
+                RoleName::parse(&name).map_err(|e| ConfigError::invalid("roles", entry(&e)))?;
             let mut permissions = permissions
                 .iter()
                 .map(|p| {
-                    Permission::parse(p)
-                        .map_err(|e| ConfigError::invalid("roles", format!("{} ({p:?})", entry(&e))))
+                    Permission::parse(p).map_err(|e| {
+                        ConfigError::invalid("roles", format!("{} ({p:?})", entry(&e)))
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             permissions.sort();
             permissions.dedup();
-            Ok(Role { name: role, permissions })
+            Ok(Role {
+                name: role,
+                permissions,
+            })
         };
         declared.unwrap_or_default().into_iter().map(role).collect()
     }
@@ -463,7 +471,8 @@ impl Conv<PasswordValues> for PasswordSettings {
         Ok(Self {
             params: PasswordParams::new(v.argon2_m_cost_kib, v.argon2_t_cost, v.argon2_p_cost)
                 .map_err(ConfigError::Password)?,
-            policy: PasswordPolicy::new(v.min_length, v.max_length).map_err(ConfigError::Password)?,
+            policy: PasswordPolicy::new(v.min_length, v.max_length)
+                .map_err(ConfigError::Password)?,
         })
     }
 }
@@ -492,18 +501,13 @@ pub struct LoginThrottleSettings {
 impl Conv<ThrottleValues> for LoginThrottleSettings {
     type Out = LoginThrottleSettings;
     fn to(v: ThrottleValues) -> Result<Self, ConfigError> {
-        let ThrottleValues { pair_failures, ip_failures, user_failures, base_delay, max_delay, window } = v;
-        let policy =
-            ThrottlePolicy { pair_failures, ip_failures, user_failures, base_delay, max_delay, window };
-        Ok(Self { policy })
+        Ok(Self { policy: v.into() })
     }
 }
 
 impl Back<ThrottleValues> for LoginThrottleSettings {
     fn back(s: &Self) -> ThrottleValues {
-        let ThrottlePolicy { pair_failures, ip_failures, user_failures, base_delay, max_delay, window } =
-            s.policy;
-        ThrottleValues { pair_failures, ip_failures, user_failures, base_delay, max_delay, window }
+        s.policy.into()
     }
 }
 
@@ -520,7 +524,10 @@ impl Conv<TlsValues> for Option<TlsSettings> {
     type Out = Option<TlsSettings>;
     fn to(v: TlsValues) -> Result<Self, ConfigError> {
         match (v.cert_file, v.key_file) {
-            (Some(cert_file), Some(key_file)) => Ok(Some(TlsSettings { cert_file, key_file })),
+            (Some(cert_file), Some(key_file)) => Ok(Some(TlsSettings {
+                cert_file,
+                key_file,
+            })),
             (None, None) => Ok(None),
             _ => Err(ConfigError::TlsIncomplete),
         }

@@ -142,7 +142,10 @@ mod tests {
             let mut layer = Layer::default();
             let applied = layer.set_env(name, sample(name));
             let env_only = ENV_ONLY.contains(&name);
-            assert!(applied.as_ref().is_ok_and(|set| *set != env_only), "{name}: {applied:?}");
+            assert!(
+                applied.as_ref().is_ok_and(|set| *set != env_only),
+                "{name}: {applied:?}"
+            );
         }
     }
 

@@ -32,7 +32,6 @@ mod settings;
 #[cfg(test)]
 mod tests;
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -41,9 +40,9 @@ use tessera_core::password::PasswordError;
 
 pub use browser::origin_of;
 pub use declared::{
-    AuditSettings, BrowserSettings, CacheSettings, DatabaseSettings, HashingSettings,
-    KeysSettings, LimitsSettings, LoginThrottleSettings, MetricsSettings, PasswordSettings,
-    SessionSettings, Settings, TlsSettings,
+    AuditSettings, BrowserSettings, CacheSettings, DatabaseSettings, HashingSettings, KeysSettings,
+    LimitsSettings, LoginThrottleSettings, MetricsSettings, PasswordSettings, SessionSettings,
+    Settings, TlsSettings,
 };
 pub use proxies::TrustedProxies;
 pub use resource_servers::{MIN_SECRET_LEN, ResourceServer};
@@ -105,15 +104,10 @@ pub enum ConfigError {
          variable, or point master_key_file at a file only the server can read",
         .path.display()
     )]
-    MasterKeyInFile {
-        path: PathBuf,
-    },
+    MasterKeyInFile { path: PathBuf },
     /// A known `TESSERA_*` variable has a value that does not parse.
     #[error("environment variable {name} must be {expected}")]
-    InvalidEnv {
-        name: String,
-        expected: String,
-    },
+    InvalidEnv { name: String, expected: String },
     /// A non-loopback listen address with neither TLS nor a TLS proxy.
     #[error(
         "refusing to listen on {listen} without TLS: set tls.cert_file and tls.key_file \
@@ -121,43 +115,33 @@ pub enum ConfigError {
          true (TESSERA_BEHIND_TLS_PROXY=true) if a TLS-terminating proxy is in front, or listen \
          on a loopback address such as 127.0.0.1:8080"
     )]
-    PublicListenWithoutTls {
-        listen: SocketAddr,
-    },
+    PublicListenWithoutTls { listen: SocketAddr },
     /// A non-loopback listen address without an explicit issuer.
     #[error(
         "issuer must be set when listening on {listen}, which is not a loopback address: set \
          issuer = \"https://auth.example.com\" in the config file, TESSERA_ISSUER or --issuer to \
          the public URL clients reach this server at"
     )]
-    IssuerRequired {
-        listen: SocketAddr,
-    },
+    IssuerRequired { listen: SocketAddr },
     /// A non-loopback listen address without an explicit audience.
     #[error(
         "audience must be set when listening on {listen}, which is not a loopback address: set \
          audience = \"api.example.com\" in the config file, TESSERA_AUDIENCE or --audience to the \
          value your resource servers expect in the aud claim"
     )]
-    AudienceRequired {
-        listen: SocketAddr,
-    },
+    AudienceRequired { listen: SocketAddr },
     /// `access_token_ttl_secs` outside 60..=3600.
     #[error(
         "access_token_ttl_secs = {secs} is out of range: use 60 to 3600 seconds (1 to 60 \
          minutes); the default is 600"
     )]
-    AccessTokenTtlOutOfRange {
-        secs: u64,
-    },
+    AccessTokenTtlOutOfRange { secs: u64 },
     /// `body_limit_bytes` outside 1 KiB..=1 MiB.
     #[error(
         "body_limit_bytes = {bytes} is out of range: use 1024 (1 KiB) to 1048576 (1 MiB); the \
          default is 65536"
     )]
-    BodyLimitOutOfRange {
-        bytes: usize,
-    },
+    BodyLimitOutOfRange { bytes: usize },
     /// Only one of `tls.cert_file` and `tls.key_file` is set.
     #[error(
         "tls needs both cert_file and key_file (TESSERA_TLS_CERT_FILE and TESSERA_TLS_KEY_FILE); \
@@ -169,10 +153,7 @@ pub enum ConfigError {
     Password(PasswordError),
     /// Any other setting with a bad value.
     #[error("{key} {reason}")]
-    Invalid {
-        key: &'static str,
-        reason: String,
-    },
+    Invalid { key: &'static str, reason: String },
 }
 
 impl ConfigError {
@@ -182,48 +163,23 @@ impl ConfigError {
 }
 
 /// Something about the configuration that does not stop the start but should be seen.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigWarning {
     /// A `TESSERA_*` variable this version does not know; it was not used.
+    #[error("unknown environment variable {name} is ignored ({})", .suggestion.map_or_else(
+        || "see docs/configuration.md for the TESSERA_* names".to_owned(),
+        |known| format!("did you mean {known}?")))]
     UnknownEnvVar {
-        /// The variable.
         name: String,
-        /// The known name it most resembles.
         suggestion: Option<&'static str>,
     },
     /// The issuer is plain `http://` while the server is reachable beyond loopback.
-    PlainHttpIssuer {
-        /// The issuer.
-        issuer: String,
-    },
-}
-
-impl fmt::Display for ConfigWarning {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::UnknownEnvVar {
-                name,
-                suggestion: Some(known),
-            } => write!(
-                f,
-                "unknown environment variable {name} is ignored (did you mean {known}?)"
-            ),
-            Self::UnknownEnvVar {
-                name,
-                suggestion: None,
-            } => write!(
-                f,
-                "unknown environment variable {name} is ignored (see docs/configuration.md for \
-                 the TESSERA_* names)"
-            ),
-            Self::PlainHttpIssuer { issuer } => write!(
-                f,
-                "issuer {issuer} is plain http although the server listens beyond loopback; \
-                 clients normally expect an https issuer"
-            ),
-        }
-    }
+    #[error(
+        "issuer {issuer} is plain http although the server listens beyond loopback; clients \
+         normally expect an https issuer"
+    )]
+    PlainHttpIssuer { issuer: String },
 }
 
 impl Settings {
@@ -280,14 +236,22 @@ impl Settings {
         env: env::EnvLayer,
         overrides: CliOverrides,
     ) -> Result<Loaded, ConfigError> {
-        let mut layer = file.overridden_by(env.layer);
-        let CliOverrides { listen, data_dir, database_url, issuer, audience } = overrides;
-        layer.listen = listen.or(layer.listen);
-        layer.data_dir = data_dir.or(layer.data_dir);
-        layer.database_url = database_url.or(layer.database_url);
-        layer.issuer = issuer.or(layer.issuer);
-        layer.audience = audience.or(layer.audience);
-
+        let CliOverrides {
+            listen,
+            data_dir,
+            database_url,
+            issuer,
+            audience,
+        } = overrides;
+        let flags = Layer {
+            listen,
+            data_dir,
+            database_url,
+            issuer,
+            audience,
+            ..Layer::default()
+        };
+        let layer = file.overridden_by(env.layer).overridden_by(flags);
         let mut settings = Settings::from_layer(layer)?;
         settings.master_key = env.master_key;
         settings.keys.hmac_secret = env.hmac_secret;
@@ -302,7 +266,9 @@ impl Settings {
             && !settings.is_loopback()
             && issuer.starts_with("http://")
         {
-            warnings.push(ConfigWarning::PlainHttpIssuer { issuer: issuer.clone() });
+            warnings.push(ConfigWarning::PlainHttpIssuer {
+                issuer: issuer.clone(),
+            });
         }
         Ok(Loaded { settings, warnings })
     }

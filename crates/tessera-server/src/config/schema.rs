@@ -47,6 +47,30 @@ pub(crate) struct Millis;
 /// Whole days, `0` meaning off.
 pub(crate) struct DaysOrOff;
 
+/// `Conv` and `Back` for a unit: `raw => Out`, the conversion and the way back.
+macro_rules! unit {
+    ($($unit:ident: $raw:ty => $out:ty, $to:expr, $back:expr;)*) => {$(
+        impl Conv<$raw> for $unit {
+            type Out = $out;
+            fn to(raw: $raw) -> Result<$out, ConfigError> {
+                Ok(($to)(raw))
+            }
+        }
+        impl Back<$raw> for $unit {
+            fn back(out: &$out) -> $raw {
+                ($back)(out)
+            }
+        }
+    )*};
+}
+unit! {
+    Secs: u64 => Duration, Duration::from_secs, Duration::as_secs;
+    Millis: u64 => Duration, Duration::from_millis,
+        |d: &Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    DaysOrOff: u64 => Option<Duration>,
+        |days: u64| (days > 0).then(|| Duration::from_secs(days.saturating_mul(86_400))),
+        |d: &Option<Duration>| d.map_or(0, |d| d.as_secs() / 86_400);
+}
 impl<T: Clone> Conv<T> for Same {
     type Out = T;
     fn to(raw: T) -> Result<T, ConfigError> {
@@ -56,39 +80,6 @@ impl<T: Clone> Conv<T> for Same {
 impl<T: Clone> Back<T> for Same {
     fn back(out: &T) -> T {
         out.clone()
-    }
-}
-impl Conv<u64> for Secs {
-    type Out = Duration;
-    fn to(raw: u64) -> Result<Duration, ConfigError> {
-        Ok(Duration::from_secs(raw))
-    }
-}
-impl Back<u64> for Secs {
-    fn back(out: &Duration) -> u64 {
-        out.as_secs()
-    }
-}
-impl Conv<u64> for Millis {
-    type Out = Duration;
-    fn to(raw: u64) -> Result<Duration, ConfigError> {
-        Ok(Duration::from_millis(raw))
-    }
-}
-impl Back<u64> for Millis {
-    fn back(out: &Duration) -> u64 {
-        u64::try_from(out.as_millis()).unwrap_or(u64::MAX)
-    }
-}
-impl Conv<u64> for DaysOrOff {
-    type Out = Option<Duration>;
-    fn to(raw: u64) -> Result<Option<Duration>, ConfigError> {
-        Ok((raw > 0).then(|| Duration::from_secs(raw.saturating_mul(86_400))))
-    }
-}
-impl Back<u64> for DaysOrOff {
-    fn back(out: &Option<Duration>) -> u64 {
-        out.map_or(0, |d| d.as_secs() / 86_400)
     }
 }
 
@@ -116,16 +107,21 @@ impl Lit<PathBuf> for &str {
 pub(crate) trait FromEnv: Sized {
     fn from_env(value: &str) -> Option<Self>;
 }
-macro_rules! from_env_by_parse {
-    ($($t:ty),*) => {$(
-        impl FromEnv for $t {
+macro_rules! from_env {
+    (trimmed $($t:ty),*; verbatim $($v:ty),*) => {
+        $(impl FromEnv for $t {
             fn from_env(value: &str) -> Option<Self> {
                 value.trim().parse().ok()
             }
-        }
-    )*};
+        })*
+        $(impl FromEnv for $v {
+            fn from_env(value: &str) -> Option<Self> {
+                Some(Self::from(value))
+            }
+        })*
+    };
 }
-from_env_by_parse!(u32, u64, usize, std::net::SocketAddr);
+from_env!(trimmed u32, u64, usize, std::net::SocketAddr; verbatim String, PathBuf, SecretString);
 impl FromEnv for bool {
     fn from_env(value: &str) -> Option<Self> {
         match value.trim() {
@@ -133,21 +129,6 @@ impl FromEnv for bool {
             "false" | "0" => Some(false),
             _ => None,
         }
-    }
-}
-impl FromEnv for String {
-    fn from_env(value: &str) -> Option<Self> {
-        Some(value.to_owned())
-    }
-}
-impl FromEnv for PathBuf {
-    fn from_env(value: &str) -> Option<Self> {
-        Some(PathBuf::from(value))
-    }
-}
-impl FromEnv for SecretString {
-    fn from_env(value: &str) -> Option<Self> {
-        Some(SecretString::from(value))
     }
 }
 /// A comma-separated list; blank entries are dropped.
@@ -190,12 +171,12 @@ pub(crate) fn out_of_range(
 macro_rules! settings_struct {
     (
         $(#[$attr:meta])*
-        $vis:vis struct $name:ident in $layer:ident, prefix $prefix:literal {
+        $vis:vis struct $name:ident in $layer:ident, prefix $prefix:literal $(, mirrors $mirror:ident)? {
             $(
                 $(#[doc = $doc:literal])*
                 $field:ident: $ty:ty = $key:ident: $raw:ty,
                 $(env($env:literal $(, $expected:literal)?),)?
-                default $default:tt via $conv:ty $(, range $range:tt $(=> $err:expr)?)?;
+                default $default:tt $(via $conv:ty)? $(, range $range:tt $(=> $err:expr)?)?;
             )*
             $(@sections {$(
                 $(#[doc = $sdoc:literal])*
@@ -245,6 +226,8 @@ macro_rules! settings_struct {
             }
         }
 
+        settings_struct!(@mirror [$($mirror)?] $name [$($field)*]);
+
         impl $crate::config::schema::Conv<$name> for $name {
             type Out = $name;
             fn to(raw: $name) -> Result<$name, $crate::config::ConfigError> {
@@ -260,7 +243,7 @@ macro_rules! settings_struct {
         impl $name {
             /// Applies the defaults to what the layers said and converts the values.
             pub(crate) fn from_layer(layer: $layer) -> Result<Self, $crate::config::ConfigError> {
-                $(let $field: $ty = <$conv as $crate::config::schema::Conv<_>>::to(
+                $(let $field: $ty = <settings_struct!(@conv $($conv)?) as $crate::config::schema::Conv<_>>::to(
                     settings_struct!(@value layer.$key, $default))?;)*
                 $($(let $sfield: $sty = <$sty as $crate::config::schema::Conv<$svalues>>::to(
                     <$svalues>::from_layer(layer.$skey)?)?;)*)?
@@ -269,8 +252,8 @@ macro_rules! settings_struct {
 
             /// Refuses a value outside its declared range.
             pub(crate) fn check(&self) -> Result<(), $crate::config::ConfigError> {
-                $($(settings_struct!(@range self.$field, $conv, concat!($prefix, stringify!($key)),
-                    $default, $range $(, $err)?);)?)*
+                $(settings_struct!(@check self.$field, [$($conv)?], concat!($prefix, stringify!($key)),
+                    $default, [$($range $(=> $err)?)?]);)*
                 $($(<$sty as $crate::config::schema::Back<$svalues>>::back(&self.$sfield).check()?;)*)?
                 Ok(())
             }
@@ -287,6 +270,19 @@ macro_rules! settings_struct {
         }
     };
 
+    (@mirror [] $name:ident [$($field:ident)*]) => {};
+    (@mirror [$mirror:ident] $name:ident [$($field:ident)*]) => {
+        impl From<$name> for $mirror {
+            fn from(v: $name) -> Self {
+                Self { $($field: v.$field),* }
+            }
+        }
+        impl From<$mirror> for $name {
+            fn from(v: $mirror) -> Self {
+                Self { $($field: v.$field),* }
+            }
+        }
+    };
     (@value $layer:expr, (None, $doc:literal)) => { $layer };
     (@value $layer:expr, ($default:expr, $doc:literal)) => {
         $layer.unwrap_or_else(|| $crate::config::schema::Lit::lit($default))
@@ -297,7 +293,13 @@ macro_rules! settings_struct {
     (@doc ($default:expr, $doc:literal)) => { $doc };
     (@doc $default:literal) => { stringify!($default) };
     (@first $first:expr $(, $rest:expr)*) => { $first };
+    (@conv) => { $crate::config::schema::Same };
+    (@conv $conv:ty) => { $conv };
 
+    (@check $value:expr, $conv:tt, $key:expr, $default:tt, []) => {};
+    (@check $value:expr, [$($conv:ty)?], $key:expr, $default:tt, [$range:tt $(=> $err:expr)?]) => {
+        settings_struct!(@range $value, settings_struct!(@conv $($conv)?), $key, $default, $range $(, $err)?)
+    };
     (@range $value:expr, $conv:ty, $key:expr, $default:tt,
         ($lo:literal ..= $hi:literal $(, $text:literal $(, $dtext:literal)?)?) $(, $err:expr)?) => {{
         let v = <$conv as $crate::config::schema::Back<_>>::back(&$value);

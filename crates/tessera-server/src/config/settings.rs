@@ -16,6 +16,13 @@ use super::declared::Layer;
 use super::{AuditSettings, ConfigError, DatabaseSettings, MetricsSettings, Settings, TlsSettings};
 use crate::telemetry::LogFormat;
 
+/// Accessors that copy a value out.
+macro_rules! copy_getters {
+    ($($(#[doc = $doc:literal])* $name:ident: $ty:ty = $($path:ident).+;)*) => {
+        $($(#[doc = $doc])* pub fn $name(&self) -> $ty { self.$($path).+ })*
+    };
+}
+
 /// Default audience on a loopback address.
 const DEFAULT_AUDIENCE: &str = "tessera";
 
@@ -23,7 +30,10 @@ impl Settings {
     /// Settings for tests: listen on `127.0.0.1:0`, everything under `data_dir`, and the
     /// minimal Argon2 parameters ([`PasswordParams::danger_test_minimum`]), which no
     /// configuration file, variable or flag can select.
-    #[expect(clippy::expect_used, reason = "the built-in defaults always load (a unit test says so)")]
+    #[expect(
+        clippy::expect_used,
+        reason = "the built-in defaults always load (a unit test says so)"
+    )]
     pub fn for_test(data_dir: &Path) -> Settings {
         let mut settings = Self::from_layer(Layer::default()).expect("the defaults load");
         settings.listen = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -86,7 +96,10 @@ impl Settings {
             check_issuer(issuer)?;
         }
         if let Some(audience) = &self.audience
-            && (audience.is_empty() || audience.chars().any(|c| c.is_whitespace() || c.is_control()))
+            && (audience.is_empty()
+                || audience
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control()))
         {
             return Err(ConfigError::invalid(
                 "audience",
@@ -113,7 +126,11 @@ impl Settings {
     /// Delays the window would forget before they end.
     fn check_throttle(&self) -> Result<(), ConfigError> {
         let p = &self.login_throttle.policy;
-        let (base, max, window) = (p.base_delay.as_secs(), p.max_delay.as_secs(), p.window.as_secs());
+        let (base, max, window) = (
+            p.base_delay.as_secs(),
+            p.max_delay.as_secs(),
+            p.window.as_secs(),
+        );
         if !(base..=86_400).contains(&max) {
             return Err(ConfigError::invalid(
                 "login_throttle.max_delay_secs",
@@ -165,6 +182,27 @@ impl Settings {
         Ok(())
     }
 
+    copy_getters! {
+        /// See [`Settings::listen`](#structfield.listen).
+        listen: SocketAddr = listen;
+        /// See [`Settings::access_token_ttl`](#structfield.access_token_ttl).
+        access_token_ttl: Duration = access_token_ttl;
+        /// The Argon2id parameters for new hashes.
+        password_params: PasswordParams = password.params;
+        /// The rules for new passwords.
+        password_policy: PasswordPolicy = password.policy;
+        /// Concurrent Argon2 computations.
+        hashing_workers: usize = hashing.workers;
+        /// Requests allowed to wait for a hashing worker.
+        hashing_max_queue: usize = hashing.max_queue;
+        /// See [`Settings::registration_open`](#structfield.registration_open).
+        registration_open: bool = registration_open;
+        /// See [`Settings::body_limit_bytes`](#structfield.body_limit_bytes).
+        body_limit_bytes: usize = body_limit_bytes;
+        /// See [`Settings::log_format`](#structfield.log_format).
+        log_format: LogFormat = log_format;
+    }
+
     /// Whether `listen` is a loopback address (127.0.0.0/8, ::1, or ::ffff:127.x.x.x).
     pub fn is_loopback(&self) -> bool {
         self.listen.ip().to_canonical().is_loopback()
@@ -205,24 +243,9 @@ impl Settings {
         self.master_key.as_ref()
     }
 
-    /// See [`Settings::listen`](#structfield.listen).
-    pub fn listen(&self) -> SocketAddr {
-        self.listen
-    }
-
     /// See [`Settings::data_dir`](#structfield.data_dir).
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
-    }
-
-    /// See [`Settings::access_token_ttl`](#structfield.access_token_ttl).
-    pub fn access_token_ttl(&self) -> Duration {
-        self.access_token_ttl
-    }
-
-    /// The Argon2id parameters for new hashes.
-    pub fn password_params(&self) -> PasswordParams {
-        self.password.params
     }
 
     fn check_keys(&self) -> Result<(), ConfigError> {
@@ -250,21 +273,6 @@ impl Settings {
         Ok(())
     }
 
-    /// The rules for new passwords.
-    pub fn password_policy(&self) -> PasswordPolicy {
-        self.password.policy
-    }
-
-    /// Concurrent Argon2 computations.
-    pub fn hashing_workers(&self) -> usize {
-        self.hashing.workers
-    }
-
-    /// Requests allowed to wait for a hashing worker.
-    pub fn hashing_max_queue(&self) -> usize {
-        self.hashing.max_queue
-    }
-
     /// The session and registration rules for the use cases.
     pub fn auth_policy(&self) -> tessera_core::auth::AuthPolicy {
         tessera_core::auth::AuthPolicy {
@@ -278,16 +286,6 @@ impl Settings {
         }
     }
 
-    /// See [`Settings::registration_open`](#structfield.registration_open).
-    pub fn registration_open(&self) -> bool {
-        self.registration_open
-    }
-
-    /// See [`Settings::body_limit_bytes`](#structfield.body_limit_bytes).
-    pub fn body_limit_bytes(&self) -> usize {
-        self.body_limit_bytes
-    }
-
     /// See [`Settings::tls`](#structfield.tls).
     pub fn tls(&self) -> Option<&TlsSettings> {
         self.tls.as_ref()
@@ -296,11 +294,6 @@ impl Settings {
     /// Roles declared in the configuration, validated.
     pub fn roles(&self) -> &[Role] {
         &self.roles
-    }
-
-    /// See [`Settings::log_format`](#structfield.log_format).
-    pub fn log_format(&self) -> LogFormat {
-        self.log_format
     }
 
     /// The log filter (`log_level`).

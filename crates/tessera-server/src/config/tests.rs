@@ -614,7 +614,11 @@ fn documented() -> std::collections::BTreeMap<(String, String), String> {
     let table = docs.split("## Settings").nth(1).expect("a settings table");
     let unquote = |cell: &str| cell.trim().trim_matches('`').to_owned();
     let mut rows = std::collections::BTreeMap::new();
-    for line in table.lines().skip_while(|l| !l.starts_with('|')).take_while(|l| l.starts_with('|')) {
+    for line in table
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+    {
         let cells: Vec<&str> = line.split('|').collect();
         let (key, env, default) = (unquote(cells[1]), unquote(cells[2]), cells[4].trim());
         if key == "TOML key" || key.starts_with("---") {
@@ -635,13 +639,19 @@ fn documented() -> std::collections::BTreeMap<(String, String), String> {
 fn every_declared_setting_is_documented_and_every_documented_one_declared() {
     let mut declared = Vec::new();
     Settings::declared(&mut declared);
-    declared.extend(ENV_ONLY.map(|env| Declared { key: "", env, default: "none" }));
+    declared.extend(ENV_ONLY.map(|env| Declared {
+        key: "",
+        env,
+        default: "none",
+    }));
     let documented = documented();
     let bare = |text: &str| text.trim().trim_matches('"').to_owned();
     for d in &declared {
         let doc = documented
             .get(&(d.key.to_owned(), d.env.to_owned()))
-            .unwrap_or_else(|| panic!("{d:?} is not in docs/configuration.md's table (key and env name)"));
+            .unwrap_or_else(|| {
+                panic!("{d:?} is not in docs/configuration.md's table (key and env name)")
+            });
         // The whole cell, or its first `code` span: "`600` (10 min)" documents 600.
         let first_code = doc.split('`').nth(1).unwrap_or(doc);
         assert!(
@@ -656,17 +666,32 @@ fn every_declared_setting_is_documented_and_every_documented_one_declared() {
         );
     }
     let keys: std::collections::BTreeSet<_> = declared.iter().map(|d| d.key).collect();
-    assert_eq!(keys.len() + 2, declared.len(), "every key once (three names are env-only)");
+    assert_eq!(
+        keys.len() + 2,
+        declared.len(),
+        "every key once (three names are env-only)"
+    );
 }
 
 #[test]
 fn the_declared_defaults_are_the_use_cases_defaults() {
     let s = settings("", &[]);
     let policy = tessera_core::auth::AuthPolicy::default();
-    assert_eq!(s.login_throttle.policy, tessera_core::throttle::ThrottlePolicy::default());
     assert_eq!(
-        (s.session.lifetime, s.session.idle_timeout, s.session.refresh_grace),
-        (policy.session_lifetime, policy.session_idle_timeout, policy.refresh_grace)
+        s.login_throttle.policy,
+        tessera_core::throttle::ThrottlePolicy::default()
+    );
+    assert_eq!(
+        (
+            s.session.lifetime,
+            s.session.idle_timeout,
+            s.session.refresh_grace
+        ),
+        (
+            policy.session_lifetime,
+            policy.session_idle_timeout,
+            policy.refresh_grace
+        )
     );
     assert_eq!(s.audit.retention(), policy.audit_retention);
     assert_eq!(s.cache.usernames, policy.username_cache_entries);
@@ -675,7 +700,6 @@ fn the_declared_defaults_are_the_use_cases_defaults() {
     assert_eq!(s.password_policy().max_len(), p.max_len());
     assert!(s.validate().is_ok() && Settings::for_test(Path::new("/tmp/x")).validate().is_ok());
 }
-
 
 #[test]
 fn loading_from_toml_text_equals_loading_the_file_and_ignores_tessera_config() {
@@ -712,5 +736,235 @@ fn loading_from_toml_text_equals_loading_the_file_and_ignores_tessera_config() {
     assert!(
         refused.contains("inline.toml") && refused.contains("no_such_key"),
         "{refused}"
+    );
+}
+
+#[test]
+fn section_defaults_are_the_documented_ones() {
+    let s = settings("", &[]);
+    let p = s.login_throttle.policy;
+    assert_eq!(
+        (p.pair_failures, p.ip_failures, p.user_failures),
+        (5, 50, 100)
+    );
+    assert_eq!(
+        (p.base_delay, p.max_delay, p.window),
+        (
+            Duration::from_secs(30),
+            Duration::from_secs(900),
+            Duration::from_secs(86_400)
+        )
+    );
+    assert_eq!(s.audit.retention(), Duration::from_secs(90 * 86_400));
+    assert_eq!(
+        (s.cache.verified_tokens, s.cache.usernames),
+        (10_000, 10_000)
+    );
+    let l = s.limits;
+    assert_eq!((l.max_connections, l.max_header_bytes), (512, 16_384));
+    assert_eq!(
+        (l.header_read_timeout, l.request_timeout),
+        (Duration::from_secs(10), Duration::from_secs(30))
+    );
+    assert_eq!(
+        (l.register_per_ip_per_hour, l.refresh_per_ip_per_minute),
+        (20, 300)
+    );
+    assert_eq!(s.metrics.listen, "127.0.0.1:9090".parse().ok());
+    assert!(!s.metrics.on_public_port && s.metrics.is_enabled());
+    assert!(s.browser.signin_page && s.browser.allowed_origins.as_slice().is_empty());
+    assert_eq!(
+        s.keys.rotation_interval,
+        Some(Duration::from_secs(30 * 86_400))
+    );
+}
+
+#[test]
+fn out_of_range_section_values_are_refused_with_the_key_and_message() {
+    let cases = [
+        (
+            "[database]\npool_size = 0\n",
+            "database.pool_size must be 1 to 1000, not 0 (the default is 10)",
+        ),
+        (
+            "[database]\nacquire_timeout_ms = 10\n",
+            "database.acquire_timeout_ms must be 50 to 600000 milliseconds, not 10 (the default is 2000)",
+        ),
+        (
+            "[database]\ncall_timeout_ms = 700000\n",
+            "database.call_timeout_ms must be 50 to 600000",
+        ),
+        (
+            "[database]\nstatement_timeout_ms = 6000\n",
+            "database.statement_timeout_ms must not exceed database.call_timeout_ms (5000 ms)",
+        ),
+        (
+            "[login_throttle]\npair_failures = 0\n",
+            "login_throttle.pair_failures must be 1 to 1000, not 0 (the default is 5)",
+        ),
+        (
+            "[login_throttle]\nip_failures = 0\n",
+            "login_throttle.ip_failures must be 1 to 100000, not 0 (the default is 50)",
+        ),
+        (
+            "[login_throttle]\nuser_failures = 100001\n",
+            "login_throttle.user_failures must be 1 to 100000, not 100001 (the default is 100)",
+        ),
+        (
+            "[login_throttle]\nbase_delay_secs = 0\n",
+            "login_throttle.base_delay_secs must be 1 to 3600, not 0 (the default is 30)",
+        ),
+        (
+            "[login_throttle]\nmax_delay_secs = 10\n",
+            "login_throttle.max_delay_secs must be login_throttle.base_delay_secs (30) to 86400",
+        ),
+        (
+            "[login_throttle]\nwindow_secs = 60\n",
+            "login_throttle.window_secs must be login_throttle.max_delay_secs (900) to 2592000",
+        ),
+        (
+            "[limits]\nmax_header_bytes = 1024\n",
+            "limits.max_header_bytes must be 8192 to 1048576, not 1024 (the default is 16384)",
+        ),
+        (
+            "[limits]\nrequest_timeout_secs = 0\n",
+            "limits.request_timeout_secs must be 1 to 600, not 0 (the default is 30)",
+        ),
+        (
+            "[limits]\nrefresh_per_ip_per_minute = 1000001\n",
+            "limits.refresh_per_ip_per_minute must be 0 (off) to 1000000",
+        ),
+        (
+            "[audit]\nretention_days = 0\n",
+            "audit.retention_days must be 1 to 3650, not 0 (the default is 90)",
+        ),
+        (
+            "[audit]\nretention_days = 3651\n",
+            "audit.retention_days must be 1 to 3650",
+        ),
+        (
+            "[cache]\nusernames = 10000001\n",
+            "cache.usernames must be 0 (off) to 10000000, not 10000001 (the default is 10000)",
+        ),
+        (
+            "[session]\nlifetime_secs = 60\n",
+            "session.lifetime_secs must be 3600 (1 hour) to 31536000 (365 days), not 60 (the default is 2592000, 30 days)",
+        ),
+        (
+            "[session]\nidle_timeout_secs = 60\n",
+            "session.idle_timeout_secs must be 300 (5 minutes) to session.lifetime_secs (2592000), not 60",
+        ),
+        (
+            "[session]\nrefresh_grace_secs = 61\n",
+            "session.refresh_grace_secs must be 0 to 60, not 61 (the default is 10)",
+        ),
+        (
+            "[keys]\nrotation_interval_days = 366\n",
+            "keys.rotation_interval_days must be 0 (off) to 365, not 366 (the default is 30)",
+        ),
+        (
+            "[hashing]\nworkers = 0\n",
+            "hashing.workers must be 1 to 256, not 0 (the default is the number of cores)",
+        ),
+        (
+            "[hashing]\nmax_queue = 100001\n",
+            "hashing.max_queue must be 0 to 100000, not 100001 (the default is 16 per worker)",
+        ),
+        (
+            "access_token_ttl_secs = 7200\n",
+            "access_token_ttl_secs = 7200 is out of range: use 60 to 3600 seconds",
+        ),
+        (
+            "body_limit_bytes = 10\n",
+            "body_limit_bytes = 10 is out of range: use 1024 (1 KiB) to 1048576 (1 MiB)",
+        ),
+        (
+            "[metrics]\nlisten = \"localhost\"\n",
+            "metrics.listen must be an address and port such as 127.0.0.1:9090, or \"off\", not \"localhost\"",
+        ),
+        (
+            "[metrics]\nlisten = \"127.0.0.1:8080\"\n",
+            "metrics.listen is the public address 127.0.0.1:8080; to serve /metrics there",
+        ),
+    ];
+    for (toml, want) in cases {
+        let message = refusal(toml, &[]);
+        assert!(message.starts_with(want), "{toml}: {message}");
+    }
+}
+
+#[test]
+fn hand_changed_settings_are_range_checked_again() {
+    let mut s = Settings::for_test(Path::new("/tmp/x"));
+    s.login_throttle.policy.pair_failures = 0;
+    assert!(
+        s.validate()
+            .expect_err("refused")
+            .to_string()
+            .starts_with("login_throttle.pair_failures")
+    );
+    let mut s = Settings::for_test(Path::new("/tmp/x"));
+    s.database.acquire_timeout = Duration::from_millis(10);
+    assert!(
+        s.validate()
+            .expect_err("refused")
+            .to_string()
+            .starts_with("database.acquire_timeout_ms")
+    );
+    let mut s = Settings::for_test(Path::new("/tmp/x"));
+    s.access_token_ttl = Duration::from_millis(60_500);
+    assert!(
+        s.validate()
+            .expect_err("refused")
+            .to_string()
+            .contains("60 to 3600")
+    );
+}
+
+#[test]
+fn sections_follow_the_precedence_key_by_key() {
+    let file = "[login_throttle]\npair_failures = 3\nmax_delay_secs = 600\n[audit]\nretention_days = 30\n\
+                [metrics]\nlisten = \"127.0.0.1:9191\"\n[database]\npool_size = 3\ncall_timeout_ms = 9000\n";
+    let env = [
+        ("TESSERA_LOGIN_THROTTLE_MAX_DELAY_SECS", "1200"),
+        ("TESSERA_AUDIT_RETENTION_DAYS", "365"),
+        ("TESSERA_METRICS_LISTEN", "off"),
+        ("TESSERA_METRICS_ON_PUBLIC_PORT", "true"),
+        ("TESSERA_DATABASE_CALL_TIMEOUT_MS", "7000"),
+    ];
+    let (file_only, both) = (settings(file, &[]), settings(file, &env));
+    assert_eq!(
+        file_only.login_throttle.policy.max_delay,
+        Duration::from_secs(600)
+    );
+    assert_eq!(both.login_throttle.policy.pair_failures, 3, "from the file");
+    assert_eq!(
+        both.login_throttle.policy.max_delay,
+        Duration::from_secs(1200),
+        "env wins"
+    );
+    assert_eq!(
+        both.login_throttle.policy.ip_failures, 50,
+        "the default where neither says"
+    );
+    assert_eq!(
+        (file_only.audit.retention_days, both.audit.retention_days),
+        (30, 365)
+    );
+    assert_eq!(file_only.metrics.listen, "127.0.0.1:9191".parse().ok());
+    assert!(
+        both.metrics.listen.is_none() && both.metrics.on_public_port && both.metrics.is_enabled()
+    );
+    assert_eq!(
+        (both.database.pool_size, both.database.call_timeout),
+        (3, Duration::from_secs(7))
+    );
+    let hmac = settings(
+        "[keys]\nalgorithm = \"HS256\"\n",
+        &[("TESSERA_HMAC_SECRET", "x")],
+    );
+    assert_eq!(
+        hmac.keys.rotation_interval, None,
+        "HMAC keys never rotate by themselves"
     );
 }
