@@ -23,57 +23,16 @@ mod rotation;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgRow};
 use sqlx::{Postgres, Row, Transaction};
-use tessera_core::domain::{Permission, RoleName, UserId};
+use tessera_core::domain::{Permission, RoleName};
 use tessera_core::store::{StoreError, User};
 
 use crate::ConnectOptions;
-use crate::migrate::{self, Migrated};
+use crate::migrate;
 use rotation::rotate;
 
-const MIGRATIONS: &[migrate::Source] = &[
-    (
-        1,
-        "initial",
-        include_str!("../../migrations/postgres/0001_initial.sql"),
-    ),
-    (
-        2,
-        "revocation feed",
-        include_str!("../../migrations/postgres/0002_revocation_feed.sql"),
-    ),
-    (
-        3,
-        "key lifecycle",
-        include_str!("../../migrations/postgres/0003_key_lifecycle.sql"),
-    ),
-    (
-        5,
-        "login throttle",
-        include_str!("../../migrations/postgres/0005_login_throttle.sql"),
-    ),
-    (
-        6,
-        "audit log",
-        include_str!("../../migrations/postgres/0006_audit_log.sql"),
-    ),
-    (
-        7,
-        "rate limits",
-        include_str!("../../migrations/postgres/0007_rate_limits.sql"),
-    ),
-    (
-        8,
-        "rotation function",
-        include_str!("../../migrations/postgres/0008_rotation_function.sql"),
-    ),
-    (
-        9,
-        "rotation revokes reuse",
-        include_str!("../../migrations/postgres/0009_rotation_revokes_reuse.sql"),
-    ),
-];
+const MIGRATIONS: &[migrate::Source] = crate::migrate::sources!("postgres");
 
 /// The PostgreSQL store.
 #[derive(Debug, Clone)]
@@ -83,44 +42,6 @@ pub struct PgStore {
 }
 
 impl PgStore {
-    /// Connects to the database at `url` (`postgres://` or `postgresql://`; TLS as its
-    /// `sslmode` says) and applies migrations.
-    pub async fn open(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
-        let store = Self::connect(url, options).await?;
-        store.migrate().await?;
-        Ok(store)
-    }
-
-    /// Connects without migrating (the caller migrates and wants the report).
-    pub(crate) async fn connect(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
-        let statement_timeout = options.statement_timeout.as_millis().max(1).to_string();
-        let connect = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Internal(Box::new(e)))?
-            .application_name("tessera")
-            .options([("statement_timeout", statement_timeout.as_str())]);
-        let pool = PgPoolOptions::new()
-            .max_connections(options.max_connections.max(1))
-            .acquire_timeout(options.acquire_timeout)
-            .connect_with(connect)
-            .await
-            .map_err(db_error)?;
-        Ok(Self {
-            pool,
-            call_timeout: options.call_timeout,
-        })
-    }
-
-    /// Applies pending migrations; refuses a database whose schema is newer than this binary.
-    pub async fn migrate(&self) -> Result<Migrated, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(db_error)?;
-        migrate::run(&mut *conn, MIGRATIONS).await
-    }
-
-    /// The schema version this binary applies.
-    pub fn schema_version() -> i64 {
-        migrate::latest(MIGRATIONS)
-    }
-
     /// A write transaction: PostgreSQL has no database-wide write lock, so the writes lock
     /// the rows they depend on.
     async fn begin_write(&self) -> Result<Transaction<'_, Postgres>, StoreError> {
@@ -149,7 +70,7 @@ impl PgStore {
     /// A user from its `USER_COLUMNS` row, whose roles came in the same row.
     #[allow(clippy::unused_async)]
     async fn user_from_row(&self, row: &PgRow) -> Result<User, StoreError> {
-        user_from_row(row)
+        shared::user_with_roles(row, row.try_get("roles").map_err(db_error)?)
     }
 
     /// The sorted union of the permissions of `roles`, in one statement over an array.
@@ -173,17 +94,6 @@ const USER_COLUMNS: &str = "u.id, u.username, u.disabled, u.token_version, u.cre
      u.password_hash, ARRAY(SELECT r.role FROM user_roles r WHERE r.user_id = u.id \
      ORDER BY r.role COLLATE \"C\") AS roles";
 
-fn user_from_row(row: &PgRow) -> Result<User, StoreError> {
-    Ok(User {
-        id: UserId::from_trusted(row.try_get::<String, _>("id").map_err(db_error)?),
-        username: row.try_get("username").map_err(db_error)?,
-        disabled: row.try_get("disabled").map_err(db_error)?,
-        roles: row.try_get("roles").map_err(db_error)?,
-        token_version: row.try_get("token_version").map_err(db_error)?,
-        created_at: row.try_get("created_at").map_err(db_error)?,
-    })
-}
-
 /// SQLSTATEs that mean "the database cannot serve this now; retry later" rather than a bug:
 /// class 08 (connection exception), 53 (insufficient resources), 57014 (canceled by
 /// `statement_timeout`), 57P01–57P03 (shutdown, crash, not yet accepting connections),
@@ -204,18 +114,26 @@ fn is_transient(code: &str) -> bool {
 /// a connection closed during the handshake, e.g. "unexpected response from SSLRequest")
 /// looks like, not a bug in a query.
 fn db_error(e: sqlx::Error) -> StoreError {
-    match e {
+    let unavailable = match &e {
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::Protocol(_)
-        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(Box::new(e)),
-        sqlx::Error::Database(ref db) if db.code().is_some_and(|c| is_transient(&c)) => {
-            StoreError::Unavailable(Box::new(e))
-        }
-        other => StoreError::Internal(Box::new(other)),
-    }
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| is_transient(&c)),
+        _ => false,
+    };
+    crate::sql::classify(e, unavailable)
+}
+
+/// The application name, and `statement_timeout` as a startup option; TLS from `sslmode`.
+fn connect_options(url: &str, options: &ConnectOptions) -> Result<PgConnectOptions, StoreError> {
+    let statement_timeout = options.statement_timeout.as_millis().max(1).to_string();
+    Ok(PgConnectOptions::from_str(url)
+        .map_err(|e| StoreError::Internal(Box::new(e)))?
+        .application_name("tessera")
+        .options([("statement_timeout", statement_timeout.as_str())]))
 }
 
 /// Appends feed entries after taking the feed lock: `LOCK TABLE revocation_log IN EXCLUSIVE
@@ -314,6 +232,8 @@ async fn insert_permissions(
 
 crate::sql::store! {
     store: PgStore,
+    open_doc: "Connects to the database at `url` (`postgres://` or `postgresql://`; TLS as its \
+               `sslmode` says) and applies migrations.",
     db: Postgres,
     row: PgRow,
     collate: " COLLATE \"C\"",

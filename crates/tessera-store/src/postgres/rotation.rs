@@ -21,7 +21,10 @@ use crate::sql::hash32;
 /// The rotation decision and its writes, in one call of `tessera_rotate_refresh` (migration
 /// 0009), joined with the session's user and its permissions: one round trip for what would
 /// be a transaction sent statement by statement and reads of the user and its permissions.
-pub(super) async fn rotate(store: &PgStore, r: &RefreshRotation) -> Result<RotationOutcome, StoreError> {
+pub(super) async fn rotate(
+    store: &PgStore,
+    r: &RefreshRotation,
+) -> Result<RotationOutcome, StoreError> {
     let row = sqlx::query(
         "SELECT r.*, u.username AS user_username, u.disabled AS user_disabled, \
          u.token_version AS user_token_version, u.created_at AS user_created_at, \

@@ -9,8 +9,9 @@
 //! literals spliced with `concat!` at compile time (`collate`, `for_update`, `greatest`,
 //! `empty_blob`), or as the dialect seam: items the backend module invoking [`store!`]
 //! defines, which the expanded code finds there by name:
-//! - the store type, with fields `pool` and `call_timeout`;
-//! - `db_error(sqlx::Error) -> StoreError`, the backend's error mapping;
+//! - the store type, with fields `pool` and `call_timeout`, and `MIGRATIONS`;
+//! - `connect_options`, the backend's connection settings, and `db_error(sqlx::Error) ->
+//!   StoreError`, its error mapping (which failures mean "unavailable, retry");
 //! - how transactions begin: `begin_write` (SQLite `BEGIN IMMEDIATE`, PostgreSQL a plain
 //!   `BEGIN` whose writes lock rows), `begin_snapshot` (the revocation snapshot's consistent
 //!   read) and `begin_key_change` (PostgreSQL adds the key-lifecycle advisory lock), all
@@ -40,11 +41,22 @@ pub(crate) mod users;
 
 use tessera_core::store::{RevocationEvent, StoreError};
 
+/// A sqlx error as a store error: `Unavailable` (the client gets 503 and retries) when the
+/// backend's `db_error` says the database cannot serve now, `Internal` otherwise.
+pub(crate) fn classify(e: sqlx::Error, unavailable: bool) -> StoreError {
+    if unavailable {
+        StoreError::Unavailable(Box::new(e))
+    } else {
+        StoreError::Internal(Box::new(e))
+    }
+}
+
 /// Expands every shared trait implementation for one backend into a module `shared` beside
 /// the invocation (see the module docs for what the invoking module must define).
 macro_rules! store {
     (
         store: $store:ident,
+        open_doc: $open_doc:literal,
         db: $db:ty,
         row: $row:ty,
         collate: $collate:literal,
@@ -58,21 +70,74 @@ macro_rules! store {
             use ::async_trait::async_trait;
             use ::sqlx::Transaction;
             use ::tessera_core::domain::{Permission, RoleName, SessionId, UserId};
+            use ::tessera_core::keyring::SealedSecret;
             use ::tessera_core::password::PasswordHash;
             use ::tessera_core::store::{
                 AuditEntry, AuditFilter, AuditStore, KeyStatus, KeyStore, NewSession, NewUser,
-                RateStore, RefreshRotation, RevocationEvent, RevocationFeedEntry,
+                PoolUsage, RateStore, RefreshRotation, RevocationEvent, RevocationFeedEntry,
                 RevocationFeedStore, RevocationSnapshot, RevokeReason, Role, RoleStore,
-                RotationOutcome, Session, SessionStore, Store, StoreError, StoredSigningKey,
-                User, UserCredentials, UserStore, PoolUsage,
+                RotationOutcome, Session, SessionStore, Store, StoreError, StoredSigningKey, User,
+                UserCredentials, UserStore,
             };
-            use ::tessera_core::keyring::SealedSecret;
             use ::tessera_core::throttle::{
                 FailureCount, ThrottleEntry, ThrottleFilter, ThrottleScope, ThrottleState,
                 ThrottleStore,
             };
             use $crate::deadline::within;
             use $crate::sql::{event_of, is_foreign_key_violation, is_unique_violation};
+
+            impl $store {
+                #[doc = $open_doc]
+                pub async fn open(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
+                    let store = Self::connect(url, options).await?;
+                    store.migrate().await?;
+                    Ok(store)
+                }
+
+                /// Opens without migrating (the caller migrates and wants the report).
+                pub(crate) async fn connect(
+                    url: &str,
+                    options: &ConnectOptions,
+                ) -> Result<Self, StoreError> {
+                    let pool = ::sqlx::pool::PoolOptions::<$db>::new()
+                        .max_connections(options.max_connections.max(1))
+                        .acquire_timeout(options.acquire_timeout)
+                        .connect_with(connect_options(url, options)?)
+                        .await
+                        .map_err(db_error)?;
+                    Ok(Self {
+                        pool,
+                        call_timeout: options.call_timeout,
+                    })
+                }
+
+                /// Applies pending migrations; refuses a database whose schema is newer than
+                /// this binary.
+                pub async fn migrate(&self) -> Result<$crate::Migrated, StoreError> {
+                    let mut conn = self.pool.acquire().await.map_err(db_error)?;
+                    $crate::migrate::run(&mut *conn, MIGRATIONS).await
+                }
+
+                /// The schema version this binary applies.
+                pub fn schema_version() -> i64 {
+                    $crate::migrate::latest(MIGRATIONS)
+                }
+            }
+
+            /// A user from its row and its roles.
+            pub(super) fn user_with_roles(
+                row: &$row,
+                roles: Vec<String>,
+            ) -> Result<User, StoreError> {
+                Ok(User {
+                    id: UserId::from_trusted(row.try_get::<String, _>("id").map_err(db_error)?),
+                    username: row.try_get("username").map_err(db_error)?,
+                    disabled: row.try_get("disabled").map_err(db_error)?,
+                    roles,
+                    token_version: row.try_get("token_version").map_err(db_error)?,
+                    created_at: row.try_get("created_at").map_err(db_error)?,
+                })
+            }
 
             $crate::sql::users::impls!($store, $db, $row, $collate, $for_update);
             $crate::sql::sessions::impls!($store, $db, $row, $collate);

@@ -34,12 +34,13 @@ macro_rules! impls {
                     if admitted.is_some() {
                         return Ok(None);
                     }
-                    let next_free: Option<i64> =
-                        sqlx::query_scalar("SELECT next_free_ms FROM rate_limits WHERE bucket = $1")
-                            .bind(bucket)
-                            .fetch_optional(&self.pool)
-                            .await
-                            .map_err(db_error)?;
+                    let next_free: Option<i64> = sqlx::query_scalar(
+                        "SELECT next_free_ms FROM rate_limits WHERE bucket = $1",
+                    )
+                    .bind(bucket)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_error)?;
                     let next_free = next_free.unwrap_or(now_ms).max(now_ms);
                     Ok(Some((next_free + interval_ms - now_ms - window_ms).max(1)))
                 })

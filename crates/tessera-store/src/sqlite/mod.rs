@@ -18,58 +18,16 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
-use tessera_core::domain::{Permission, RoleName, UserId};
+use tessera_core::domain::{Permission, RoleName};
 use tessera_core::store::{StoreError, User};
 
 use crate::{ConnectOptions, migrate};
 use rotation::rotate;
 
-const MIGRATIONS: &[migrate::Source] = &[
-    (
-        1,
-        "initial",
-        include_str!("../../migrations/sqlite/0001_initial.sql"),
-    ),
-    (
-        2,
-        "revocation feed",
-        include_str!("../../migrations/sqlite/0002_revocation_feed.sql"),
-    ),
-    (
-        3,
-        "key lifecycle",
-        include_str!("../../migrations/sqlite/0003_key_lifecycle.sql"),
-    ),
-    (
-        5,
-        "login throttle",
-        include_str!("../../migrations/sqlite/0005_login_throttle.sql"),
-    ),
-    (
-        6,
-        "audit log",
-        include_str!("../../migrations/sqlite/0006_audit_log.sql"),
-    ),
-    (
-        7,
-        "rate limits",
-        include_str!("../../migrations/sqlite/0007_rate_limits.sql"),
-    ),
-    (
-        8,
-        "rotation function",
-        include_str!("../../migrations/sqlite/0008_rotation_function.sql"),
-    ),
-    (
-        9,
-        "rotation revokes reuse",
-        include_str!("../../migrations/sqlite/0009_rotation_revokes_reuse.sql"),
-    ),
-];
+const MIGRATIONS: &[migrate::Source] = crate::migrate::sources!("sqlite");
 
 /// The SQLite store.
 #[derive(Debug, Clone)]
@@ -79,47 +37,6 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if missing) the database at `url` and applies migrations.
-    pub async fn open(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
-        let store = Self::connect(url, options).await?;
-        store.migrate().await?;
-        Ok(store)
-    }
-
-    /// Opens without migrating (the caller migrates and wants the report).
-    pub(crate) async fn connect(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
-        let connect = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Internal(Box::new(e)))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            // SQLite has no statement timeout; the nearest thing is how long a statement
-            // waits for another connection's write lock.
-            .busy_timeout(options.statement_timeout.min(options.call_timeout));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(options.max_connections.max(1))
-            .acquire_timeout(options.acquire_timeout)
-            .connect_with(connect)
-            .await
-            .map_err(db_error)?;
-        Ok(Self {
-            pool,
-            call_timeout: options.call_timeout,
-        })
-    }
-
-    /// Applies pending migrations; refuses a database whose schema is newer than this binary.
-    pub async fn migrate(&self) -> Result<migrate::Migrated, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(db_error)?;
-        migrate::run(&mut *conn, MIGRATIONS).await
-    }
-
-    /// The schema version this binary applies.
-    pub fn schema_version() -> i64 {
-        migrate::latest(MIGRATIONS)
-    }
-
     /// Starts a write transaction that takes the write lock at once (`BEGIN IMMEDIATE`).
     async fn begin_write(&self) -> Result<Transaction<'_, Sqlite>, StoreError> {
         self.pool
@@ -141,20 +58,14 @@ impl SqliteStore {
     /// A user from its `USER_COLUMNS` row, with its roles read by a second statement (in
     /// process, so it costs no round trip).
     async fn user_from_row(&self, row: &SqliteRow) -> Result<User, StoreError> {
-        let id: String = row.try_get("id").map_err(db_error)?;
-        let roles = sqlx::query_scalar("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
-            .bind(&id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_error)?;
-        Ok(User {
-            id: UserId::from_trusted(id),
-            username: row.try_get("username").map_err(db_error)?,
-            disabled: row.try_get::<i64, _>("disabled").map_err(db_error)? != 0,
-            roles,
-            token_version: row.try_get("token_version").map_err(db_error)?,
-            created_at: row.try_get("created_at").map_err(db_error)?,
-        })
+        let id: &str = row.try_get("id").map_err(db_error)?;
+        let roles =
+            sqlx::query_scalar("SELECT role FROM user_roles WHERE user_id = ? ORDER BY role")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)?;
+        shared::user_with_roles(row, roles)
     }
 
     /// The sorted union of the permissions of `roles` (not empty), through an `IN` list.
@@ -175,18 +86,32 @@ impl SqliteStore {
 const USER_COLUMNS: &str = "u.id, u.username, u.disabled, u.token_version, u.created_at, \
      u.password_hash";
 
-/// Translates a sqlx error: pool exhaustion and I/O become `Unavailable`, the rest `Internal`.
+/// WAL mode with `synchronous = FULL`, foreign keys on, and the busy timeout.
+fn connect_options(
+    url: &str,
+    options: &ConnectOptions,
+) -> Result<SqliteConnectOptions, StoreError> {
+    Ok(SqliteConnectOptions::from_str(url)
+        .map_err(|e| StoreError::Internal(Box::new(e)))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        // SQLite has no statement timeout; the nearest thing is how long a statement
+        // waits for another connection's write lock.
+        .busy_timeout(options.statement_timeout.min(options.call_timeout)))
+}
+
+/// Translates a sqlx error: pool exhaustion, I/O and `SQLITE_BUSY` after the busy timeout (the
+/// database is overloaded, not broken) become `Unavailable`, the rest `Internal`.
 fn db_error(e: sqlx::Error) -> StoreError {
-    match e {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-            StoreError::Unavailable(Box::new(e))
-        }
-        sqlx::Error::Database(ref db) if db.code().as_deref() == Some("5") => {
-            // SQLITE_BUSY after busy_timeout: the database is overloaded, not broken.
-            StoreError::Unavailable(Box::new(e))
-        }
-        other => StoreError::Internal(Box::new(other)),
-    }
+    let busy = matches!(&e, sqlx::Error::Database(db) if db.code().as_deref() == Some("5"));
+    let unavailable = busy
+        || matches!(
+            e,
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+        );
+    crate::sql::classify(e, unavailable)
 }
 
 /// Appends feed entries, one statement each.
@@ -256,6 +181,7 @@ async fn insert_permissions(
 
 crate::sql::store! {
     store: SqliteStore,
+    open_doc: "Opens (creating if missing) the database at `url` and applies migrations.",
     db: Sqlite,
     row: SqliteRow,
     collate: "",

@@ -74,7 +74,13 @@ pub(super) async fn rotate(
             })
         }
         RefreshDecision::Reuse => {
-            revoke_in(&mut tx, &token.session_id, RevokeReason::RefreshTokenReuse, r.now).await?;
+            revoke_in(
+                &mut tx,
+                &token.session_id,
+                RevokeReason::RefreshTokenReuse,
+                r.now,
+            )
+            .await?;
             tx.commit().await.map_err(db_error)?;
             Ok(RotationOutcome::Reused {
                 session_id: session.id,
