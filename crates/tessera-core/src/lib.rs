@@ -35,6 +35,7 @@ pub mod import;
 pub mod keyring;
 pub mod names;
 pub mod password;
+pub mod refresh_rule;
 pub mod revocation;
 pub mod rotation;
 pub mod session;

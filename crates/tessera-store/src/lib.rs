@@ -16,6 +16,7 @@
 pub mod deadline;
 mod migrate;
 pub mod postgres;
+mod sql;
 pub mod sqlite;
 
 use std::sync::Arc;

@@ -74,6 +74,32 @@ async fn locked_run<C: Migrate>(
     })
 }
 
+/// The embedded migrations of one backend (`"sqlite"` or `"postgres"`, the folder under
+/// `migrations/`). One list for both, so both always have every version (a version must exist
+/// on both backends, even as a no-op, so that they report the same schema version).
+macro_rules! sources {
+    ($dir:literal) => {
+        $crate::migrate::sources!(@ $dir;
+            1 "initial" "0001_initial",
+            2 "revocation feed" "0002_revocation_feed",
+            3 "key lifecycle" "0003_key_lifecycle",
+            5 "login throttle" "0005_login_throttle",
+            6 "audit log" "0006_audit_log",
+            7 "rate limits" "0007_rate_limits",
+            8 "rotation function" "0008_rotation_function",
+            9 "rotation revokes reuse" "0009_rotation_revokes_reuse",
+        )
+    };
+    (@ $dir:literal; $($version:literal $description:literal $file:literal,)+) => {
+        &[$((
+            $version,
+            $description,
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/", $dir, "/", $file, ".sql")),
+        )),+]
+    };
+}
+pub(crate) use sources;
+
 /// One embedded migration: version, description, SQL.
 pub(crate) type Source = (i64, &'static str, &'static str);
 

@@ -16,6 +16,7 @@ mod pool;
 mod postgres;
 mod rates;
 mod roles;
+mod rotation_contract;
 mod schema;
 mod sessions;
 mod throttle;
