@@ -14,7 +14,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use tessera_core::keyring::{MasterKey, RefreshKey};
+use tessera_core::keys::keyring::{MasterKey, RefreshKey};
 use tessera_core::token::{MAX_REFRESH_TOKEN_LEN, RefreshToken, hash_refresh_token};
 use tessera_verify::csrf::{REFRESH_COOKIE, cookie_value};
 

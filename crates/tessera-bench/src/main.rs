@@ -308,7 +308,7 @@ fn percentile(samples: &mut [u32], q: f64) -> f64 {
 }
 
 fn verify_time(iterations: u32) -> anyhow::Result<()> {
-    use tessera_core::signing::SigningKey;
+    use tessera_core::keys::signing::SigningKey;
     use tessera_verify::{Algorithm, Verifier};
 
     let key = SigningKey::generate(Algorithm::EdDSA)?;

@@ -25,7 +25,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, criterion_group};
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::Map;
-use tessera_core::signing::{Algorithm, Audience, Claims, SigningKey};
+use tessera_core::keys::signing::{Algorithm, Audience, Claims, SigningKey};
 
 fn data(name: &str) -> Vec<u8> {
     std::fs::read(

@@ -20,10 +20,10 @@
 
 use std::sync::Arc;
 
-use crate::auth::truncate;
 use crate::clock::Clock;
 use crate::domain::{SessionId, UserId};
-use crate::store::{AuditEntry, Store};
+use crate::store::{AuditEntry, Store, StoreError};
+use crate::text::truncate;
 
 /// The actor of events done by the server itself (scheduled key rotation, the first key).
 pub const SYSTEM_ACTOR: &str = "system";
@@ -310,6 +310,19 @@ impl AuditLog {
     /// Who administrative changes are attributed to.
     pub fn operator(&self) -> &str {
         &self.operator
+    }
+
+    /// Deletes entries older than `before` (Unix seconds; part of the periodic sweep).
+    pub(crate) async fn prune(&self, before: i64) -> Result<(), StoreError> {
+        let pruned = self.store.prune_audit(before).await?;
+        if pruned > 0 {
+            tracing::info!(
+                event = "audit.prune",
+                pruned,
+                "audit entries past their retention deleted"
+            );
+        }
+        Ok(())
     }
 
     /// Emits the event as a log line and stores it. Never fails: a store failure is logged at

@@ -1,100 +1,24 @@
-//! The use cases behind the HTTP API: register, log in, read one's profile.
-//!
-//! [`AuthError`] separates what the client caused from what failed on the server. Unknown,
-//! disabled and wrong-password logins all become [`AuthError::InvalidCredentials`] by
-//! construction, and all three cost one Argon2 verification, so neither the answer nor its
-//! timing tells which usernames exist.
+//! [`AuthService`]: the use cases behind the HTTP API, in one handle. It holds one service per
+//! concern and hands each call to it: registration and login ([`crate::login`]), sessions
+//! ([`crate::session`]: refresh, logout, password change, the session list), profiles and user
+//! administration ([`crate::accounts`]). Their error type is [`crate::error::AuthError`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::SecretString;
-use thiserror::Error;
-use tracing::Span;
+use tessera_verify::Claims;
 
-use crate::accounts::Accounts;
-use crate::auth_audit::{Authenticated, FailedLogin, Rejection};
-use crate::clock::Clock;
-use crate::domain::{SessionId, UserId};
-use crate::keyring::{CsrfKey, MasterKey, RefreshKey};
-use crate::names::NameCache;
-use crate::password::{Password, PasswordError, PolicyViolation, Verification};
+use crate::accounts::{Accounts, Profile, Profiles};
+use crate::clock::{Clock, secs};
+use crate::error::AuthError;
+use crate::keys::keyring::MasterKey;
+use crate::login::Login;
+use crate::login::throttle::ThrottlePolicy;
 use crate::revocation::Revocations;
-use crate::store::{NewSession, Store, StoreError, User};
-use crate::throttle::{ThrottlePolicy, ThrottleState};
-use crate::token::{
-    AccessToken, FIRST_PARTY_CLIENT_ID, Grant, RandomError, RefreshToken, TokenIssuer,
-};
-use crate::username::{Username, UsernameError};
-
-/// Why a use case failed.
-#[derive(Debug, Error)]
-#[non_exhaustive]
-pub enum AuthError {
-    /// The input broke a rule the client can fix (message is safe to show).
-    #[error("{0}")]
-    InvalidInput(String),
-    /// Unknown user, wrong password or disabled user: one answer for all three.
-    #[error("invalid username or password")]
-    InvalidCredentials,
-    /// A refresh token that is unknown, expired, revoked or reused.
-    #[error("invalid refresh token")]
-    InvalidGrant,
-    /// The username is taken.
-    #[error("username is already taken")]
-    Conflict,
-    /// Refused by policy (e.g. registration is closed).
-    #[error("{0}")]
-    Forbidden(&'static str),
-    /// The user no longer exists or was disabled after the token was issued.
-    #[error("unknown user")]
-    UnknownUser,
-    /// No such resource (e.g. a session that is not the caller's).
-    #[error("not found")]
-    NotFound,
-    /// Too many password hashes are queued; try again shortly.
-    #[error("the server is busy; retry shortly")]
-    Busy,
-    /// Too many failed logins for this username or address; refused without a password check.
-    #[error("too many failed logins; retry later")]
-    RateLimited {
-        /// Seconds until the next attempt may be considered (at least 1).
-        retry_after_secs: u64,
-    },
-    /// The database failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// Anything else that failed on the server.
-    #[error("internal error")]
-    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
-}
-
-impl From<PasswordError> for AuthError {
-    fn from(e: PasswordError) -> Self {
-        match e {
-            PasswordError::Busy => Self::Busy,
-            other => Self::Internal(Box::new(other)),
-        }
-    }
-}
-
-impl From<RandomError> for AuthError {
-    fn from(e: RandomError) -> Self {
-        Self::Internal(Box::new(e))
-    }
-}
-
-impl From<PolicyViolation> for AuthError {
-    fn from(e: PolicyViolation) -> Self {
-        Self::InvalidInput(e.to_string())
-    }
-}
-
-impl From<UsernameError> for AuthError {
-    fn from(e: UsernameError) -> Self {
-        Self::InvalidInput(e.to_string())
-    }
-}
+use crate::session::{LoginContext, SessionInfo, SessionPolicy, Sessions, TokenPair};
+use crate::store::{Session, Store, User};
+use crate::token::TokenIssuer;
 
 /// Session limits and registration policy.
 #[derive(Debug, Clone)]
@@ -131,52 +55,15 @@ impl Default for AuthPolicy {
     }
 }
 
-/// Request details recorded with a new session.
-#[derive(Debug, Clone, Default)]
-pub struct LoginContext {
-    /// The `User-Agent` header.
-    pub user_agent: Option<String>,
-    /// The client's address.
-    pub client_ip: Option<String>,
-}
-
-/// What a successful login returns.
-#[derive(Debug)]
-pub struct TokenPair {
-    /// The access token.
-    pub access: AccessToken,
-    /// The refresh token (shown once).
-    pub refresh: RefreshToken,
-    /// Seconds until the refresh token's session ends at the latest.
-    pub refresh_expires_in: u64,
-}
-
-/// The reference protected resource: who the caller is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Profile {
-    /// User id.
-    pub sub: String,
-    /// Username (display form).
-    pub username: String,
-    /// Roles from the token.
-    pub roles: Vec<String>,
-    /// Permissions from the token.
-    pub scope: String,
-}
-
 /// The use cases, with everything they need.
 #[derive(Debug, Clone)]
 pub struct AuthService {
-    pub(crate) accounts: Accounts,
-    pub(crate) issuer: TokenIssuer,
-    pub(crate) rules: AuthPolicy,
-    pub(crate) refresh_key: RefreshKey,
-    pub(crate) csrf_key: CsrfKey,
-    pub(crate) revocations: Arc<Revocations>,
-    pub(crate) names: Option<Arc<NameCache>>,
+    accounts: Accounts,
+    login: Login,
+    sessions: Sessions,
+    profiles: Profiles,
+    rules: AuthPolicy,
 }
-
-const MAX_USER_AGENT: usize = 256;
 
 impl AuthService {
     /// Wires the use cases together.
@@ -187,25 +74,46 @@ impl AuthService {
         master: &MasterKey,
         revocations: Arc<Revocations>,
     ) -> Self {
+        let session_policy = SessionPolicy {
+            lifetime: rules.session_lifetime,
+            idle_timeout: rules.session_idle_timeout,
+            refresh_grace: rules.refresh_grace,
+        };
+        let sessions = Sessions::new(
+            accounts.clone(),
+            issuer,
+            session_policy,
+            master,
+            revocations,
+        );
+        let login = Login::new(
+            accounts.clone(),
+            sessions.clone(),
+            rules.registration_open,
+            rules.login_throttle,
+        );
+        let profiles = Profiles::new(
+            accounts.store().clone(),
+            accounts.clock().clone(),
+            rules.username_cache_entries,
+        );
         Self {
             accounts,
-            issuer,
-            refresh_key: master.refresh_key(),
-            csrf_key: master.csrf_key(),
-            names: NameCache::new(rules.username_cache_entries).map(Arc::new),
+            login,
+            sessions,
+            profiles,
             rules,
-            revocations,
         }
     }
 
     /// The CSRF token of a session (browser mode; see `tessera_verify::csrf`).
     pub fn csrf_token(&self, session_id: &str) -> String {
-        self.csrf_key.token_for(session_id)
+        self.sessions.csrf_token(session_id)
     }
 
     /// The revocation view protected routes check tokens against.
     pub fn revocations(&self) -> &Arc<Revocations> {
-        &self.revocations
+        self.sessions.revocations()
     }
 
     /// The session and registration rules.
@@ -220,7 +128,7 @@ impl AuthService {
 
     /// The token issuer (for discovery metadata).
     pub fn issuer(&self) -> &TokenIssuer {
-        &self.issuer
+        self.sessions.issuer()
     }
 
     /// The clock every use case reads.
@@ -228,290 +136,112 @@ impl AuthService {
         self.accounts.clock()
     }
 
-    /// The password hasher (the accounts' one).
-    pub(crate) fn hasher(&self) -> &crate::password::PasswordHasher {
-        self.accounts.hasher()
-    }
-
     /// The store behind the use cases.
     pub fn store(&self) -> &Arc<dyn Store> {
         self.accounts.store()
     }
 
-    /// Registers a user with no roles.
+    /// Registers a user with no roles (see [`crate::login`]).
     pub async fn register(
         &self,
         username: &str,
         password: &SecretString,
     ) -> Result<User, AuthError> {
-        if !self.rules.registration_open {
-            return Err(AuthError::Forbidden("registration is closed"));
-        }
-        self.accounts.register_user(username, password).await
+        self.login.register(username, password).await
     }
 
     /// Checks a username and password and starts a session, unless brute-force protection
-    /// refuses the attempt first (see [`crate::throttle`]).
-    #[tracing::instrument(skip_all, fields(user_id, session_id))]
+    /// refuses the attempt first (see [`crate::login::throttle`]).
     pub async fn login(
         &self,
         username: &str,
         password: &SecretString,
         context: LoginContext,
     ) -> Result<TokenPair, AuthError> {
-        // Under overload, shed at once, before any database work: a refused login then costs
-        // next to nothing, and the admitted ones keep the core. Known and unknown usernames
-        // are refused alike.
-        if self.hasher().is_saturated() {
-            return Err(crate::password::PasswordError::Busy.into());
-        }
-        let throttle_name = throttle_name(username);
-        // Without a known address every such request shares one bucket, which errs on refusing.
-        let ip = context.client_ip.clone().unwrap_or_default();
-        let policy = &self.rules.login_throttle;
-        let now = self.accounts.clock().unix();
-        let state = self
-            .accounts
-            .store()
-            .throttle_state(&throttle_name, &ip)
+        self.login.login(username, password, context).await
+    }
+
+    /// The caller's profile (see [`crate::accounts::Profile`]).
+    pub async fn profile(&self, claims: &Claims) -> Result<Profile, AuthError> {
+        self.profiles.profile(claims).await
+    }
+
+    /// Exchanges a refresh token for a new access token and the session's next refresh token.
+    pub async fn refresh(&self, presented: &str) -> Result<TokenPair, AuthError> {
+        self.sessions.refresh(presented).await
+    }
+
+    /// The live session a refresh token (current, or rotated and still known) belongs to,
+    /// without rotating it: browser mode checks the request's CSRF token against it first.
+    pub async fn session_of_refresh(&self, presented: &str) -> Result<Option<Session>, AuthError> {
+        self.sessions.session_of_refresh(presented).await
+    }
+
+    /// Ends the session of the refresh token and/or of the access token. An unknown refresh
+    /// token is ignored (logout is idempotent, as RFC 7009 revocation is).
+    pub async fn logout(
+        &self,
+        refresh: Option<&str>,
+        claims: Option<&Claims>,
+    ) -> Result<(), AuthError> {
+        self.sessions.logout(refresh, claims).await
+    }
+
+    /// Ends every session of the caller and revokes every access token issued to them before.
+    pub async fn logout_all(&self, claims: &Claims) -> Result<(), AuthError> {
+        self.sessions.logout_all(claims).await
+    }
+
+    /// Changes the caller's password after checking the current one; every other session of
+    /// the user ends, the caller's goes on.
+    pub async fn change_password(
+        &self,
+        claims: &Claims,
+        current: &SecretString,
+        new: &SecretString,
+    ) -> Result<(), AuthError> {
+        self.sessions.change_password(claims, current, new).await
+    }
+
+    /// The caller's active sessions, newest first.
+    pub async fn sessions(&self, claims: &Claims) -> Result<Vec<SessionInfo>, AuthError> {
+        self.sessions.list(claims).await
+    }
+
+    /// Ends one of the caller's sessions. `NotFound` if it is not theirs or already over.
+    pub async fn end_session(&self, claims: &Claims, id: &str) -> Result<(), AuthError> {
+        self.sessions.end_session(claims, id).await
+    }
+
+    /// Brings the revocation view up to date with the store's feed. Failures are logged and
+    /// retried by the next poll; a request never fails because of them.
+    pub async fn sync_revocations(&self) {
+        self.sessions.sync_revocations().await;
+    }
+
+    /// Deletes expired sessions, old feed entries, audit entries past their retention, stale
+    /// failed-login counts and free rate buckets, and forgets revocations no token needs.
+    /// Returns how many sessions went.
+    pub async fn sweep(&self) -> Result<u64, AuthError> {
+        let now = self.clock().unix();
+        let deleted = self.sessions.sweep(now).await?;
+        let audit_before = now.saturating_sub(secs(self.rules.audit_retention));
+        self.accounts.audit().prune(audit_before).await?;
+        let pruned = self.login.prune_throttles(now).await?;
+        // Rate buckets that are free again hold nothing worth keeping.
+        self.store()
+            .prune_rate_slots(now.saturating_mul(1000))
             .await?;
-        if let Some(retry_after_secs) = policy.retry_after(&state, &ip, now) {
+        if pruned > 0 {
             tracing::info!(
-                event = "login.throttled",
-                retry_after_secs,
-                "login throttled"
+                event = "login_throttle.prune",
+                pruned,
+                "stale failed-login counts deleted"
             );
-            return Err(AuthError::RateLimited { retry_after_secs });
         }
-        match self.authenticate(username, password).await? {
-            Authenticated::User(user) => {
-                self.accounts
-                    .store()
-                    .record_login_success(&throttle_name, &ip, now)
-                    .await?;
-                let pair = self.start_session(&user, context).await?;
-                tracing::info!(event = "login.succeeded", "login succeeded");
-                Ok(pair)
-            }
-            Authenticated::Rejected(rejection) => {
-                tracing::info!(event = "login.failed", "login failed");
-                let attempt = FailedLogin {
-                    rejection,
-                    submitted: username,
-                    ip: &ip,
-                    now,
-                };
-                self.audit_failed_login(&attempt).await;
-                let after = self
-                    .accounts
-                    .store()
-                    .record_login_failure(&throttle_name, &ip, now, policy.reset_before(now))
-                    .await?;
-                let after = ThrottleState {
-                    last_success_ip: state.last_success_ip,
-                    ..after
-                };
-                self.audit_lockout(&attempt, &after).await;
-                Err(AuthError::InvalidCredentials)
-            }
+        if deleted > 0 {
+            tracing::info!(event = "session.sweep", deleted, "expired sessions deleted");
         }
+        Ok(deleted)
     }
-
-    /// Checks a username and password: the user, or why the login is refused (the client is
-    /// told `InvalidCredentials` for an unknown, disabled or wrong-password login alike).
-    async fn authenticate(
-        &self,
-        username: &str,
-        password: &SecretString,
-    ) -> Result<Authenticated, AuthError> {
-        let Ok(password) = Password::for_login(password) else {
-            // Over the maximum length: refused before hashing, whoever the user is.
-            return Ok(Authenticated::Rejected(Rejection::PasswordTooLong));
-        };
-        let found = match Username::parse(username) {
-            Ok(name) => {
-                self.accounts
-                    .store()
-                    .user_by_username(name.canonical())
-                    .await?
-            }
-            Err(_) => None,
-        };
-        let found = match found {
-            Some(c) if !c.user.disabled => c,
-            other => {
-                let rejection =
-                    other.map_or(Rejection::UnknownUser, |c| Rejection::Disabled(c.user.id));
-                self.accounts.hasher().verify_dummy(&password).await?;
-                return Ok(Authenticated::Rejected(rejection));
-            }
-        };
-        let user = found.user;
-        Span::current().record("user_id", user.id.as_str());
-        match self
-            .accounts
-            .hasher()
-            .verify(&password, &found.password_hash)
-            .await?
-        {
-            Verification::Invalid => {
-                return Ok(Authenticated::Rejected(Rejection::WrongPassword(user.id)));
-            }
-            Verification::Valid { needs_rehash: true } => {
-                self.upgrade_hash(&user.id, &password).await
-            }
-            Verification::Valid {
-                needs_rehash: false,
-            } => {}
-        }
-        Ok(Authenticated::User(user))
-    }
-
-    /// Re-hashes with the current parameters after a successful login. A failure here must not
-    /// fail the login: the old hash still works, and the next login tries again.
-    async fn upgrade_hash(&self, user_id: &UserId, password: &Password) {
-        let result = match self.accounts.hasher().hash(password).await {
-            Ok(hash) => self
-                .store()
-                .set_password_hash(user_id, &hash, self.accounts.clock().unix())
-                .await
-                .map_err(AuthError::from),
-            Err(e) => Err(e.into()),
-        };
-        match result {
-            Ok(()) => tracing::info!(
-                event = "password.rehashed",
-                "password hash upgraded to current parameters"
-            ),
-            Err(e) => tracing::warn!(error.message = %e, "password hash upgrade failed"),
-        }
-    }
-
-    async fn start_session(
-        &self,
-        user: &User,
-        context: LoginContext,
-    ) -> Result<TokenPair, AuthError> {
-        let now = self.accounts.clock().unix();
-        let lifetime = secs(self.rules.session_lifetime);
-        let idle = secs(self.rules.session_idle_timeout);
-        let refresh = RefreshToken::generate()?;
-        let session = NewSession {
-            id: SessionId::random(),
-            user_id: user.id.clone(),
-            client_id: FIRST_PARTY_CLIENT_ID.to_owned(),
-            created_at: now,
-            absolute_expires_at: now.saturating_add(lifetime),
-            idle_expires_at: now.saturating_add(idle.min(lifetime)),
-            user_agent: context.user_agent.map(|ua| truncate(ua, MAX_USER_AGENT)),
-            client_ip: context.client_ip,
-            refresh_token_hash: refresh.hash(),
-        };
-        self.accounts.store().create_session(&session).await?;
-        Span::current().record("session_id", session.id.as_str());
-        self.audit_login(user, &session).await;
-        let access = self.issue_access(user, &session.id, now).await?;
-        Ok(TokenPair {
-            access,
-            refresh,
-            refresh_expires_in: remaining(session.idle_expires_at, now),
-        })
-    }
-
-    /// Signs an access token for `user` in session `session_id`, with their current roles,
-    /// permissions and token version.
-    pub(crate) async fn issue_access(
-        &self,
-        user: &User,
-        session_id: &SessionId,
-        now: i64,
-    ) -> Result<AccessToken, AuthError> {
-        let permissions = self.accounts.store().permissions_of(&user.roles).await?;
-        self.issue_access_with(user, permissions, session_id, now)
-    }
-
-    /// [`Self::issue_access`] with the user's permissions already read.
-    pub(crate) fn issue_access_with(
-        &self,
-        user: &User,
-        permissions: Vec<String>,
-        session_id: &SessionId,
-        now: i64,
-    ) -> Result<AccessToken, AuthError> {
-        self.issuer
-            .issue(
-                now,
-                Grant {
-                    user_id: &user.id,
-                    session_id,
-                    roles: user.roles.clone(),
-                    permissions,
-                    token_version: user.token_version,
-                    csrf: tessera_verify::csrf::claim_for(&self.csrf_token(session_id.as_str())),
-                },
-            )
-            .map_err(|e| AuthError::Internal(Box::new(e)))
-    }
-
-    /// The caller's profile: the username from the store, roles and scope from the token.
-    /// The username comes from a short-lived cache when one is configured (see
-    /// [`crate::names`]); the token has passed the revocation check before this is asked.
-    pub async fn profile(&self, claims: &tessera_verify::Claims) -> Result<Profile, AuthError> {
-        let now = self.accounts.clock().unix();
-        let cached = self.names.as_ref().and_then(|n| n.get(&claims.sub, now));
-        let username = match cached {
-            Some(name) => name.to_string(),
-            None => {
-                let user = self
-                    .store()
-                    .user_by_id(&UserId::from_trusted(claims.sub.clone()))
-                    .await?
-                    .filter(|u| !u.disabled)
-                    .ok_or(AuthError::UnknownUser)?;
-                if let Some(names) = &self.names {
-                    names.insert(&claims.sub, &user.username, now);
-                }
-                user.username
-            }
-        };
-        Ok(Profile {
-            sub: claims.sub.clone(),
-            username,
-            roles: claims.roles.clone(),
-            scope: claims.scope.clone().unwrap_or_default(),
-        })
-    }
-}
-
-/// The name failures are counted under: the canonical form of the submitted username, or,
-/// when it is not a valid username, the submitted text itself (bounded), so that invalid names
-/// are throttled like any other.
-pub fn throttle_name(submitted: &str) -> String {
-    match Username::parse(submitted) {
-        Ok(name) => name.canonical().to_owned(),
-        Err(_) => truncate(submitted.to_owned(), MAX_THROTTLE_NAME),
-    }
-}
-
-const MAX_THROTTLE_NAME: usize = 256;
-
-/// Seconds from `now` until `end`, zero if past.
-pub(crate) fn remaining(end: i64, now: i64) -> u64 {
-    u64::try_from(end.saturating_sub(now)).unwrap_or(0)
-}
-
-pub(crate) fn secs(d: Duration) -> i64 {
-    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
-}
-
-/// `s` cut to at most `max` bytes, on a character boundary.
-pub(crate) fn truncate(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut end = max;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
-    }
-    s
 }

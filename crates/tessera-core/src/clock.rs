@@ -35,3 +35,13 @@ pub fn unix_seconds(t: SystemTime) -> i64 {
         .as_secs();
     i64::try_from(secs).unwrap_or(i64::MAX)
 }
+
+/// A duration in whole seconds as a Unix-time offset (saturating).
+pub(crate) fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// Seconds from `now` until `end`, zero if past.
+pub(crate) fn remaining(end: i64, now: i64) -> u64 {
+    u64::try_from(end.saturating_sub(now)).unwrap_or(0)
+}

@@ -7,40 +7,42 @@
 //! `Claims` type and cannot drift.
 //!
 //! # Layout
-//! - [`clock`]: the `Clock` trait; the only place that reads the wall clock.
-//! - [`domain`]: identifiers and validated names (user and session ids, roles, permissions).
-//! - [`password`], [`username`]: Argon2id hashing, the NIST password policy, RFC 8265 names.
-//! - [`signing`]: signing keys and JWS signing for every supported algorithm.
-//! - [`keyring`]: the master key and the sealing of private keys at rest (AES-256-GCM).
-//! - [`names`]: a short-lived, bounded cache of usernames for the profile.
-//! - [`import`]: existing private keys from PEM or JWK, for `tessera keys import`.
-//! - [`rotation`]: the signing-key lifecycle (publish ahead, rotate, retire, import).
+//! Grouped by concept; a module uses only modules listed below it here or its own
+//! submodules, so there is no import circle (the use cases sit on top, the values at the
+//! bottom):
+//! - [`auth`]: [`auth::AuthService`], the one handle the server holds: it wires the services
+//!   below together and hands each call to the one it belongs to; [`auth::AuthPolicy`].
+//! - [`login`]: login and registration, and brute-force protection ([`login::throttle`]).
+//! - [`session`]: starting a session, refresh-token rotation, logout, logout-all, password
+//!   change, the session list, following the revocation feed.
+//! - [`accounts`]: user administration (create, password, enable/disable, roles), the
+//!   profile, and the bounded username cache behind it ([`accounts::names`]).
+//! - [`keys`]: signing keys and JWS signing ([`keys::signing`]), the master key, sealing at
+//!   rest and the key ring ([`keys::keyring`]), importing PEM or JWK keys ([`keys::import`]),
+//!   and the key lifecycle (publish ahead, rotate, retire, import: [`keys::rotation`]).
+//! - [`error`]: the use cases' error types ([`error::AuthError`], [`error::KeyLifecycleError`]).
+//! - [`audit`]: the audit log recorder (events, outcomes, the store-or-log rule).
 //! - [`token`]: access-token issuance and opaque refresh tokens.
-//! - [`store`]: the persistence traits the store crate implements.
-//! - [`accounts`]: user administration (create, password, enable/disable, roles).
-//! - [`audit`]: the audit log recorder (events, outcomes, the store-or-log rule); what login
-//!   and the session use cases record is in the private `auth_audit`.
-//! - [`auth`]: the use cases (register, login, profile) and their error type.
-//! - [`session`]: refresh-token rotation, logout, logout-all, password change, session list.
 //! - [`revocation`]: the in-memory view of revoked access tokens.
-//! - [`throttle`]: brute-force protection for logins (failure counts, delays).
+//! - [`store`]: the persistence traits the store crate implements, and the records they speak.
+//! - [`password`], [`username`]: Argon2id hashing, the NIST password policy, RFC 8265 names.
+//! - [`domain`]: identifiers and validated names (user and session ids, roles, permissions).
+//! - [`clock`]: the `Clock` trait, the only place that reads the wall clock, and time
+//!   arithmetic.
 
 pub mod accounts;
 pub mod audit;
 pub mod auth;
-mod auth_audit;
 pub mod clock;
 pub mod domain;
-pub mod import;
-pub mod keyring;
-pub mod names;
+pub mod error;
+pub mod keys;
+pub mod login;
 pub mod password;
 pub mod refresh_rule;
 pub mod revocation;
-pub mod rotation;
 pub mod session;
-pub mod signing;
 pub mod store;
-pub mod throttle;
+mod text;
 pub mod token;
 pub mod username;

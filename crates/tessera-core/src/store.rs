@@ -4,12 +4,13 @@
 //! use cases cannot tell (and must not care) which backend is behind them. Every method is
 //! one atomic operation: a method that writes several rows does so in one transaction.
 
+use std::fmt;
+
 use async_trait::async_trait;
 use tessera_verify::Algorithm;
 use thiserror::Error;
 
 use crate::domain::{Permission, RoleName, SessionId, UserId};
-use crate::keyring::SealedSecret;
 use crate::password::PasswordHash;
 
 /// What can go wrong in a store call. Messages never contain secrets or SQL.
@@ -453,6 +454,21 @@ impl KeyStatus {
     }
 }
 
+/// A private key or secret sealed under the master key (see `keys::keyring`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedSecret {
+    /// The 96-bit GCM nonce, random per record.
+    pub nonce: Vec<u8>,
+    /// Ciphertext followed by the 128-bit tag.
+    pub ciphertext: Vec<u8>,
+}
+
+impl fmt::Debug for SealedSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SealedSecret").finish_non_exhaustive()
+    }
+}
+
 /// A signing key as stored: public part in the clear, private part sealed under the master key.
 #[derive(Debug, Clone)]
 pub struct StoredSigningKey {
@@ -569,6 +585,117 @@ pub trait RateStore: Send + Sync {
     async fn prune_rate_slots(&self, now_ms: i64) -> Result<u64, StoreError>;
 }
 
+/// Which login-throttle bucket a counter belongs to (see `login::throttle`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleScope {
+    /// One username from one IP.
+    Pair,
+    /// One IP, any username.
+    Ip,
+    /// One username, any IP.
+    User,
+}
+
+impl ThrottleScope {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pair => "pair",
+            Self::Ip => "ip",
+            Self::User => "user",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pair" => Self::Pair,
+            "ip" => Self::Ip,
+            "user" => Self::User,
+            _ => return None,
+        })
+    }
+}
+
+/// Failures counted in one bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FailureCount {
+    /// Failures since the count last started from zero.
+    pub failures: i64,
+    /// Unix seconds of the latest failure.
+    pub last_failure_at: i64,
+}
+
+/// What the store knows about one login attempt's username and IP.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ThrottleState {
+    /// This username from this IP.
+    pub pair: Option<FailureCount>,
+    /// This IP, any username.
+    pub ip: Option<FailureCount>,
+    /// This username, any IP.
+    pub user: Option<FailureCount>,
+    /// The IP of this username's last successful login.
+    pub last_success_ip: Option<String>,
+}
+
+/// One stored counter, as the admin command lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThrottleEntry {
+    /// The bucket.
+    pub scope: ThrottleScope,
+    /// Canonical username (`None` for [`ThrottleScope::Ip`]).
+    pub username: Option<String>,
+    /// Client IP (`None` for [`ThrottleScope::User`]).
+    pub ip: Option<String>,
+    /// The count.
+    pub count: FailureCount,
+}
+
+/// Which counters an admin command means: every given field must match; none given means all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ThrottleFilter {
+    /// Canonical username.
+    pub username: Option<String>,
+    /// Client IP.
+    pub ip: Option<String>,
+}
+
+/// Failed-login counters (the `login_throttles` table).
+#[async_trait]
+pub trait ThrottleStore: Send + Sync {
+    /// The counters that apply to `username` from `ip`, and the user's last successful IP.
+    async fn throttle_state(&self, username: &str, ip: &str) -> Result<ThrottleState, StoreError>;
+    /// Counts one failure in each of the three buckets, in one statement. A bucket whose
+    /// last failure is before `reset_before` starts again from one. Returns the three counts
+    /// as this failure left them (concurrent failures included; `last_success_ip` is `None`).
+    async fn record_login_failure(
+        &self,
+        username: &str,
+        ip: &str,
+        now: i64,
+        reset_before: i64,
+    ) -> Result<ThrottleState, StoreError>;
+    /// A successful login: forgets the pair's failures and remembers `ip` as the username's
+    /// last successful IP.
+    async fn record_login_success(
+        &self,
+        username: &str,
+        ip: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Counters matching `filter`, by username, then IP, then scope.
+    async fn throttle_entries(
+        &self,
+        filter: &ThrottleFilter,
+    ) -> Result<Vec<ThrottleEntry>, StoreError>;
+    /// Deletes counters matching `filter`; returns how many went.
+    async fn clear_throttles(&self, filter: &ThrottleFilter) -> Result<u64, StoreError>;
+    /// Deletes counters whose last failure is before `before` (they count as zero anyway), so
+    /// that a spray of made-up usernames cannot grow the table without bound.
+    async fn prune_throttles(&self, before: i64) -> Result<u64, StoreError>;
+}
+
 /// Everything the server needs from a database.
 #[async_trait]
 pub trait Store:
@@ -577,7 +704,7 @@ pub trait Store:
     + SessionStore
     + KeyStore
     + RevocationFeedStore
-    + crate::throttle::ThrottleStore
+    + ThrottleStore
     + AuditStore
     + RateStore
     + std::fmt::Debug

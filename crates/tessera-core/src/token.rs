@@ -14,8 +14,8 @@ use tessera_verify::{Audience, Claims};
 use zeroize::Zeroizing;
 
 use crate::domain::{SessionId, UserId};
-use crate::keyring::{CurrentKeys, RefreshKey};
-use crate::signing::SigningError;
+use crate::error::{RandomError, SigningError};
+use crate::keys::keyring::{CurrentKeys, RefreshKey};
 
 /// The `client_id` of tokens issued to the first-party API.
 pub const FIRST_PARTY_CLIENT_ID: &str = "tessera";
@@ -130,11 +130,6 @@ impl TokenIssuer {
     }
 }
 
-/// The system's random source failed.
-#[derive(Debug, Clone, Copy, thiserror::Error)]
-#[error("random number generator failed")]
-pub struct RandomError;
-
 /// Longest refresh token accepted before any work (ours are 43 characters); anything longer
 /// is refused without hashing it.
 pub const MAX_REFRESH_TOKEN_LEN: usize = 128;
@@ -213,8 +208,12 @@ mod tests {
 
     #[test]
     fn successors_are_deterministic_256_bit_and_key_dependent() {
-        let key = crate::keyring::MasterKey::generate().unwrap().refresh_key();
-        let other = crate::keyring::MasterKey::generate().unwrap().refresh_key();
+        let key = crate::keys::keyring::MasterKey::generate()
+            .unwrap()
+            .refresh_key();
+        let other = crate::keys::keyring::MasterKey::generate()
+            .unwrap()
+            .refresh_key();
         let t1 = RefreshToken::generate().unwrap();
         let t2 = RefreshToken::successor_of(t1.expose(), &key);
         assert_eq!(

@@ -11,7 +11,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use tessera_core::auth::AuthError;
+use tessera_core::error::AuthError;
 use tessera_core::store::StoreError;
 
 /// The realm named in `WWW-Authenticate` challenges.

@@ -9,8 +9,8 @@ use axum::body::Bytes;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tessera_core::auth::AuthService;
-use tessera_core::keyring::{CurrentKeys, KeyRing};
-use tessera_core::rotation::KeyManager;
+use tessera_core::keys::keyring::{CurrentKeys, KeyRing};
+use tessera_core::keys::rotation::KeyManager;
 use tessera_verify::Verifier;
 
 use tessera_verify::csrf::AllowedOrigins;

@@ -3,9 +3,9 @@
 
 use anyhow::Context as _;
 use serde_json::json;
-use tessera_core::auth::throttle_name;
 use tessera_core::clock::{Clock, SystemClock};
-use tessera_core::throttle::{ThrottleEntry, ThrottleFilter};
+use tessera_core::login::throttle::throttle_name;
+use tessera_core::store::{ThrottleEntry, ThrottleFilter};
 use tessera_server::config::Settings;
 
 use crate::admin::open;

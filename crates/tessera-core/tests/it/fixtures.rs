@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Map;
-use tessera_core::signing::{Algorithm, Audience, Claims, SigningKey};
+use tessera_core::keys::signing::{Algorithm, Audience, Claims, SigningKey};
 use tessera_verify::Verifier;
 
 pub(crate) const ISSUER: &str = "https://auth.example";

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use tessera_core::import::import_private_key;
-use tessera_core::signing::{Algorithm, Audience, Claims, SigningKey};
+use tessera_core::keys::import::import_private_key;
+use tessera_core::keys::signing::{Algorithm, Audience, Claims, SigningKey};
 use tessera_verify::{VerificationKey, Verifier};
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -202,7 +202,7 @@ fn mismatches_weak_keys_hmac_and_garbage_are_refused_without_echoing_key_materia
 
 #[test]
 fn spki_public_keys_import_as_verify_only_jwks_that_check_the_old_keys_tokens() {
-    use tessera_core::import::{ImportedKey, import_key};
+    use tessera_core::keys::import::{ImportedKey, import_key};
     for (public, private, alg) in [
         ("rsa2048.pub.pem", "rsa2048.pem", Algorithm::RS256),
         ("p256.pub.pem", "p256.pem", Algorithm::ES256),

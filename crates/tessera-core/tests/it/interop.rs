@@ -3,7 +3,7 @@
 //! public JWK), and tokens it signs verify here.
 
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
-use tessera_core::signing::{Algorithm, Claims, SigningKey};
+use tessera_core::keys::signing::{Algorithm, Claims, SigningKey};
 
 use crate::fixtures::*;
 

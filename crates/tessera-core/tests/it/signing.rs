@@ -6,7 +6,8 @@ use std::time::Instant;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use tessera_core::signing::{Algorithm, SigningError, SigningKey};
+use tessera_core::error::SigningError;
+use tessera_core::keys::signing::{Algorithm, SigningKey};
 use tessera_verify::{VerificationKey, Verifier, VerifyError};
 
 use crate::fixtures::*;

@@ -96,7 +96,7 @@ mod tests {
         let mut settings = Settings::for_test(std::path::Path::new("/tmp/unused"));
         settings.audience = Some("api".to_owned());
         settings.access_token_ttl = Duration::from_secs(3600);
-        settings.keys.algorithm = tessera_core::signing::Algorithm::HS256;
+        settings.keys.algorithm = tessera_core::keys::signing::Algorithm::HS256;
         settings.trusted_proxies = TrustedProxies::parse(&["0.0.0.0/0".to_owned()]).unwrap();
         settings.metrics.listen = "0.0.0.0:9090".parse().ok();
 

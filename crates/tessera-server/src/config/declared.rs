@@ -18,10 +18,10 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::Deserialize;
 use tessera_core::domain::{Permission, RoleName};
+use tessera_core::keys::signing::Algorithm;
+use tessera_core::login::throttle::ThrottlePolicy;
 use tessera_core::password::{PasswordHasher, PasswordParams, PasswordPolicy};
-use tessera_core::signing::Algorithm;
 use tessera_core::store::Role;
-use tessera_core::throttle::ThrottlePolicy;
 use tessera_verify::csrf::AllowedOrigins;
 
 use super::resource_servers::{ResourceServer, ResourceServerLayer};

@@ -679,7 +679,7 @@ fn the_declared_defaults_are_the_use_cases_defaults() {
     let policy = tessera_core::auth::AuthPolicy::default();
     assert_eq!(
         s.login_throttle.policy,
-        tessera_core::throttle::ThrottlePolicy::default()
+        tessera_core::login::throttle::ThrottlePolicy::default()
     );
     assert_eq!(
         (

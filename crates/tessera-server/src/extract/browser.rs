@@ -13,7 +13,7 @@ use axum::http::header::{COOKIE, ORIGIN, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use tessera_core::auth::TokenPair;
+use tessera_core::session::TokenPair;
 use tessera_verify::Claims;
 use tessera_verify::csrf::{
     ACCESS_COOKIE, CSRF_HEADER, CsrfRefusal, REFRESH_COOKIE, constant_time_eq, cookie_value,

@@ -63,7 +63,7 @@ impl ClientIp {
                 state.auth().clock().now(),
             )
             .await
-            .map_err(tessera_core::auth::AuthError::from)?;
+            .map_err(tessera_core::error::AuthError::from)?;
         checked.map_err(|retry_after_secs| {
             tracing::info!(
                 event = "rate.limited",

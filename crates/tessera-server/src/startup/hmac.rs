@@ -14,8 +14,8 @@ use std::path::Path;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use secrecy::ExposeSecret;
-use tessera_core::keyring::KeyRing;
-use tessera_core::signing::{Algorithm, SigningKey};
+use tessera_core::keys::keyring::KeyRing;
+use tessera_core::keys::signing::{Algorithm, SigningKey};
 use zeroize::Zeroizing;
 
 use super::StartupError;

@@ -1,6 +1,7 @@
 //! The key timeline from the settings, and key errors at start.
 
-use tessera_core::rotation::{KeyLifecycleError, KeyTimeline};
+use tessera_core::error::KeyLifecycleError;
+use tessera_core::keys::rotation::KeyTimeline;
 
 use super::StartupError;
 use super::tasks::KEY_RELOAD;

@@ -11,7 +11,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use secrecy::{ExposeSecret, SecretString};
-use tessera_core::keyring::MasterKey;
+use tessera_core::keys::keyring::MasterKey;
 
 use super::StartupError;
 

@@ -40,9 +40,9 @@ backend_tests! {
                 .as_deref()
                 .is_some_and(|j| !j.contains("\"d\""))
         );
-        let wrong = tessera_core::keyring::MasterKey::generate().unwrap();
+        let wrong = tessera_core::keys::keyring::MasterKey::generate().unwrap();
         assert!(wrong.open(&key.kid, key.alg, &key.sealed).is_err());
-        let right = tessera_core::keyring::MasterKey::from_encoded(&master).unwrap();
+        let right = tessera_core::keys::keyring::MasterKey::from_encoded(&master).unwrap();
         let private = right.open(&key.kid, key.alg, &key.sealed).unwrap();
         // The Ed25519 seed (`04 22 04 20 <seed>` in PKCS#8; a v2 document ends with the public
         // key, which is no secret). The PostgreSQL row itself is checked by the store suite.

@@ -70,18 +70,14 @@ macro_rules! store {
             use ::async_trait::async_trait;
             use ::sqlx::Transaction;
             use ::tessera_core::domain::{Permission, RoleName, SessionId, UserId};
-            use ::tessera_core::keyring::SealedSecret;
             use ::tessera_core::password::PasswordHash;
             use ::tessera_core::store::{
-                AuditEntry, AuditFilter, AuditStore, KeyStatus, KeyStore, NewSession, NewUser,
-                PoolUsage, RateStore, RefreshRotation, RevocationEvent, RevocationFeedEntry,
-                RevocationFeedStore, RevocationSnapshot, RevokeReason, Role, RoleStore,
-                RotationOutcome, Session, SessionStore, Store, StoreError, StoredSigningKey, User,
-                UserCredentials, UserStore,
-            };
-            use ::tessera_core::throttle::{
-                FailureCount, ThrottleEntry, ThrottleFilter, ThrottleScope, ThrottleState,
-                ThrottleStore,
+                AuditEntry, AuditFilter, AuditStore, FailureCount, KeyStatus, KeyStore, NewSession,
+                NewUser, PoolUsage, RateStore, RefreshRotation, RevocationEvent,
+                RevocationFeedEntry, RevocationFeedStore, RevocationSnapshot, RevokeReason, Role,
+                RoleStore, RotationOutcome, SealedSecret, Session, SessionStore, Store, StoreError,
+                StoredSigningKey, ThrottleEntry, ThrottleFilter, ThrottleScope, ThrottleState,
+                ThrottleStore, User, UserCredentials, UserStore,
             };
             use $crate::deadline::within;
             use $crate::sql::{event_of, is_foreign_key_violation, is_unique_violation};

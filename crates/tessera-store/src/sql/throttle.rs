@@ -1,5 +1,5 @@
 //! `ThrottleStore`, shared by both backends (expanded by `crate::sql::store!`): failed-login
-//! counters (see `tessera_core::throttle`), one row per bucket, counted with an upsert so that
+//! counters (see `tessera_core::login::throttle`), one row per bucket, counted with an upsert so that
 //! concurrent failures never lose a count.
 
 macro_rules! impls {

@@ -1,8 +1,8 @@
 //! `KeyStore`: signing keys, the one-active-key rule, generations, and the lifecycle
 //! (`next` → `active` → `retiring` → `retired`, private material erased on retirement).
 
-use tessera_core::keyring::MasterKey;
-use tessera_core::signing::SigningKey;
+use tessera_core::keys::keyring::MasterKey;
+use tessera_core::keys::signing::SigningKey;
 use tessera_core::store::{KeyStatus, StoreError, StoredSigningKey};
 use tessera_testkit::backend_tests;
 use tessera_verify::Algorithm;

@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::{Connection, PgConnection, Row};
-use tessera_core::keyring::MasterKey;
+use tessera_core::keys::keyring::MasterKey;
 use tessera_core::store::{KeyStatus, StoreError};
 use tessera_store::{ConnectOptions, Migrated, PgStore};
 use tessera_testkit::{Backend, Fixture, TestDb};
@@ -65,7 +65,7 @@ async fn a_key_row_read_straight_from_the_database_does_not_contain_the_private_
         "the JWK is public only: {public_jwk}"
     );
     let ciphertext: Vec<u8> = row.get("ciphertext");
-    let sealed = tessera_core::keyring::SealedSecret {
+    let sealed = tessera_core::store::SealedSecret {
         nonce: row.get("nonce"),
         ciphertext,
     };

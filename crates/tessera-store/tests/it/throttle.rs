@@ -1,7 +1,7 @@
 //! `ThrottleStore`: failed-login counters per pair, IP and username, their reset, the last
 //! successful IP, and the admin listing and clearing.
 
-use tessera_core::throttle::{FailureCount, ThrottleFilter, ThrottleScope, ThrottleStore};
+use tessera_core::store::{FailureCount, ThrottleFilter, ThrottleScope, ThrottleStore};
 use tessera_testkit::backend_tests;
 
 use crate::StoreUnderTest;

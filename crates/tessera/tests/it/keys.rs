@@ -128,7 +128,7 @@ fn import_keeps_the_kid_and_export_shows_only_the_public_part() {
 
 #[tokio::test]
 async fn an_imported_public_key_verifies_tokens_of_the_old_server_but_never_signs() {
-    use tessera_core::signing::{Algorithm, Audience, Claims};
+    use tessera_core::keys::signing::{Algorithm, Audience, Claims};
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     ok(
@@ -172,7 +172,7 @@ async fn an_imported_public_key_verifies_tokens_of_the_old_server_but_never_sign
     assert!(imported.get("d").is_none());
 
     // A token the old server signed with the matching private key is accepted...
-    let old_key = tessera_core::import::import_private_key(
+    let old_key = tessera_core::keys::import::import_private_key(
         &std::fs::read(fixture("p256.pem")).unwrap(),
         Some(Algorithm::ES256),
         Some("old-server-1".to_owned()),

@@ -1,7 +1,7 @@
 //! `tessera locks list|clear` over failed-login counts stored by the server's store.
 
 use serde_json::Value;
-use tessera_core::throttle::ThrottleStore;
+use tessera_core::store::ThrottleStore;
 use tessera_store::{ConnectOptions, SqliteStore};
 
 use crate::ok;

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use tessera_core::auth::{LoginContext, TokenPair};
+use tessera_core::session::{LoginContext, TokenPair};
 
 use crate::error::ApiError;
 use crate::extract::browser;

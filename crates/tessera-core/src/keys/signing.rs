@@ -24,6 +24,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use zeroize::Zeroizing;
 
+use crate::error::SigningError;
+
 pub use tessera_verify::{Algorithm, Audience, Claims, Jwk, JwkSet, KeyError, VerificationKey};
 
 /// The `typ` of every token Tessera signs (RFC 9068 §2.1).
@@ -35,43 +37,12 @@ pub const MIN_RSA_BITS: usize = 2048;
 /// The longest signature of a supported key: RSA-8192, 1024 bytes.
 const MAX_SIGNATURE_LEN: usize = 1024;
 
-/// Why a key could not be created or loaded, or a token could not be signed.
-///
-/// Messages never contain key material.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SigningError {
-    /// The private key bytes are not a valid key for the algorithm (wrong format, wrong
-    /// curve, corrupt).
-    #[error("invalid private key: {0}")]
-    InvalidKey(&'static str),
-    /// The key is valid but too weak: RSA under 2048 bits, or an HMAC secret shorter than
-    /// the hash output.
-    #[error("private key is too weak: {0}")]
-    WeakKey(&'static str),
-    /// The RSA modulus size requested from [`SigningKey::generate_rsa`] is not offered.
-    #[error("unsupported rsa modulus size; use 2048, 3072, 4096 or 8192 bits")]
-    UnsupportedKeySize,
-    /// The system's random source or key generation failed.
-    #[error("key generation failed")]
-    Generation,
-    /// The claims cannot be serialized (an extra claim reuses a registered claim's name).
-    #[error("claims cannot be serialized")]
-    Claims(#[source] serde_json::Error),
-    /// The signing operation itself failed.
-    #[error("signing failed")]
-    Signing,
-    /// The public half was refused by `tessera-verify` (should not happen for a valid key).
-    #[error("public key cannot be used for verification")]
-    PublicKey(#[from] KeyError),
-}
-
 /// A private signing key, bound to one [`Algorithm`] and one `kid`.
 ///
 /// `Send + Sync`; share it with `Arc`. `Debug` shows the `kid` and algorithm only.
 ///
 /// ```
-/// use tessera_core::signing::{Algorithm, SigningKey};
+/// use tessera_core::keys::signing::{Algorithm, SigningKey};
 ///
 /// let key = SigningKey::generate(Algorithm::EdDSA).unwrap();
 /// let jwk = key.public_jwk().unwrap();
@@ -97,6 +68,121 @@ enum Pair {
     Rsa(RsaKeyPair, &'static dyn RsaEncoding),
     Ecdsa(EcdsaKeyPair),
     Ed25519(Ed25519KeyPair),
+}
+
+impl Pair {
+    /// Parses the private key of `alg` and derives its public JWK (without `kid`, `alg` and
+    /// `use`; `None` for HMAC).
+    fn from_private(alg: Algorithm, private: &[u8]) -> Result<(Self, Option<Jwk>), SigningError> {
+        match alg {
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
+                if private.len() < hmac_len(alg) {
+                    return Err(SigningError::WeakKey(
+                        "hmac secret is shorter than the hash output",
+                    ));
+                }
+                let key = hmac::Key::new(hmac_algorithm(alg), private);
+                Ok((Self::Hmac(Box::new(key)), None))
+            }
+            Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512 => Self::rsa(alg, private),
+            Algorithm::ES256 | Algorithm::ES384 => Self::ecdsa(alg, private),
+            Algorithm::EdDSA => Self::ed25519(private),
+        }
+    }
+
+    fn rsa(alg: Algorithm, private: &[u8]) -> Result<(Self, Option<Jwk>), SigningError> {
+        let pair = RsaKeyPair::from_pkcs8(private).map_err(rejected("not an rsa pkcs#8 key"))?;
+        let public = pair.public_key();
+        let n = public.modulus().big_endian_without_leading_zero().to_vec();
+        let e = public.exponent().big_endian_without_leading_zero().to_vec();
+        let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
+        if bits < MIN_RSA_BITS {
+            return Err(SigningError::WeakKey(
+                "rsa modulus is shorter than 2048 bits",
+            ));
+        }
+        let jwk = Jwk {
+            kty: "RSA".into(),
+            n: Some(URL_SAFE_NO_PAD.encode(n)),
+            e: Some(URL_SAFE_NO_PAD.encode(e)),
+            ..Jwk::default()
+        };
+        Ok((Self::Rsa(pair, rsa_encoding(alg)?), Some(jwk)))
+    }
+
+    fn ecdsa(alg: Algorithm, private: &[u8]) -> Result<(Self, Option<Jwk>), SigningError> {
+        let pair = EcdsaKeyPair::from_pkcs8(ecdsa_algorithm(alg), private)
+            .map_err(rejected("not an ec pkcs#8 key on the algorithm's curve"))?;
+        // SEC 1 uncompressed point: 0x04 || x || y.
+        let point = pair.public_key().as_ref();
+        let coordinates = point.get(1..).filter(|_| point.first() == Some(&0x04));
+        let coordinates = coordinates.ok_or(SigningError::InvalidKey("ec public point"))?;
+        let (x, y) = coordinates.split_at(coordinates.len() / 2);
+        let crv = if alg == Algorithm::ES256 {
+            "P-256"
+        } else {
+            "P-384"
+        };
+        let jwk = Jwk {
+            kty: "EC".into(),
+            crv: Some(crv.into()),
+            x: Some(URL_SAFE_NO_PAD.encode(x)),
+            y: Some(URL_SAFE_NO_PAD.encode(y)),
+            ..Jwk::default()
+        };
+        Ok((Self::Ecdsa(pair), Some(jwk)))
+    }
+
+    fn ed25519(private: &[u8]) -> Result<(Self, Option<Jwk>), SigningError> {
+        let pair =
+            Ed25519KeyPair::from_pkcs8(private).map_err(rejected("not an ed25519 pkcs#8 key"))?;
+        let jwk = Jwk {
+            kty: "OKP".into(),
+            crv: Some("Ed25519".into()),
+            x: Some(URL_SAFE_NO_PAD.encode(pair.public_key().as_ref())),
+            ..Jwk::default()
+        };
+        Ok((Self::Ed25519(pair), Some(jwk)))
+    }
+}
+
+/// The key's kid, its published JWK (with `kid`, `alg` and `use`) and its verification key.
+/// With `kid` `None` the kid is the JWK's RFC 7638 thumbprint, or for HMAC derived one-way
+/// from the secret.
+fn published(
+    alg: Algorithm,
+    kid: Option<String>,
+    public_jwk: Option<Jwk>,
+    private: &[u8],
+) -> Result<(String, Option<Jwk>, VerificationKey), SigningError> {
+    match public_jwk {
+        Some(jwk) => {
+            let kid = match kid {
+                Some(kid) => kid,
+                None => jwk.thumbprint()?,
+            };
+            let jwk = Jwk {
+                kid: Some(kid.clone()),
+                alg: Some(alg.as_str().into()),
+                use_: Some("sig".into()),
+                ..jwk
+            };
+            // The verification key is built from the published JWK, the same path a
+            // resource server takes, so a JWK export mistake cannot go unnoticed.
+            let verification = VerificationKey::from_jwk(&jwk)?;
+            Ok((kid, Some(jwk), verification))
+        }
+        None => {
+            let kid = kid.unwrap_or_else(|| hmac_kid(private));
+            let verification = VerificationKey::hmac(kid.clone(), alg, private)?;
+            Ok((kid, None, verification))
+        }
+    }
 }
 
 impl SigningKey {
@@ -174,103 +260,8 @@ impl SigningKey {
         {
             return Err(SigningError::InvalidKey("kid is empty"));
         }
-        let (pair, public_jwk) = match alg {
-            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
-                if private.len() < hmac_len(alg) {
-                    return Err(SigningError::WeakKey(
-                        "hmac secret is shorter than the hash output",
-                    ));
-                }
-                (
-                    Pair::Hmac(Box::new(hmac::Key::new(hmac_algorithm(alg), &private))),
-                    None,
-                )
-            }
-            Algorithm::RS256
-            | Algorithm::RS384
-            | Algorithm::RS512
-            | Algorithm::PS256
-            | Algorithm::PS384
-            | Algorithm::PS512 => {
-                let pair =
-                    RsaKeyPair::from_pkcs8(&private).map_err(rejected("not an rsa pkcs#8 key"))?;
-                let public = pair.public_key();
-                let n = public.modulus().big_endian_without_leading_zero().to_vec();
-                let e = public.exponent().big_endian_without_leading_zero().to_vec();
-                let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
-                if bits < MIN_RSA_BITS {
-                    return Err(SigningError::WeakKey(
-                        "rsa modulus is shorter than 2048 bits",
-                    ));
-                }
-                let jwk = Jwk {
-                    kty: "RSA".into(),
-                    n: Some(URL_SAFE_NO_PAD.encode(n)),
-                    e: Some(URL_SAFE_NO_PAD.encode(e)),
-                    ..Jwk::default()
-                };
-                (Pair::Rsa(pair, rsa_encoding(alg)?), Some(jwk))
-            }
-            Algorithm::ES256 | Algorithm::ES384 => {
-                let pair = EcdsaKeyPair::from_pkcs8(ecdsa_algorithm(alg), &private)
-                    .map_err(rejected("not an ec pkcs#8 key on the algorithm's curve"))?;
-                // SEC 1 uncompressed point: 0x04 || x || y.
-                let point = pair.public_key().as_ref();
-                let coordinates = point.get(1..).filter(|_| point.first() == Some(&0x04));
-                let coordinates = coordinates.ok_or(SigningError::InvalidKey("ec public point"))?;
-                let (x, y) = coordinates.split_at(coordinates.len() / 2);
-                let jwk = Jwk {
-                    kty: "EC".into(),
-                    crv: Some(
-                        if alg == Algorithm::ES256 {
-                            "P-256"
-                        } else {
-                            "P-384"
-                        }
-                        .into(),
-                    ),
-                    x: Some(URL_SAFE_NO_PAD.encode(x)),
-                    y: Some(URL_SAFE_NO_PAD.encode(y)),
-                    ..Jwk::default()
-                };
-                (Pair::Ecdsa(pair), Some(jwk))
-            }
-            Algorithm::EdDSA => {
-                let pair = Ed25519KeyPair::from_pkcs8(&private)
-                    .map_err(rejected("not an ed25519 pkcs#8 key"))?;
-                let jwk = Jwk {
-                    kty: "OKP".into(),
-                    crv: Some("Ed25519".into()),
-                    x: Some(URL_SAFE_NO_PAD.encode(pair.public_key().as_ref())),
-                    ..Jwk::default()
-                };
-                (Pair::Ed25519(pair), Some(jwk))
-            }
-        };
-
-        let (kid, public_jwk, verification) = match public_jwk {
-            Some(jwk) => {
-                let kid = match kid {
-                    Some(kid) => kid,
-                    None => jwk.thumbprint()?,
-                };
-                let jwk = Jwk {
-                    kid: Some(kid.clone()),
-                    alg: Some(alg.as_str().into()),
-                    use_: Some("sig".into()),
-                    ..jwk
-                };
-                // The verification key is built from the published JWK, the same path a
-                // resource server takes, so a JWK export mistake cannot go unnoticed.
-                let verification = VerificationKey::from_jwk(&jwk)?;
-                (kid, Some(jwk), verification)
-            }
-            None => {
-                let kid = kid.unwrap_or_else(|| hmac_kid(&private));
-                let verification = VerificationKey::hmac(kid.clone(), alg, &private)?;
-                (kid, None, verification)
-            }
-        };
+        let (pair, public_jwk) = Pair::from_private(alg, &private)?;
+        let (kid, public_jwk, verification) = published(alg, kid, public_jwk, &private)?;
         // The exact header tessera-verify recognises without parsing (its fast path).
         let header = tessera_verify::access_token_header(alg, &kid);
         Ok(SigningKey {

@@ -17,46 +17,13 @@
 use std::sync::Arc;
 
 use tessera_verify::Algorithm;
-use thiserror::Error;
 
 use crate::audit::{AuditEvent, AuditLog, AuditRecord};
 use crate::clock::Clock;
-use crate::keyring::{KeyRing, KeyringError, MasterKey};
-use crate::signing::{SigningError, SigningKey};
-use crate::store::{KeyStatus, Store, StoreError, StoredSigningKey};
-
-/// Why a key operation failed. Messages never contain key material.
-#[derive(Debug, Error)]
-#[non_exhaustive]
-pub enum KeyLifecycleError {
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// Sealing or unsealing failed.
-    #[error(transparent)]
-    Keyring(#[from] KeyringError),
-    /// A key could not be generated, parsed or used.
-    #[error(transparent)]
-    Signing(#[from] SigningError),
-    /// A rotation is already pending.
-    #[error(
-        "a rotation is already pending: key '{kid}' starts signing at {activates_at} (unix seconds); wait for it, or retire it first"
-    )]
-    RotationPending {
-        /// The pending key.
-        kid: String,
-        /// When it activates.
-        activates_at: i64,
-    },
-    /// No published key could be loaded.
-    #[error("there is no usable signing key")]
-    NoKeys,
-    /// HMAC secrets are managed outside the store.
-    #[error(
-        "in HMAC mode keys are the secrets given by TESSERA_HMAC_SECRET or keys.hmac_secret_file; rotate them there"
-    )]
-    HmacMode,
-}
+use crate::error::{KeyLifecycleError, SigningError};
+use crate::keys::keyring::{KeyRing, MasterKey};
+use crate::keys::signing::SigningKey;
+use crate::store::{KeyStatus, SealedSecret, Store, StoreError, StoredSigningKey};
 
 /// When keys are published, activated and retired.
 #[derive(Debug, Clone, Copy)]
@@ -327,7 +294,7 @@ impl KeyManager {
                 serde_json::to_string(jwk)
                     .map_err(|e| KeyLifecycleError::Signing(SigningError::Claims(e)))?,
             ),
-            sealed: crate::keyring::SealedSecret {
+            sealed: SealedSecret {
                 nonce: Vec::new(),
                 ciphertext: Vec::new(),
             },

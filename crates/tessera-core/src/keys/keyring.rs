@@ -17,50 +17,11 @@ use aws_lc_rs::{hkdf, hmac};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tessera_verify::{Algorithm, Jwk, JwkSet, VerificationKey};
-use thiserror::Error;
 use zeroize::Zeroizing;
 
-use crate::signing::SigningKey;
-
-/// Master-key and sealing failures. Messages never contain key material.
-#[derive(Debug, Error)]
-#[non_exhaustive]
-pub enum KeyringError {
-    /// The master key is not 32 bytes of base64url.
-    #[error(
-        "the master key must be 32 random bytes encoded as base64url without padding (43 characters); generate one with `tessera keys generate-master-key`"
-    )]
-    BadMasterKey,
-    /// A sealed key did not open: wrong master key, or the record was tampered with.
-    #[error(
-        "signing key '{kid}' cannot be decrypted: the master key is not the one it was sealed with, or the record was altered"
-    )]
-    Unseal {
-        /// The key id.
-        kid: String,
-    },
-    /// The random source or the cipher failed.
-    #[error("cryptographic operation failed")]
-    Crypto,
-    /// No active signing key in the ring.
-    #[error("no active signing key")]
-    NoActiveKey,
-}
-
-/// A private key or secret sealed under the master key.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SealedSecret {
-    /// The 96-bit GCM nonce, random per record.
-    pub nonce: Vec<u8>,
-    /// Ciphertext followed by the 128-bit tag.
-    pub ciphertext: Vec<u8>,
-}
-
-impl fmt::Debug for SealedSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SealedSecret").finish_non_exhaustive()
-    }
-}
+use crate::error::KeyringError;
+use crate::keys::signing::SigningKey;
+use crate::store::SealedSecret;
 
 /// The 256-bit key that seals private signing keys at rest.
 pub struct MasterKey(Zeroizing<[u8; 32]>);

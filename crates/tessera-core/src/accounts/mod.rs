@@ -1,6 +1,13 @@
-//! Account administration shared by registration and the CLI: creating users, changing
-//! passwords, enabling, disabling and assigning roles. Needs no signing key, so the CLI can
-//! use it against a database while a server runs.
+//! Accounts: administration shared by registration and the CLI (creating users, changing
+//! passwords, enabling, disabling and assigning roles), which needs no signing key, so the CLI
+//! can use it against a database while a server runs; and the caller's profile
+//! ([`Profile`], with usernames cached in [`names`]).
+
+pub mod names;
+mod profile;
+
+pub use profile::Profile;
+pub(crate) use profile::Profiles;
 
 use std::sync::Arc;
 
@@ -8,9 +15,9 @@ use secrecy::SecretString;
 use tracing::Span;
 
 use crate::audit::{AuditEvent, AuditLog, AuditRecord};
-use crate::auth::AuthError;
 use crate::clock::Clock;
 use crate::domain::{Permission, RoleName, SessionId, UserId};
+use crate::error::AuthError;
 use crate::password::{Password, PasswordHasher, PasswordPolicy, PolicyViolation};
 use crate::store::{NewUser, RevokeReason, Store, StoreError, User};
 use crate::username::Username;

@@ -14,28 +14,10 @@ use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::PemObject as _;
 use serde::Deserialize;
 use tessera_verify::Algorithm;
-use thiserror::Error;
 use zeroize::Zeroizing;
 
-use crate::signing::{SigningError, SigningKey};
-
-/// Why a key could not be imported. Messages never contain key material.
-#[derive(Debug, Error)]
-#[non_exhaustive]
-pub enum ImportError {
-    /// Neither a PEM private key nor a private JWK.
-    #[error("not a PEM private key (PKCS#8, PKCS#1 RSA, SEC1 EC) or a private JWK")]
-    Unrecognised,
-    /// The algorithm is neither given nor in the JWK.
-    #[error("the algorithm is not known: pass --alg (e.g. RS256, PS256, ES256, EdDSA)")]
-    NoAlgorithm,
-    /// The algorithm does not fit the key, or is an HMAC algorithm.
-    #[error("{0}")]
-    Mismatch(String),
-    /// The key is malformed or too weak.
-    #[error(transparent)]
-    Key(#[from] SigningError),
-}
+use crate::error::{ImportError, SigningError};
+use crate::keys::signing::SigningKey;
 
 /// An imported key: one that can sign, or a public key that only verifies.
 #[derive(Debug)]
@@ -213,90 +195,14 @@ fn from_jwk(
     kid: Option<String>,
 ) -> Result<SigningKey, ImportError> {
     let jwk: PrivateJwk = serde_json::from_slice(json).map_err(|_| ImportError::Unrecognised)?;
-    let jwk_alg = jwk
-        .alg
-        .as_deref()
-        .map(str::parse::<Algorithm>)
-        .transpose()
-        .map_err(|_| ImportError::NoAlgorithm)?;
-    let alg = match (alg, jwk_alg) {
-        (Some(a), Some(b)) if a != b => {
-            return Err(ImportError::Mismatch(format!(
-                "--alg {a} contradicts the JWK's alg {b}"
-            )));
-        }
-        (Some(a), _) | (None, Some(a)) => a,
-        (None, None) => return Err(ImportError::NoAlgorithm),
-    };
+    let alg = jwk_algorithm(alg, &jwk)?;
     refuse_hmac(alg)?;
     let kid = kid.or(jwk.kid.clone());
-    let pkcs8: Zeroizing<Vec<u8>> = match (jwk.kty.as_str(), alg) {
-        ("OKP", Algorithm::EdDSA) => {
-            if jwk.crv.as_deref() != Some("Ed25519") {
-                return Err(ImportError::Mismatch(
-                    "only Ed25519 OKP keys are supported".to_owned(),
-                ));
-            }
-            let pair = Ed25519KeyPair::from_seed_and_public_key(
-                &b64(jwk.d.as_ref(), "d")?,
-                &b64(jwk.x.as_ref(), "x")?,
-            )
-            .map_err(|_| bad("the Ed25519 d and x do not match"))?;
-            Zeroizing::new(
-                pair.to_pkcs8v1()
-                    .map_err(|_| bad("cannot convert the Ed25519 key"))?
-                    .as_ref()
-                    .to_vec(),
-            )
-        }
-        ("EC", Algorithm::ES256 | Algorithm::ES384) => {
-            let (curve, name) = if alg == Algorithm::ES256 {
-                (&signature::ECDSA_P256_SHA256_FIXED_SIGNING, "P-256")
-            } else {
-                (&signature::ECDSA_P384_SHA384_FIXED_SIGNING, "P-384")
-            };
-            if jwk.crv.as_deref() != Some(name) {
-                return Err(ImportError::Mismatch(format!(
-                    "{alg} needs an EC key on {name}"
-                )));
-            }
-            let mut point = vec![0x04];
-            point.extend_from_slice(&b64(jwk.x.as_ref(), "x")?);
-            point.extend_from_slice(&b64(jwk.y.as_ref(), "y")?);
-            let pair = EcdsaKeyPair::from_private_key_and_public_key(
-                curve,
-                &b64(jwk.d.as_ref(), "d")?,
-                &point,
-            )
-            .map_err(|_| bad("the EC d, x and y do not form a key"))?;
-            Zeroizing::new(
-                pair.to_pkcs8v1()
-                    .map_err(|_| bad("cannot convert the EC key"))?
-                    .as_ref()
-                    .to_vec(),
-            )
-        }
+    let pkcs8 = match (jwk.kty.as_str(), alg) {
+        ("OKP", Algorithm::EdDSA) => okp_pkcs8(&jwk)?,
+        ("EC", Algorithm::ES256 | Algorithm::ES384) => ec_pkcs8(alg, &jwk)?,
         ("RSA", a) if a.as_str().starts_with("RS") || a.as_str().starts_with("PS") => {
-            let components = KeyPairComponents {
-                public_key: PublicKeyComponents {
-                    n: b64(jwk.n.as_ref(), "n")?,
-                    e: b64(jwk.e.as_ref(), "e")?,
-                },
-                d: b64(jwk.d.as_ref(), "d")?,
-                p: b64(jwk.p.as_ref(), "p")?,
-                q: b64(jwk.q.as_ref(), "q")?,
-                dP: b64(jwk.dp.as_ref(), "dp")?,
-                dQ: b64(jwk.dq.as_ref(), "dq")?,
-                qInv: b64(jwk.qi.as_ref(), "qi")?,
-            };
-            let pair = RsaKeyPair::from_components(&components)
-                .map_err(|_| bad("the RSA components do not form a key"))?;
-            Zeroizing::new(
-                pair.as_der()
-                    .map_err(|_| bad("cannot convert the RSA key"))?
-                    .as_ref()
-                    .to_vec(),
-            )
+            rsa_pkcs8(&jwk)?
         }
         (kty, alg) => {
             return Err(ImportError::Mismatch(format!(
@@ -305,4 +211,91 @@ fn from_jwk(
         }
     };
     Ok(SigningKey::from_private(alg, kid, &pkcs8)?)
+}
+
+/// The algorithm given (`--alg`) or the JWK's `alg`; both must agree when both are there.
+fn jwk_algorithm(alg: Option<Algorithm>, jwk: &PrivateJwk) -> Result<Algorithm, ImportError> {
+    let jwk_alg = jwk
+        .alg
+        .as_deref()
+        .map(str::parse::<Algorithm>)
+        .transpose()
+        .map_err(|_| ImportError::NoAlgorithm)?;
+    match (alg, jwk_alg) {
+        (Some(a), Some(b)) if a != b => Err(ImportError::Mismatch(format!(
+            "--alg {a} contradicts the JWK's alg {b}"
+        ))),
+        (Some(a), _) | (None, Some(a)) => Ok(a),
+        (None, None) => Err(ImportError::NoAlgorithm),
+    }
+}
+
+/// PKCS#8 of an Ed25519 OKP JWK (RFC 8037).
+fn okp_pkcs8(jwk: &PrivateJwk) -> Result<Zeroizing<Vec<u8>>, ImportError> {
+    if jwk.crv.as_deref() != Some("Ed25519") {
+        return Err(ImportError::Mismatch(
+            "only Ed25519 OKP keys are supported".to_owned(),
+        ));
+    }
+    let pair = Ed25519KeyPair::from_seed_and_public_key(
+        &b64(jwk.d.as_ref(), "d")?,
+        &b64(jwk.x.as_ref(), "x")?,
+    )
+    .map_err(|_| bad("the Ed25519 d and x do not match"))?;
+    Ok(Zeroizing::new(
+        pair.to_pkcs8v1()
+            .map_err(|_| bad("cannot convert the Ed25519 key"))?
+            .as_ref()
+            .to_vec(),
+    ))
+}
+
+/// PKCS#8 of an EC JWK on the curve of `alg` (ES256: P-256, ES384: P-384).
+fn ec_pkcs8(alg: Algorithm, jwk: &PrivateJwk) -> Result<Zeroizing<Vec<u8>>, ImportError> {
+    let (curve, name) = if alg == Algorithm::ES256 {
+        (&signature::ECDSA_P256_SHA256_FIXED_SIGNING, "P-256")
+    } else {
+        (&signature::ECDSA_P384_SHA384_FIXED_SIGNING, "P-384")
+    };
+    if jwk.crv.as_deref() != Some(name) {
+        return Err(ImportError::Mismatch(format!(
+            "{alg} needs an EC key on {name}"
+        )));
+    }
+    let mut point = vec![0x04];
+    point.extend_from_slice(&b64(jwk.x.as_ref(), "x")?);
+    point.extend_from_slice(&b64(jwk.y.as_ref(), "y")?);
+    let pair =
+        EcdsaKeyPair::from_private_key_and_public_key(curve, &b64(jwk.d.as_ref(), "d")?, &point)
+            .map_err(|_| bad("the EC d, x and y do not form a key"))?;
+    Ok(Zeroizing::new(
+        pair.to_pkcs8v1()
+            .map_err(|_| bad("cannot convert the EC key"))?
+            .as_ref()
+            .to_vec(),
+    ))
+}
+
+/// PKCS#8 of an RSA JWK with every private component (RFC 7518 §6.3.2).
+fn rsa_pkcs8(jwk: &PrivateJwk) -> Result<Zeroizing<Vec<u8>>, ImportError> {
+    let components = KeyPairComponents {
+        public_key: PublicKeyComponents {
+            n: b64(jwk.n.as_ref(), "n")?,
+            e: b64(jwk.e.as_ref(), "e")?,
+        },
+        d: b64(jwk.d.as_ref(), "d")?,
+        p: b64(jwk.p.as_ref(), "p")?,
+        q: b64(jwk.q.as_ref(), "q")?,
+        dP: b64(jwk.dp.as_ref(), "dp")?,
+        dQ: b64(jwk.dq.as_ref(), "dq")?,
+        qInv: b64(jwk.qi.as_ref(), "qi")?,
+    };
+    let pair = RsaKeyPair::from_components(&components)
+        .map_err(|_| bad("the RSA components do not form a key"))?;
+    Ok(Zeroizing::new(
+        pair.as_der()
+            .map_err(|_| bad("cannot convert the RSA key"))?
+            .as_ref()
+            .to_vec(),
+    ))
 }

@@ -13,125 +13,18 @@
 //!
 //! A throttled attempt is refused at once, before any password check (so a correct password
 //! during the delay is refused too, and the refusal costs no Argon2 time), and is not counted.
-//! This module decides; the store only counts. It must not read the wall clock: `now` comes
-//! from the caller's `Clock`.
+//! This module decides ([`ThrottlePolicy`], and [`throttle_name`], the name failures are
+//! counted under); the store only counts (the counters and their trait, `ThrottleStore`, are
+//! in [`crate::store`]); the login use case in [`crate::login`] asks before it checks a
+//! password and records the outcome after. It must not read the wall clock: `now` comes from
+//! the caller's `Clock`.
 
 use std::time::Duration;
 
-use async_trait::async_trait;
-
-use crate::store::StoreError;
-
-/// Which bucket a counter belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ThrottleScope {
-    /// One username from one IP.
-    Pair,
-    /// One IP, any username.
-    Ip,
-    /// One username, any IP.
-    User,
-}
-
-impl ThrottleScope {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pair => "pair",
-            Self::Ip => "ip",
-            Self::User => "user",
-        }
-    }
-
-    /// Parses the stored name.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "pair" => Self::Pair,
-            "ip" => Self::Ip,
-            "user" => Self::User,
-            _ => return None,
-        })
-    }
-}
-
-/// Failures counted in one bucket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct FailureCount {
-    /// Failures since the count last started from zero.
-    pub failures: i64,
-    /// Unix seconds of the latest failure.
-    pub last_failure_at: i64,
-}
-
-/// What the store knows about one login attempt's username and IP.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ThrottleState {
-    /// This username from this IP.
-    pub pair: Option<FailureCount>,
-    /// This IP, any username.
-    pub ip: Option<FailureCount>,
-    /// This username, any IP.
-    pub user: Option<FailureCount>,
-    /// The IP of this username's last successful login.
-    pub last_success_ip: Option<String>,
-}
-
-/// One stored counter, as the admin command lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ThrottleEntry {
-    /// The bucket.
-    pub scope: ThrottleScope,
-    /// Canonical username (`None` for [`ThrottleScope::Ip`]).
-    pub username: Option<String>,
-    /// Client IP (`None` for [`ThrottleScope::User`]).
-    pub ip: Option<String>,
-    /// The count.
-    pub count: FailureCount,
-}
-
-/// Which counters an admin command means: every given field must match; none given means all.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ThrottleFilter {
-    /// Canonical username.
-    pub username: Option<String>,
-    /// Client IP.
-    pub ip: Option<String>,
-}
-
-/// Failed-login counters (the `login_throttles` table).
-#[async_trait]
-pub trait ThrottleStore: Send + Sync {
-    /// The counters that apply to `username` from `ip`, and the user's last successful IP.
-    async fn throttle_state(&self, username: &str, ip: &str) -> Result<ThrottleState, StoreError>;
-    /// Counts one failure in each of the three buckets, in one statement. A bucket whose
-    /// last failure is before `reset_before` starts again from one. Returns the three counts
-    /// as this failure left them (concurrent failures included; `last_success_ip` is `None`).
-    async fn record_login_failure(
-        &self,
-        username: &str,
-        ip: &str,
-        now: i64,
-        reset_before: i64,
-    ) -> Result<ThrottleState, StoreError>;
-    /// A successful login: forgets the pair's failures and remembers `ip` as the username's
-    /// last successful IP.
-    async fn record_login_success(
-        &self,
-        username: &str,
-        ip: &str,
-        now: i64,
-    ) -> Result<(), StoreError>;
-    /// Counters matching `filter`, by username, then IP, then scope.
-    async fn throttle_entries(
-        &self,
-        filter: &ThrottleFilter,
-    ) -> Result<Vec<ThrottleEntry>, StoreError>;
-    /// Deletes counters matching `filter`; returns how many went.
-    async fn clear_throttles(&self, filter: &ThrottleFilter) -> Result<u64, StoreError>;
-    /// Deletes counters whose last failure is before `before` (they count as zero anyway), so
-    /// that a spray of made-up usernames cannot grow the table without bound.
-    async fn prune_throttles(&self, before: i64) -> Result<u64, StoreError>;
-}
+use crate::clock::secs;
+use crate::store::{FailureCount, ThrottleEntry, ThrottleScope, ThrottleState};
+use crate::text::truncate;
+use crate::username::Username;
 
 /// Thresholds and delays. Defaults: 5 failures per pair, 50 per IP, 100 per username; delays
 /// start at 30 s and double up to 15 minutes; counts are forgotten 24 hours after the last
@@ -230,9 +123,17 @@ impl ThrottlePolicy {
     }
 }
 
-fn secs(d: Duration) -> i64 {
-    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+/// The name failures are counted under: the canonical form of the submitted username, or,
+/// when it is not a valid username, the submitted text itself (bounded), so that invalid names
+/// are throttled like any other.
+pub fn throttle_name(submitted: &str) -> String {
+    match Username::parse(submitted) {
+        Ok(name) => name.canonical().to_owned(),
+        Err(_) => truncate(submitted.to_owned(), MAX_THROTTLE_NAME),
+    }
 }
+
+const MAX_THROTTLE_NAME: usize = 256;
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,245 @@
+//! Session use cases: starting a session at login, refresh-token rotation with a grace window
+//! and reuse detection, logout, logout-all, password change, and the user's own session list.
+//!
+//! Rotation is decided by the store in one transaction (see
+//! `SessionStore::rotate_refresh_token`); [`refresh`](crate::auth::AuthService::refresh)
+//! derives successors and turns outcomes into answers. Each refresh token's successor is
+//! `HMAC(refresh key, token)`: a retry or a parallel refresh of a token that was just rotated
+//! is led forward to the session's current token, the same string the first caller got, so no
+//! second chain ever starts, while the database, which holds only SHA-256 hashes, cannot
+//! produce a live token.
+//!
+//! Every change that revokes access tokens is followed by
+//! [`sync_revocations`](crate::auth::AuthService::sync_revocations), so this instance refuses
+//! the revoked tokens at once; other instances and the CLI's changes arrive through the
+//! revocation feed.
+
+mod audit;
+mod logout;
+mod password;
+mod refresh;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tessera_verify::Claims;
+use tracing::Span;
+
+use crate::accounts::Accounts;
+use crate::clock::{remaining, secs};
+use crate::domain::{SessionId, UserId};
+use crate::error::AuthError;
+use crate::keys::keyring::{CsrfKey, MasterKey, RefreshKey};
+use crate::revocation::Revocations;
+use crate::store::{NewSession, Session, Store, User};
+use crate::text::truncate;
+use crate::token::{AccessToken, FIRST_PARTY_CLIENT_ID, Grant, RefreshToken, TokenIssuer};
+
+/// How long the revocation feed keeps entries (instances poll it every fraction of a second;
+/// a day leaves ample room for one that was paused).
+pub const FEED_RETENTION_SECS: i64 = 24 * 3600;
+
+const MAX_USER_AGENT: usize = 256;
+
+/// Request details recorded with a new session.
+#[derive(Debug, Clone, Default)]
+pub struct LoginContext {
+    /// The `User-Agent` header.
+    pub user_agent: Option<String>,
+    /// The client's address.
+    pub client_ip: Option<String>,
+}
+
+/// What a successful login or refresh returns.
+#[derive(Debug)]
+pub struct TokenPair {
+    /// The access token.
+    pub access: AccessToken,
+    /// The refresh token (shown once).
+    pub refresh: RefreshToken,
+    /// Seconds until the refresh token's session ends at the latest.
+    pub refresh_expires_in: u64,
+}
+
+/// A session as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// The session.
+    pub session: Session,
+    /// Whether it is the session of the token that asked.
+    pub current: bool,
+}
+
+/// The session limits (the session part of `auth::AuthPolicy`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SessionPolicy {
+    /// Absolute session lifetime from login.
+    pub(crate) lifetime: Duration,
+    /// Idle timeout.
+    pub(crate) idle_timeout: Duration,
+    /// How long after a rotation the rotated refresh token still leads to the current one.
+    pub(crate) refresh_grace: Duration,
+}
+
+/// The session use cases, with the keys and the revocation view they need.
+#[derive(Debug, Clone)]
+pub(crate) struct Sessions {
+    accounts: Accounts,
+    issuer: TokenIssuer,
+    policy: SessionPolicy,
+    refresh_key: RefreshKey,
+    csrf_key: CsrfKey,
+    revocations: Arc<Revocations>,
+}
+
+impl Sessions {
+    /// Wires the session use cases together; the refresh and CSRF keys derive from `master`.
+    pub(crate) fn new(
+        accounts: Accounts,
+        issuer: TokenIssuer,
+        policy: SessionPolicy,
+        master: &MasterKey,
+        revocations: Arc<Revocations>,
+    ) -> Self {
+        Self {
+            accounts,
+            issuer,
+            policy,
+            refresh_key: master.refresh_key(),
+            csrf_key: master.csrf_key(),
+            revocations,
+        }
+    }
+
+    fn store(&self) -> &Arc<dyn Store> {
+        self.accounts.store()
+    }
+
+    fn now(&self) -> i64 {
+        self.accounts.clock().unix()
+    }
+
+    /// The token issuer.
+    pub(crate) fn issuer(&self) -> &TokenIssuer {
+        &self.issuer
+    }
+
+    /// The revocation view protected routes check tokens against.
+    pub(crate) fn revocations(&self) -> &Arc<Revocations> {
+        &self.revocations
+    }
+
+    /// The CSRF token of a session (browser mode; see `tessera_verify::csrf`).
+    pub(crate) fn csrf_token(&self, session_id: &str) -> String {
+        self.csrf_key.token_for(session_id)
+    }
+
+    /// Starts a session for `user`, who has just logged in, and issues its first tokens.
+    pub(crate) async fn start(
+        &self,
+        user: &User,
+        context: LoginContext,
+    ) -> Result<TokenPair, AuthError> {
+        let now = self.now();
+        let lifetime = secs(self.policy.lifetime);
+        let idle = secs(self.policy.idle_timeout);
+        let refresh = RefreshToken::generate()?;
+        let session = NewSession {
+            id: SessionId::random(),
+            user_id: user.id.clone(),
+            client_id: FIRST_PARTY_CLIENT_ID.to_owned(),
+            created_at: now,
+            absolute_expires_at: now.saturating_add(lifetime),
+            idle_expires_at: now.saturating_add(idle.min(lifetime)),
+            user_agent: context.user_agent.map(|ua| truncate(ua, MAX_USER_AGENT)),
+            client_ip: context.client_ip,
+            refresh_token_hash: refresh.hash(),
+        };
+        self.store().create_session(&session).await?;
+        Span::current().record("session_id", session.id.as_str());
+        audit::login_succeeded(self.accounts.audit(), user, &session).await;
+        let access = self.issue_access(user, &session.id, now).await?;
+        Ok(TokenPair {
+            access,
+            refresh,
+            refresh_expires_in: remaining(session.idle_expires_at, now),
+        })
+    }
+
+    /// Signs an access token for `user` in session `session_id`, with their current roles,
+    /// permissions and token version.
+    async fn issue_access(
+        &self,
+        user: &User,
+        session_id: &SessionId,
+        now: i64,
+    ) -> Result<AccessToken, AuthError> {
+        let permissions = self.store().permissions_of(&user.roles).await?;
+        self.issue_access_with(user, permissions, session_id, now)
+    }
+
+    /// [`Self::issue_access`] with the user's permissions already read.
+    fn issue_access_with(
+        &self,
+        user: &User,
+        permissions: Vec<String>,
+        session_id: &SessionId,
+        now: i64,
+    ) -> Result<AccessToken, AuthError> {
+        self.issuer
+            .issue(
+                now,
+                Grant {
+                    user_id: &user.id,
+                    session_id,
+                    roles: user.roles.clone(),
+                    permissions,
+                    token_version: user.token_version,
+                    csrf: tessera_verify::csrf::claim_for(&self.csrf_token(session_id.as_str())),
+                },
+            )
+            .map_err(|e| AuthError::Internal(Box::new(e)))
+    }
+
+    /// The caller's active sessions, newest first.
+    pub(crate) async fn list(&self, claims: &Claims) -> Result<Vec<SessionInfo>, AuthError> {
+        let user = UserId::from_trusted(claims.sub.clone());
+        let sessions = self.store().active_sessions(&user, self.now()).await?;
+        Ok(sessions
+            .into_iter()
+            .map(|session| SessionInfo {
+                current: claims.sid.as_deref() == Some(session.id.as_str()),
+                session,
+            })
+            .collect())
+    }
+
+    /// Brings the revocation view up to date with the store's feed. Failures are logged and
+    /// retried by the next poll; a request never fails because of them.
+    pub(crate) async fn sync_revocations(&self) {
+        // The stores make feed positions visible in commit order (SQLite has one writer;
+        // PostgreSQL appends under an exclusive lock on the feed), so reading strictly after
+        // the last position seen never skips an entry.
+        match self
+            .store()
+            .revocations_since(self.revocations.last_seq())
+            .await
+        {
+            Ok((events, last)) => self.revocations.apply(&events, last),
+            Err(e) => tracing::warn!(error.message = %e, "cannot read the revocation feed"),
+        }
+    }
+
+    /// Deletes expired sessions and old feed entries, and forgets revocations no token needs
+    /// (the session part of the periodic sweep). Returns how many sessions went.
+    pub(crate) async fn sweep(&self, now: i64) -> Result<u64, AuthError> {
+        // Keep a session's row an hour past its end, so a revocation stays visible to an
+        // instance that starts while an access token of that session could still be valid.
+        let deleted = self
+            .store()
+            .sweep(now.saturating_sub(3600 + 120), FEED_RETENTION_SECS)
+            .await?;
+        self.revocations.prune(now);
+        Ok(deleted)
+    }
+}
