@@ -24,6 +24,8 @@
 //! - [`audit`]: the audit log recorder (events, outcomes, the store-or-log rule).
 //! - [`token`]: access-token issuance and opaque refresh tokens.
 //! - [`revocation`]: the in-memory view of revoked access tokens.
+//! - [`timeline`]: the delays that follow from the access-token lifetime (key publish-ahead
+//!   and retirement, the revocation window, the JWKS cache lifetime, key reloads).
 //! - [`store`]: the persistence traits the store crate implements, and the records they speak.
 //! - [`password`], [`username`]: Argon2id hashing, the NIST password policy, RFC 8265 names.
 //! - [`domain`]: identifiers and validated names (user and session ids, roles, permissions).
@@ -44,5 +46,6 @@ pub mod revocation;
 pub mod session;
 pub mod store;
 mod text;
+pub mod timeline;
 pub mod token;
 pub mod username;

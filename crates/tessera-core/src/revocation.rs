@@ -12,12 +12,9 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 
 use tessera_verify::Claims;
+use tessera_verify::revocation::revokes;
 
 use crate::store::{RevocationEvent, RevocationSnapshot};
-
-/// How long after a session's absolute end its revocation is still remembered: no access
-/// token can outlive that (the longest access-token lifetime is 60 minutes, plus leeway).
-const REMEMBER_AFTER_END_SECS: i64 = 3600 + 120;
 
 /// Revoked sessions and minimum token versions.
 #[derive(Debug, Default)]
@@ -91,34 +88,31 @@ impl Revocations {
             .last_seq
     }
 
-    /// Whether a verified token has been revoked.
+    /// Whether a verified token has been revoked (the rule is `tessera-verify`'s
+    /// [`revokes`], shared with resource servers).
     pub fn is_revoked(&self, claims: &Claims) -> bool {
         let state = self
             .state
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if claims
-            .sid
-            .as_deref()
-            .is_some_and(|sid| state.sessions.contains_key(sid))
-        {
-            return true;
-        }
-        match state.versions.get(&claims.sub) {
-            Some(min) => token_version(claims) < *min,
-            None => false,
-        }
+        revokes(
+            claims,
+            |sid| state.sessions.contains_key(sid),
+            state.versions.get(&claims.sub).copied(),
+        )
     }
 
-    /// Forgets session revocations that no token can need any more.
-    pub fn prune(&self, now: i64) {
+    /// Forgets session revocations that no token can need any more: those of sessions that
+    /// ended more than `keep_secs` before `now` (the timeline's
+    /// [`feed_window`](crate::timeline::Timeline::feed_window)).
+    pub fn prune(&self, now: i64, keep_secs: i64) {
         let mut state = self
             .state
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         state
             .sessions
-            .retain(|_, end| end.saturating_add(REMEMBER_AFTER_END_SECS) > now);
+            .retain(|_, end| end.saturating_add(keep_secs) > now);
     }
 
     /// How many revocations the view holds (sessions, users), for metrics and tests.
@@ -129,15 +123,6 @@ impl Revocations {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         (state.sessions.len(), state.versions.len())
     }
-}
-
-/// The token's `ver` claim (0 when absent).
-pub fn token_version(claims: &Claims) -> i64 {
-    claims
-        .extra
-        .get("ver")
-        .and_then(serde_json::Value::as_i64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -218,9 +203,9 @@ mod tests {
             }],
             last_seq: 1,
         });
-        view.prune(1000 + REMEMBER_AFTER_END_SECS - 1);
+        view.prune(1000 + 1500 - 1, 1500);
         assert!(view.is_revoked(&claims("u", "s", 0)));
-        view.prune(1000 + REMEMBER_AFTER_END_SECS);
+        view.prune(1000 + 1500, 1500);
         assert!(!view.is_revoked(&claims("u", "s", 0)));
     }
 }

@@ -16,6 +16,7 @@ use zeroize::Zeroizing;
 use crate::domain::{SessionId, UserId};
 use crate::error::{RandomError, SigningError};
 use crate::keys::keyring::{CurrentKeys, RefreshKey};
+use crate::timeline::Timeline;
 
 /// The `client_id` of tokens issued to the first-party API.
 pub const FIRST_PARTY_CLIENT_ID: &str = "tessera";
@@ -96,6 +97,11 @@ impl TokenIssuer {
     /// The access-token lifetime.
     pub fn ttl(&self) -> Duration {
         self.ttl
+    }
+
+    /// The delays that follow from this issuer's token lifetime.
+    pub fn timeline(&self) -> Timeline {
+        Timeline::new(self.ttl)
     }
 
     /// Issues an access token at `now` (Unix seconds).

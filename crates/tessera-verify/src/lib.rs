@@ -128,8 +128,10 @@ pub use key::VerificationKey;
 pub use verifier::{Verifier, VerifierBuilder};
 
 #[cfg(feature = "jwks-fetch")]
+pub use clock::NowFn;
+#[cfg(feature = "jwks-fetch")]
 pub use fetch::RemoteError;
 #[cfg(feature = "jwks-fetch")]
-pub use remote::{NowFn, RemoteVerifier, RemoteVerifierBuilder};
+pub use remote::{RemoteVerifier, RemoteVerifierBuilder};
 #[cfg(feature = "jwks-fetch")]
 pub use revocation_feed::{RevocationFeed, RevocationFeedConfig};

@@ -24,15 +24,12 @@ use reqwest::Url;
 use serde::Deserialize;
 
 use crate::claims::Claims;
-use crate::clock;
+use crate::clock::{self, NowFn};
 use crate::error::VerifyError;
 use crate::fetch::{self, Fetched, RemoteError};
 use crate::jwk::JwkSet;
 use crate::revocation_feed::{RevocationFeed, RevocationFeedConfig};
 use crate::verifier::{DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, Verifier};
-
-/// A source of the current time, so tests can pin it. Defaults to the wall clock.
-pub type NowFn = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// Default for [`RemoteVerifierBuilder::unknown_kid_interval`]: 60 s.
 pub const DEFAULT_UNKNOWN_KID_INTERVAL: Duration = Duration::from_secs(60);

@@ -108,16 +108,11 @@ impl RevocationList {
 
     /// Whether verified `claims` belong to a revoked session or carry a stale token version.
     pub fn is_revoked(&self, claims: &Claims) -> bool {
-        if claims
-            .sid
-            .as_deref()
-            .is_some_and(|sid| self.sessions.contains_key(sid))
-        {
-            return true;
-        }
-        self.users
-            .get(&claims.sub)
-            .is_some_and(|(min, _)| token_version(claims) < *min)
+        revokes(
+            claims,
+            |sid| self.sessions.contains_key(sid),
+            self.users.get(&claims.sub).map(|(min, _)| *min),
+        )
     }
 
     /// How many (sessions, users) the list holds.
@@ -129,6 +124,19 @@ impl RevocationList {
     pub fn is_empty(&self) -> bool {
         self.sessions.is_empty() && self.users.is_empty()
     }
+}
+
+/// The revocation rule, shared by [`RevocationList`] and the server's own view so the two
+/// cannot differ: verified `claims` are revoked when their session (`sid`) is one that
+/// `session_revoked` names, or when their [`token_version`] is below `min_version`, the
+/// lowest version still valid for their user (`None`: no version was raised).
+pub fn revokes(
+    claims: &Claims,
+    session_revoked: impl FnOnce(&str) -> bool,
+    min_version: Option<i64>,
+) -> bool {
+    claims.sid.as_deref().is_some_and(session_revoked)
+        || min_version.is_some_and(|min| token_version(claims) < min)
 }
 
 /// The token's `ver` claim: its user's token version when it was issued (0 when absent).

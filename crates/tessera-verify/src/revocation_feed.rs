@@ -17,9 +17,9 @@ use reqwest::Url;
 use zeroize::Zeroizing;
 
 use crate::claims::Claims;
+use crate::clock::NowFn;
 use crate::error::VerifyError;
 use crate::fetch::{self, Fetched, RemoteError};
-use crate::remote::NowFn;
 use crate::revocation::{FeedPage, MAX_POLL_INTERVAL, MIN_POLL_INTERVAL, RevocationList};
 
 /// Default poll interval: 10 s.

@@ -33,11 +33,8 @@ use crate::keys::keyring::{CsrfKey, MasterKey, RefreshKey};
 use crate::revocation::Revocations;
 use crate::store::{NewSession, Session, Store, User};
 use crate::text::truncate;
+use crate::timeline::Timeline;
 use crate::token::{AccessToken, FIRST_PARTY_CLIENT_ID, Grant, RefreshToken, TokenIssuer};
-
-/// How long the revocation feed keeps entries (instances poll it every fraction of a second;
-/// a day leaves ample room for one that was paused).
-pub const FEED_RETENTION_SECS: i64 = 24 * 3600;
 
 const MAX_USER_AGENT: usize = 256;
 
@@ -233,13 +230,14 @@ impl Sessions {
     /// Deletes expired sessions and old feed entries, and forgets revocations no token needs
     /// (the session part of the periodic sweep). Returns how many sessions went.
     pub(crate) async fn sweep(&self, now: i64) -> Result<u64, AuthError> {
-        // Keep a session's row an hour past its end, so a revocation stays visible to an
-        // instance that starts while an access token of that session could still be valid.
+        // Keep a session's row past its end for as long as an access token of it could still
+        // be accepted, so a revocation stays visible to an instance that starts meanwhile.
+        let keep = secs(self.issuer.timeline().feed_window());
         let deleted = self
             .store()
-            .sweep(now.saturating_sub(3600 + 120), FEED_RETENTION_SECS)
+            .sweep(now.saturating_sub(keep), secs(Timeline::FEED_RETENTION))
             .await?;
-        self.revocations.prune(now);
+        self.revocations.prune(now, keep);
         Ok(deleted)
     }
 }

@@ -273,6 +273,12 @@ impl Settings {
         Ok(())
     }
 
+    /// The delays that follow from the access-token lifetime (key publish-ahead and
+    /// retirement, the revocation feed's window, the JWKS cache lifetime, key reloads).
+    pub fn timeline(&self) -> tessera_core::timeline::Timeline {
+        tessera_core::timeline::Timeline::new(self.access_token_ttl)
+    }
+
     /// The session and registration rules for the use cases.
     pub fn auth_policy(&self) -> tessera_core::auth::AuthPolicy {
         tessera_core::auth::AuthPolicy {

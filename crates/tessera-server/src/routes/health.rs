@@ -13,7 +13,7 @@ use crate::state::AppState;
     path = "/healthz",
     operation_id = "healthz",
     tag = "operations",
-    responses((status = 200, description = "`{\"status\":\"ok\"}`", body = super::openapi::StatusSchema))
+    responses((status = 200, description = "`{\"status\":\"ok\"}`", body = super::schemas::StatusSchema))
 )]
 pub(super) async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
@@ -26,7 +26,7 @@ pub(super) async fn healthz() -> Json<Value> {
     operation_id = "readyz",
     tag = "operations",
     responses(
-        (status = 200, description = "`{\"status\":\"ready\"}`", body = super::openapi::StatusSchema),
+        (status = 200, description = "`{\"status\":\"ready\"}`", body = super::schemas::StatusSchema),
         (status = 503, description = "`temporarily_unavailable`: the database does not answer", body = crate::error::Body<'static>,
             headers(("Retry-After" = u64, description = "seconds to wait"))),
     )

@@ -6,9 +6,8 @@ mod auth;
 mod health;
 mod openapi;
 pub(crate) mod revocations;
+mod schemas;
 mod well_known;
-
-pub(crate) use well_known::JWKS_MAX_AGE_SECS;
 
 use axum::Router;
 use axum::routing::{delete, get, post};

@@ -14,7 +14,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Extension;
 use axum::Router;
@@ -28,8 +27,7 @@ use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use tessera_core::store::RevocationEvent;
-use tessera_verify::revocation::{FeedPage, MAX_POLL_INTERVAL, RevokedSession, UserVersion};
-use tessera_verify::verifier::MAX_LEEWAY;
+use tessera_verify::revocation::{FeedPage, RevokedSession, UserVersion};
 
 use crate::config::{ResourceServer, Settings};
 use crate::error::ApiError;
@@ -51,18 +49,12 @@ pub(super) struct FeedAccess {
 pub(crate) fn router(settings: &Settings) -> Router<AppState> {
     let access = FeedAccess {
         servers: settings.resource_servers.clone(),
-        window_secs: window(settings.access_token_ttl()).as_secs(),
+        window_secs: settings.timeline().feed_window().as_secs(),
     };
     Router::new()
         .route("/auth/revocations", get(feed))
         .method_not_allowed_fallback(super::method_not_allowed)
         .route_layer(Extension(Arc::new(access)))
-}
-
-/// How long an entry stays in the feed: no token it concerns can be accepted after that by
-/// a verifier with the largest leeway, polling at the largest interval.
-pub(crate) fn window(access_token_ttl: Duration) -> Duration {
-    access_token_ttl + MAX_LEEWAY + MAX_POLL_INTERVAL
 }
 
 /// The revocation feed for resource servers.
@@ -77,7 +69,7 @@ pub(crate) fn window(access_token_ttl: Duration) -> Duration {
     ),
     security(("resource_server" = [])),
     responses(
-        (status = 200, description = "Revocations after the cursor", body = super::openapi::FeedPageSchema,
+        (status = 200, description = "Revocations after the cursor", body = super::schemas::FeedPageSchema,
             headers(("ETag" = String, description = "strong validator of the answer"))),
         (status = 304, description = "Unchanged since the `If-None-Match` ETag"),
         (status = 400, description = "`invalid_request`: `since` is not a cursor", body = crate::error::Body<'static>),
@@ -245,13 +237,5 @@ mod tests {
         assert!(authenticate(&servers, &headers(basic("billing", secret))).is_none());
         assert!(authenticate(&servers, &headers(format!("Bearer {secret}"))).is_none());
         assert!(authenticate(&servers, &HeaderMap::new()).is_none());
-    }
-
-    #[test]
-    fn the_window_covers_the_token_lifetime_leeway_and_poll_interval() {
-        assert_eq!(
-            window(Duration::from_secs(600)),
-            Duration::from_secs(600 + 600 + 300)
-        );
     }
 }

@@ -6,15 +6,18 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use tessera_core::timeline::Timeline;
+
 use crate::state::AppState;
 
-/// How long verifiers may cache the key set (10 minutes); key rotation publishes new keys at
-/// least this long before they sign.
-pub(crate) const JWKS_MAX_AGE_SECS: u64 = 600;
-
+/// How long verifiers may cache the key set ([`Timeline::JWKS_MAX_AGE`]); key rotation
+/// publishes new keys at least this long before they sign.
 fn cache_control() -> HeaderValue {
-    HeaderValue::from_str(&format!("public, max-age={JWKS_MAX_AGE_SECS}"))
-        .unwrap_or(HeaderValue::from_static("no-cache"))
+    HeaderValue::from_str(&format!(
+        "public, max-age={}",
+        Timeline::JWKS_MAX_AGE.as_secs()
+    ))
+    .unwrap_or(HeaderValue::from_static("no-cache"))
 }
 
 /// The public signing keys (JWK Set).
@@ -26,7 +29,7 @@ fn cache_control() -> HeaderValue {
     params(("If-None-Match" = Option<String>, Header, description = "an `ETag` of an earlier answer: 304 when unchanged")),
     responses(
         (status = 200, description = "The published keys", content_type = "application/jwk-set+json",
-            body = super::openapi::JwkSetSchema,
+            body = super::schemas::JwkSetSchema,
             headers(("ETag" = String, description = "strong validator"), ("Cache-Control" = String, description = "`public, max-age=600`"))),
         (status = 304, description = "Unchanged since the `If-None-Match` ETag"),
     )
@@ -67,7 +70,7 @@ pub(super) async fn jwks(State(state): State<AppState>, headers: HeaderMap) -> R
     path = "/.well-known/openid-configuration",
     operation_id = "discovery",
     tag = "discovery",
-    responses((status = 200, description = "Issuer metadata", body = super::openapi::DiscoverySchema,
+    responses((status = 200, description = "Issuer metadata", body = super::schemas::DiscoverySchema,
         headers(("Cache-Control" = String, description = "`public, max-age=600`"))))
 )]
 pub(super) async fn discovery(State(state): State<AppState>) -> impl IntoResponse {

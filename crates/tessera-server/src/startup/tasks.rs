@@ -4,16 +4,13 @@
 
 use std::time::Duration;
 
+use tessera_core::timeline::Timeline;
+
 use crate::state::{AppState, Published};
 
 /// How often the revocation feed is read. The feed query is an indexed range scan that
 /// usually returns nothing, and a quarter second keeps propagation well within a second.
 pub(crate) const FEED_POLL: Duration = Duration::from_millis(250);
-
-/// How often keys are reloaded from the store (and the rotation schedule checked). The key
-/// timeline adds this to its delays, so a key published by another instance reaches this
-/// one's JWKS well before it signs.
-pub(crate) const KEY_RELOAD: Duration = Duration::from_secs(30);
 
 /// How often expired sessions are deleted.
 pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(600);
@@ -28,7 +25,9 @@ pub(crate) async fn run(state: AppState) {
         interval
     };
     let mut poll = every(FEED_POLL);
-    let mut keys = every(KEY_RELOAD);
+    // Keys: the timeline adds the reload interval to its delays, so a key published by
+    // another instance reaches this one's JWKS well before it signs.
+    let mut keys = every(Timeline::KEY_RELOAD);
     let mut sweep = every(SWEEP_EVERY);
     loop {
         tokio::select! {
