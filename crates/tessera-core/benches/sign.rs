@@ -4,6 +4,7 @@
 //! See BENCHMARKS.md.
 //!
 //! Run: `cargo bench -p tessera-core --bench sign -- --warm-up-time 1 --measurement-time 3`
+#![allow(clippy::too_many_lines)] // a test or benchmark reads top to bottom; no length limit
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

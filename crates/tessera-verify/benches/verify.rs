@@ -4,6 +4,7 @@
 //! aws-lc-rs signature check on the same key, parsed once. See BENCHMARKS.md.
 //!
 //! Run: `cargo bench -p tessera-verify --bench verify -- --warm-up-time 1 --measurement-time 3`
+#![allow(clippy::too_many_lines)] // a test or benchmark reads top to bottom; no length limit
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

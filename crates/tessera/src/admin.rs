@@ -1,6 +1,7 @@
 //! The administration commands: users, roles, keys, migrations. They talk to the database
 //! directly, so they work whether or not a server is running on it.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
@@ -11,6 +12,7 @@ use tessera_core::clock::{Clock, SystemClock};
 use tessera_core::domain::{Permission, RoleName};
 use tessera_core::keys::import::{ImportedKey, import_key};
 use tessera_core::keys::keyring::MasterKey;
+use tessera_core::keys::rotation::KeyManager;
 use tessera_core::keys::signing::Algorithm;
 use tessera_core::store::{Role, Store, StoreError, User};
 use tessera_server::config::Settings;
@@ -53,14 +55,7 @@ fn user_json(u: &User) -> serde_json::Value {
 fn print_user(u: &User) {
     println!("id:       {}", u.id);
     println!("username: {}", u.username);
-    println!(
-        "roles:    {}",
-        if u.roles.is_empty() {
-            "-".to_owned()
-        } else {
-            u.roles.join(", ")
-        }
-    );
+    println!("roles:    {}", roles_text(u));
     println!(
         "status:   {}",
         if u.disabled { "disabled" } else { "enabled" }
@@ -88,27 +83,7 @@ pub(crate) async fn user(settings: Settings, action: UserAction) -> anyhow::Resu
                 .context("cannot add the user")?;
             println!("created user {} ({})", user.username, user.id);
         }
-        UserAction::List { json } => {
-            let users = store.list_users().await?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::Value::Array(users.iter().map(user_json).collect())
-                );
-            } else {
-                println!("{:<32} {:<36} {:<9} ROLES", "USERNAME", "ID", "STATUS");
-                for u in &users {
-                    let status = if u.disabled { "disabled" } else { "enabled" };
-                    println!(
-                        "{:<32} {:<36} {:<9} {}",
-                        u.username,
-                        u.id,
-                        status,
-                        u.roles.join(",")
-                    );
-                }
-            }
-        }
+        UserAction::List { json } => print_users(&store.list_users().await?, json),
         UserAction::Show { username, json } => {
             let user = accounts
                 .find(&username)
@@ -151,18 +126,41 @@ pub(crate) async fn user(settings: Settings, action: UserAction) -> anyhow::Resu
                 .set_roles(&username, &roles)
                 .await
                 .context("cannot set the roles")?;
-            println!(
-                "{}: roles {}",
-                user.username,
-                if user.roles.is_empty() {
-                    "-".to_owned()
-                } else {
-                    user.roles.join(", ")
-                }
-            );
+            println!("{}: roles {}", user.username, roles_text(&user));
         }
     }
     Ok(())
+}
+
+/// `tessera user list`: a table, or a JSON array with `--json`.
+fn print_users(users: &[User], json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::Value::Array(users.iter().map(user_json).collect())
+        );
+        return;
+    }
+    println!("{:<32} {:<36} {:<9} ROLES", "USERNAME", "ID", "STATUS");
+    for u in users {
+        let status = if u.disabled { "disabled" } else { "enabled" };
+        println!(
+            "{:<32} {:<36} {:<9} {}",
+            u.username,
+            u.id,
+            status,
+            u.roles.join(",")
+        );
+    }
+}
+
+/// A user's roles for a person to read: `-` when there are none.
+fn roles_text(user: &User) -> String {
+    if user.roles.is_empty() {
+        "-".to_owned()
+    } else {
+        user.roles.join(", ")
+    }
 }
 
 /// Who the audit log says made an administrative change: `cli:` and the operating-system
@@ -258,41 +256,7 @@ pub(crate) async fn keys(settings: Settings, action: KeysAction) -> anyhow::Resu
     }
     let store = open(&settings).await?;
     match action {
-        KeysAction::List { json, all } => {
-            let mut keys = store.signing_keys().await?;
-            if all {
-                keys.extend(store.retired_signing_keys().await?);
-                keys.sort_by_key(|k| k.generation);
-            }
-            if json {
-                let list: Vec<_> = keys
-                    .iter()
-                    .map(|k| {
-                        json!({
-                            "kid": k.kid, "alg": k.alg.as_str(), "status": k.status.as_str(),
-                            "created_at": k.created_at, "activates_at": k.activates_at, "retire_after": k.retire_after,
-                        })
-                    })
-                    .collect();
-                println!("{}", serde_json::Value::Array(list));
-            } else {
-                println!(
-                    "{:<45} {:<6} {:<9} {:<12} {:<12} RETIRES",
-                    "KID", "ALG", "STATUS", "PUBLISHED", "SIGNS FROM"
-                );
-                for k in &keys {
-                    let retires = k.retire_after.map_or("-".to_owned(), |t| t.to_string());
-                    println!(
-                        "{:<45} {:<6} {:<9} {:<12} {:<12} {retires}",
-                        k.kid,
-                        k.alg.as_str(),
-                        k.status.as_str(),
-                        k.created_at,
-                        k.activates_at
-                    );
-                }
-            }
-        }
+        KeysAction::List { json, all } => list_keys(store.as_ref(), json, all).await?,
         KeysAction::Rotate { now } => {
             let manager = startup::key_manager(&settings, store)?.with_operator(operator());
             let key = manager.rotate(now).await.context("cannot rotate")?;
@@ -322,61 +286,115 @@ pub(crate) async fn keys(settings: Settings, action: KeysAction) -> anyhow::Resu
             kid,
             now,
         } => {
-            let alg = alg
-                .map(|a| {
-                    a.parse::<Algorithm>()
-                        .map_err(|_| anyhow::anyhow!("unknown algorithm '{a}'"))
-                })
-                .transpose()?;
-            let input = Zeroizing::new(
-                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?,
-            );
-            let key = import_key(&input, alg, kid).context("cannot import the key")?;
             let manager = startup::key_manager(&settings, store)?.with_operator(operator());
-            match key {
-                ImportedKey::Private(key) => {
-                    let stored = manager
-                        .import(*key, now)
-                        .await
-                        .context("cannot import the key")?;
-                    println!(
-                        "imported {} ({}); it signs from {} (unix seconds)",
-                        stored.kid, stored.alg, stored.activates_at
-                    );
-                }
-                ImportedKey::Public(jwk) => {
-                    let stored = manager
-                        .import_public(&jwk)
-                        .await
-                        .context("cannot import the key")?;
-                    let until = stored.retire_after.unwrap_or_default();
-                    println!(
-                        "imported public key {} ({}); it verifies, never signs, and is published until {until} (unix seconds)",
-                        stored.kid, stored.alg
-                    );
-                }
-            }
+            import_key_file(&manager, &file, alg, kid, now).await?;
         }
-        KeysAction::ExportPublic { kid } => {
-            let mut keys: Vec<serde_json::Value> = Vec::new();
-            for k in store.signing_keys().await? {
-                if let Some(jwk) = &k.public_jwk
-                    && kid.as_deref().is_none_or(|wanted| wanted == k.kid)
-                {
-                    keys.push(serde_json::from_str(jwk).context("a stored public key is corrupt")?);
-                }
-            }
-            match kid {
-                Some(kid) => {
-                    let jwk = keys
-                        .pop()
-                        .with_context(|| format!("no published public key '{kid}'"))?;
-                    println!("{jwk}");
-                }
-                None => println!("{}", json!({ "keys": keys })),
-            }
-        }
+        KeysAction::ExportPublic { kid } => export_public(store.as_ref(), kid).await?,
         KeysAction::GenerateSecret { .. } | KeysAction::GenerateMasterKey => {}
+    }
+    Ok(())
+}
+
+/// `tessera keys list [--all] [--json]`.
+async fn list_keys(store: &dyn Store, json: bool, all: bool) -> anyhow::Result<()> {
+    let mut keys = store.signing_keys().await?;
+    if all {
+        keys.extend(store.retired_signing_keys().await?);
+        keys.sort_by_key(|k| k.generation);
+    }
+    if json {
+        let list: Vec<_> = keys
+            .iter()
+            .map(|k| {
+                json!({
+                    "kid": k.kid, "alg": k.alg.as_str(), "status": k.status.as_str(),
+                    "created_at": k.created_at, "activates_at": k.activates_at, "retire_after": k.retire_after,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(list));
+        return Ok(());
+    }
+    println!(
+        "{:<45} {:<6} {:<9} {:<12} {:<12} RETIRES",
+        "KID", "ALG", "STATUS", "PUBLISHED", "SIGNS FROM"
+    );
+    for k in &keys {
+        let retires = k.retire_after.map_or("-".to_owned(), |t| t.to_string());
+        println!(
+            "{:<45} {:<6} {:<9} {:<12} {:<12} {retires}",
+            k.kid,
+            k.alg.as_str(),
+            k.status.as_str(),
+            k.created_at,
+            k.activates_at
+        );
+    }
+    Ok(())
+}
+
+/// `tessera keys import FILE [--alg A] [--kid K] [--now]`: a private key signs (from now or
+/// after publish-ahead), a public JWK only verifies.
+async fn import_key_file(
+    manager: &KeyManager,
+    file: &Path,
+    alg: Option<String>,
+    kid: Option<String>,
+    now: bool,
+) -> anyhow::Result<()> {
+    let alg = alg
+        .map(|a| {
+            a.parse::<Algorithm>()
+                .map_err(|_| anyhow::anyhow!("unknown algorithm '{a}'"))
+        })
+        .transpose()?;
+    let input = Zeroizing::new(
+        std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?,
+    );
+    match import_key(&input, alg, kid).context("cannot import the key")? {
+        ImportedKey::Private(key) => {
+            let stored = manager
+                .import(*key, now)
+                .await
+                .context("cannot import the key")?;
+            println!(
+                "imported {} ({}); it signs from {} (unix seconds)",
+                stored.kid, stored.alg, stored.activates_at
+            );
+        }
+        ImportedKey::Public(jwk) => {
+            let stored = manager
+                .import_public(&jwk)
+                .await
+                .context("cannot import the key")?;
+            let until = stored.retire_after.unwrap_or_default();
+            println!(
+                "imported public key {} ({}); it verifies, never signs, and is published until {until} (unix seconds)",
+                stored.kid, stored.alg
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `tessera keys export-public [--kid K]`: one JWK, or the JWK Set of every published key.
+async fn export_public(store: &dyn Store, kid: Option<String>) -> anyhow::Result<()> {
+    let mut keys: Vec<serde_json::Value> = Vec::new();
+    for k in store.signing_keys().await? {
+        if let Some(jwk) = &k.public_jwk
+            && kid.as_deref().is_none_or(|wanted| wanted == k.kid)
+        {
+            keys.push(serde_json::from_str(jwk).context("a stored public key is corrupt")?);
+        }
+    }
+    match kid {
+        Some(kid) => {
+            let jwk = keys
+                .pop()
+                .with_context(|| format!("no published public key '{kid}'"))?;
+            println!("{jwk}");
+        }
+        None => println!("{}", json!({ "keys": keys })),
     }
     Ok(())
 }

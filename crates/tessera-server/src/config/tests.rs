@@ -1,4 +1,5 @@
 //! Loading, precedence and refusals, through the same path `Settings::load` takes.
+#![allow(clippy::too_many_lines)] // table-driven tests read top to bottom
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

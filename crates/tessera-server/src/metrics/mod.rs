@@ -30,7 +30,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::{Registry, Unit};
+use prometheus_client::registry::{Metric, Registry, Unit};
 use tessera_core::audit::{AuditEvent, AuditObserver};
 use tessera_core::password::{PasswordHasher, WaitObserver};
 
@@ -107,100 +107,123 @@ fn latency_histogram() -> Histogram {
     Histogram::new(LATENCY_BUCKETS)
 }
 
+/// A metric's name, help text and unit.
+struct Desc(&'static str, &'static str, Option<Unit>);
+
+/// Name, help text and unit of each metric, in the order `/metrics` lists them.
+const REQUESTS: Desc = Desc(
+    "tessera_http_requests",
+    "HTTP requests answered on the public port, by matched route template, method and status",
+    None,
+);
+const REQUEST_DURATION: Desc = Desc(
+    "tessera_http_request_duration",
+    "Time from a request's headers to its answer, by matched route template and method",
+    Some(Unit::Seconds),
+);
+const LOGINS: Desc = Desc(
+    "tessera_logins",
+    "Password logins (POST /auth/login) by outcome",
+    None,
+);
+const REFRESHES: Desc = Desc(
+    "tessera_refreshes",
+    "Refresh-token exchanges (POST /auth/refresh) by outcome",
+    None,
+);
+const REUSE_DETECTED: Desc = Desc(
+    "tessera_refresh_reuse_detected",
+    "Rotated refresh tokens presented again after the grace window (the session is revoked)",
+    None,
+);
+const LOCKOUTS: Desc = Desc(
+    "tessera_lockouts",
+    "Failed logins that started a login-throttle lockout",
+    None,
+);
+const AUDIT_EVENTS: Desc = Desc(
+    "tessera_audit_events",
+    "Audit-log events recorded by this instance, by event name",
+    None,
+);
+const HASH_QUEUE_DEPTH: Desc = Desc(
+    "tessera_password_hash_queue_depth",
+    "Argon2 calls waiting for a worker now",
+    None,
+);
+const HASH_WAIT: Desc = Desc(
+    "tessera_password_hash_wait",
+    "Time an Argon2 call waited for a worker (zero when one was free)",
+    Some(Unit::Seconds),
+);
+const POOL_CONNECTIONS: Desc = Desc(
+    "tessera_db_pool_connections",
+    "Open database connections by state (idle, in_use)",
+    None,
+);
+const POOL_MAX: Desc = Desc(
+    "tessera_db_pool_max_connections",
+    "Most connections the database pool opens",
+    None,
+);
+const KEY_AGE: Desc = Desc(
+    "tessera_signing_key_age",
+    "Seconds since each published signing key became active (negative: a published next key not active yet)",
+    Some(Unit::Seconds),
+);
+
+/// Registers `metric` as `desc` says and returns the handle to update.
+fn registered<M: Metric + Clone>(registry: &mut Registry, desc: &Desc, metric: M) -> M {
+    let Desc(name, help, unit) = desc;
+    match unit {
+        Some(unit) => registry.register_with_unit(*name, *help, unit.clone(), metric.clone()),
+        None => registry.register(*name, *help, metric.clone()),
+    }
+    metric
+}
+
 impl Metrics {
     /// A registry with every metric at zero.
     pub fn new() -> Self {
-        let mut registry = Registry::default();
-        let requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
-            "tessera_http_requests",
-            "HTTP requests answered on the public port, by matched route template, method and status",
-            requests.clone(),
-        );
-        let request_duration: HistogramFamily<RouteLabels> =
-            Family::new_with_constructor(latency_histogram);
-        registry.register_with_unit(
-            "tessera_http_request_duration",
-            "Time from a request's headers to its answer, by matched route template and method",
-            Unit::Seconds,
-            request_duration.clone(),
-        );
-        let logins = Family::<OutcomeLabels, Counter>::default();
-        registry.register(
-            "tessera_logins",
-            "Password logins (POST /auth/login) by outcome",
-            logins.clone(),
-        );
-        let refreshes = Family::<OutcomeLabels, Counter>::default();
-        registry.register(
-            "tessera_refreshes",
-            "Refresh-token exchanges (POST /auth/refresh) by outcome",
-            refreshes.clone(),
-        );
-        let reuse_detected = Counter::default();
-        registry.register(
-            "tessera_refresh_reuse_detected",
-            "Rotated refresh tokens presented again after the grace window (the session is revoked)",
-            reuse_detected.clone(),
-        );
-        let lockouts = Counter::default();
-        registry.register(
-            "tessera_lockouts",
-            "Failed logins that started a login-throttle lockout",
-            lockouts.clone(),
-        );
-        let audit_events = Family::<EventLabels, Counter>::default();
-        registry.register(
-            "tessera_audit_events",
-            "Audit-log events recorded by this instance, by event name",
-            audit_events.clone(),
-        );
-        let hash_queue_depth = Gauge::default();
-        registry.register(
-            "tessera_password_hash_queue_depth",
-            "Argon2 calls waiting for a worker now",
-            hash_queue_depth.clone(),
-        );
-        let hash_wait = Histogram::new(exponential_buckets(0.001, 2.0, 14));
-        registry.register_with_unit(
-            "tessera_password_hash_wait",
-            "Time an Argon2 call waited for a worker (zero when one was free)",
-            Unit::Seconds,
-            hash_wait.clone(),
-        );
-        let pool_connections = Family::<StateLabels, Gauge>::default();
-        registry.register(
-            "tessera_db_pool_connections",
-            "Open database connections by state (idle, in_use)",
-            pool_connections.clone(),
-        );
-        let pool_max = Gauge::default();
-        registry.register(
-            "tessera_db_pool_max_connections",
-            "Most connections the database pool opens",
-            pool_max.clone(),
-        );
-        let key_age = Family::<KidLabels, Gauge>::default();
-        registry.register_with_unit(
-            "tessera_signing_key_age",
-            "Seconds since each published signing key became active (negative: a published next key not active yet)",
-            Unit::Seconds,
-            key_age.clone(),
-        );
+        let mut r = Registry::default();
         Self {
-            registry,
-            requests,
-            request_duration,
-            logins,
-            refreshes,
-            reuse_detected,
-            lockouts,
-            audit_events,
-            hash_queue_depth,
-            hash_wait,
-            pool_connections,
-            pool_max,
-            key_age,
+            requests: registered(
+                &mut r,
+                &REQUESTS,
+                Family::<RequestLabels, Counter>::default(),
+            ),
+            request_duration: registered(
+                &mut r,
+                &REQUEST_DURATION,
+                Family::new_with_constructor(latency_histogram),
+            ),
+            logins: registered(&mut r, &LOGINS, Family::<OutcomeLabels, Counter>::default()),
+            refreshes: registered(
+                &mut r,
+                &REFRESHES,
+                Family::<OutcomeLabels, Counter>::default(),
+            ),
+            reuse_detected: registered(&mut r, &REUSE_DETECTED, Counter::default()),
+            lockouts: registered(&mut r, &LOCKOUTS, Counter::default()),
+            audit_events: registered(
+                &mut r,
+                &AUDIT_EVENTS,
+                Family::<EventLabels, Counter>::default(),
+            ),
+            hash_queue_depth: registered(&mut r, &HASH_QUEUE_DEPTH, Gauge::default()),
+            hash_wait: registered(
+                &mut r,
+                &HASH_WAIT,
+                Histogram::new(exponential_buckets(0.001, 2.0, 14)),
+            ),
+            pool_connections: registered(
+                &mut r,
+                &POOL_CONNECTIONS,
+                Family::<StateLabels, Gauge>::default(),
+            ),
+            pool_max: registered(&mut r, &POOL_MAX, Gauge::default()),
+            key_age: registered(&mut r, &KEY_AGE, Family::<KidLabels, Gauge>::default()),
+            registry: r,
         }
     }
 

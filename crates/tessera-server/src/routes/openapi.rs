@@ -246,34 +246,7 @@ fn strip_null(schema: &mut Value) {
 
 /// The links of the session life cycle: register → login → me / sessions / refresh / logout.
 fn add_links(doc: &mut Value) {
-    let bearer = "Bearer {$response.body#/access_token}";
-    let token_links = json!({
-        "me": {
-            "operationId": "me",
-            "parameters": {"header.Authorization": bearer},
-            "description": "Who the new access token belongs to"
-        },
-        "list_sessions": {
-            "operationId": "list_sessions",
-            "parameters": {"header.Authorization": bearer},
-            "description": "The sessions of the signed-in user"
-        },
-        "refresh": {
-            "operationId": "refresh",
-            "requestBody": {"refresh_token": "$response.body#/refresh_token"},
-            "description": "Rotate the refresh token"
-        },
-        "logout": {
-            "operationId": "logout",
-            "requestBody": {"refresh_token": "$response.body#/refresh_token"},
-            "description": "End the session"
-        },
-        "logout_all": {
-            "operationId": "logout_all",
-            "parameters": {"header.Authorization": bearer},
-            "description": "End every session of the user"
-        }
-    });
+    let token_links = token_links();
     let links = [
         (
             "/auth/register",
@@ -331,6 +304,38 @@ fn add_links(doc: &mut Value) {
             response.insert("links".into(), link);
         }
     }
+}
+
+/// What the answer of a login or a refresh leads to.
+fn token_links() -> Value {
+    let bearer = "Bearer {$response.body#/access_token}";
+    json!({
+        "me": {
+            "operationId": "me",
+            "parameters": {"header.Authorization": bearer},
+            "description": "Who the new access token belongs to"
+        },
+        "list_sessions": {
+            "operationId": "list_sessions",
+            "parameters": {"header.Authorization": bearer},
+            "description": "The sessions of the signed-in user"
+        },
+        "refresh": {
+            "operationId": "refresh",
+            "requestBody": {"refresh_token": "$response.body#/refresh_token"},
+            "description": "Rotate the refresh token"
+        },
+        "logout": {
+            "operationId": "logout",
+            "requestBody": {"refresh_token": "$response.body#/refresh_token"},
+            "description": "End the session"
+        },
+        "logout_all": {
+            "operationId": "logout_all",
+            "parameters": {"header.Authorization": bearer},
+            "description": "End every session of the user"
+        }
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! HTTP integration tests: the real server on port 0 over a fresh database per test. Every
 //! scenario is written once and runs on SQLite and on PostgreSQL (`backend_tests!`); the
 //! PostgreSQL runs need `TESSERA_TEST_DATABASE_URL` (CI sets it).
+#![allow(clippy::too_many_lines)] // a test or benchmark reads top to bottom; no length limit
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

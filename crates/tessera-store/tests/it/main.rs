@@ -2,6 +2,7 @@
 //! `SqliteStore` and `PgStore` (`backend_tests!`), so that the backends cannot drift apart.
 //! PostgreSQL tests need `TESSERA_TEST_DATABASE_URL` (CI sets it) and get a fresh database
 //! each, dropped when they pass.
+#![allow(clippy::too_many_lines)] // a test or benchmark reads top to bottom; no length limit
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

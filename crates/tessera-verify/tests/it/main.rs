@@ -1,5 +1,6 @@
 //! Integration tests of tessera-verify, one binary (STYLE.md): RFC vectors, the mandatory
 //! negatives, claim checks at the leeway edges, key import, and property tests.
+#![allow(clippy::too_many_lines)] // a test or benchmark reads top to bottom; no length limit
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

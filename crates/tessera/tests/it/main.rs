@@ -1,4 +1,5 @@
 //! CLI tests through the built binary (`CARGO_BIN_EXE_tessera`).
+#![allow(clippy::too_many_lines)] // a test or benchmark reads top to bottom; no length limit
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
