@@ -6,9 +6,12 @@
 //! verification path). Status codes live only in [`error`].
 //!
 //! # Layout
-//! - [`config`]: typed, layered settings (file, `TESSERA_*` environment, flags).
-//! - [`startup`]: `App::build`, `port`, `run_until_stopped`, shared by `serve` and the tests.
-//! - `routes/`: one file per route group.
+//! - [`config`]: typed, layered settings (file, `TESSERA_*` environment, flags), each setting
+//!   declared once (`config/declared.rs`) and its layers, env table and checks derived.
+//! - [`startup`]: `App::build`, `port`, `run_until_stopped`, shared by `serve` and the tests;
+//!   the key timeline and background tasks follow `tessera_core::timeline` from the settings.
+//! - `routes/`: one file per route group; `openapi.rs` collects their annotations and
+//!   `schemas.rs` describes the bodies that have no Rust type.
 //! - [`extract`]: our `Json`, the bearer-token and role/permission extractors.
 //! - [`error`]: `ApiError`, the only place statuses are chosen.
 //! - [`telemetry`]: logging setup and the request-logging middleware.

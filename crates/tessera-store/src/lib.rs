@@ -6,9 +6,19 @@
 //! database URL's scheme, by [`connect`] (and [`migrate`], which shares its code); no other
 //! code branches on it.
 //!
+//! Each concern is written once for both backends (`sql/`, expanded per backend by a macro
+//! over one SQL text); the backend modules hold only what truly differs. The refresh-rotation
+//! decision is `tessera_core::refresh_rule`: the store reads the facts and writes what the
+//! rule decides, and a table-driven contract test holds both backends to it.
+//!
 //! # Layout
-//! - [`sqlite`]: `SqliteStore` and its connection options (WAL, `synchronous = FULL`).
-//! - [`postgres`]: `PgStore`, its pool and `statement_timeout`, and TLS from `sslmode`.
+//! - `sql/`: the shared implementation, one file per store trait (users and roles, sessions
+//!   and the revocation feed, keys, throttle, audit, rate limits), and the dialect seam it
+//!   expects of a backend.
+//! - [`sqlite`]: `SqliteStore`, its connection options (WAL, `synchronous = FULL`), its
+//!   `BEGIN IMMEDIATE` transactions, and the rotation applying the core rule in Rust.
+//! - [`postgres`]: `PgStore`, its pool and `statement_timeout`, TLS from `sslmode`, and the
+//!   rotation as one call of its PL/pgSQL function (the same rule, the same contract table).
 //! - `migrations/{sqlite,postgres}/`: the schemas, embedded in the binary and applied at start
 //!   (and by `tessera migrate`); a database migrated by a newer binary is refused.
 //! - [`deadline`]: the client-side time limit every store call runs under.

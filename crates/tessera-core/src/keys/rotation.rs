@@ -191,24 +191,7 @@ impl KeyManager {
     /// `immediately` (verifiers holding a cached JWKS then refuse new tokens until their cache
     /// expires).
     pub async fn rotate(&self, immediately: bool) -> Result<StoredSigningKey, KeyLifecycleError> {
-        if let Some(pending) = self
-            .store
-            .signing_keys()
-            .await?
-            .into_iter()
-            .find(|k| k.status == KeyStatus::Next)
-        {
-            return Err(KeyLifecycleError::RotationPending {
-                kid: pending.kid,
-                activates_at: pending.activates_at,
-            });
-        }
-        let now = self.clock.unix();
-        let activates_at = if immediately {
-            now
-        } else {
-            now.saturating_add(self.timeline.publish_ahead_secs)
-        };
+        let activates_at = self.next_activation(immediately).await?;
         let stored = self.publish_new(activates_at).await?;
         if immediately {
             self.advance().await?;
@@ -227,13 +210,9 @@ impl KeyManager {
         Ok(stored)
     }
 
-    /// Imports an existing private key (PKCS#8 DER, or an HMAC secret) keeping its kid, as the
-    /// next key on the safe timeline (or at once with `immediately`).
-    pub async fn import(
-        &self,
-        key: SigningKey,
-        immediately: bool,
-    ) -> Result<StoredSigningKey, KeyLifecycleError> {
+    /// When a new next key signs: now, or after the publish-ahead delay. Refused while a next
+    /// key is already waiting to sign.
+    async fn next_activation(&self, immediately: bool) -> Result<i64, KeyLifecycleError> {
         if let Some(pending) = self
             .store
             .signing_keys()
@@ -247,11 +226,21 @@ impl KeyManager {
             });
         }
         let now = self.clock.unix();
-        let activates_at = if immediately {
+        Ok(if immediately {
             now
         } else {
             now.saturating_add(self.timeline.publish_ahead_secs)
-        };
+        })
+    }
+
+    /// Imports an existing private key (PKCS#8 DER, or an HMAC secret) keeping its kid, as the
+    /// next key on the safe timeline (or at once with `immediately`).
+    pub async fn import(
+        &self,
+        key: SigningKey,
+        immediately: bool,
+    ) -> Result<StoredSigningKey, KeyLifecycleError> {
+        let activates_at = self.next_activation(immediately).await?;
         let stored = self.insert(&key, KeyStatus::Next, activates_at).await?;
         if immediately {
             self.advance().await?;
