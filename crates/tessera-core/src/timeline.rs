@@ -36,11 +36,6 @@ impl Timeline {
         Self { access_token_ttl }
     }
 
-    /// The access-token lifetime.
-    pub const fn access_token_ttl(&self) -> Duration {
-        self.access_token_ttl
-    }
-
     /// How long before it signs a new key is published: every cached JWKS (cache lifetime,
     /// plus the reload interval of the instance that serves it, plus the margin) then holds
     /// the key before its first token.
@@ -76,7 +71,6 @@ mod tests {
         assert_eq!(t.publish_ahead(), Duration::from_secs(600 + 30 + 60));
         assert_eq!(t.retire_after(), Duration::from_secs(600 + 60 + 690));
         assert_eq!(t.feed_window(), Duration::from_secs(600 + 600 + 300));
-        assert!(t.retire_after() > ttl + DEFAULT_LEEWAY + Timeline::JWKS_MAX_AGE);
         assert!(Timeline::FEED_RETENTION > Timeline::new(Duration::from_secs(3600)).feed_window());
     }
 }

@@ -15,15 +15,17 @@
 //! rotation due at once, one insert wins and the others see a conflict and do nothing.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tessera_verify::Algorithm;
 
 use crate::audit::{AuditEvent, AuditLog, AuditRecord};
-use crate::clock::Clock;
+use crate::clock::{Clock, secs};
 use crate::error::{KeyLifecycleError, SigningError};
 use crate::keys::keyring::{KeyRing, MasterKey};
 use crate::keys::signing::SigningKey;
 use crate::store::{KeyStatus, SealedSecret, Store, StoreError, StoredSigningKey};
+use crate::timeline::Timeline;
 
 /// When keys are published, activated and retired.
 #[derive(Debug, Clone, Copy)]
@@ -36,6 +38,23 @@ pub struct KeyTimeline {
     pub publish_ahead_secs: i64,
     /// How long after it stopped signing a key stays published.
     pub retire_delay_secs: i64,
+}
+
+impl KeyTimeline {
+    /// The key timeline of `timeline` (its publish-ahead and retirement delays), generating
+    /// `algorithm` keys and rotating every `rotation_interval` (`None`: only by hand).
+    pub fn new(
+        algorithm: Algorithm,
+        rotation_interval: Option<Duration>,
+        timeline: &Timeline,
+    ) -> Self {
+        Self {
+            algorithm,
+            rotation_interval_secs: rotation_interval.map(secs),
+            publish_ahead_secs: secs(timeline.publish_ahead()),
+            retire_delay_secs: secs(timeline.retire_after()),
+        }
+    }
 }
 
 /// Signing keys in the store, sealed under the master key.
