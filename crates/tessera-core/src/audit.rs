@@ -74,6 +74,20 @@ pub enum AuditEvent {
     KeyRetired,
     /// A signing key (private, or verify-only public) was imported.
     KeyImported,
+    /// An OAuth client was registered.
+    ClientCreated,
+    /// A client's secret was replaced (the old one works for the overlap).
+    ClientSecretRotated,
+    /// A client was disabled (its sessions end).
+    ClientDisabled,
+    /// A client was enabled again.
+    ClientEnabled,
+    /// A client was removed (its sessions end).
+    ClientRemoved,
+    /// A client failed to authenticate at the token, introspection or revocation endpoint.
+    ClientAuthFailed,
+    /// A token was revoked through `POST /oauth/revoke`.
+    TokenRevoked,
 }
 
 impl AuditEvent {
@@ -101,11 +115,18 @@ impl AuditEvent {
             Self::KeyRotated => "key.rotated",
             Self::KeyRetired => "key.retired",
             Self::KeyImported => "key.imported",
+            Self::ClientCreated => "client.created",
+            Self::ClientSecretRotated => "client.secret_rotated",
+            Self::ClientDisabled => "client.disabled",
+            Self::ClientEnabled => "client.enabled",
+            Self::ClientRemoved => "client.removed",
+            Self::ClientAuthFailed => "client.auth_failed",
+            Self::TokenRevoked => "token.revoked",
         }
     }
 
     /// Every event, for documentation and the CLI's `--event` check.
-    pub const ALL: [Self; 21] = [
+    pub const ALL: [Self; 28] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::LoginLockedOut,
@@ -127,6 +148,13 @@ impl AuditEvent {
         Self::KeyRotated,
         Self::KeyRetired,
         Self::KeyImported,
+        Self::ClientCreated,
+        Self::ClientSecretRotated,
+        Self::ClientDisabled,
+        Self::ClientEnabled,
+        Self::ClientRemoved,
+        Self::ClientAuthFailed,
+        Self::TokenRevoked,
     ];
 
     /// Parses a stored name.
@@ -138,7 +166,9 @@ impl AuditEvent {
     /// change that was made.
     fn outcome(self) -> AuditOutcome {
         match self {
-            Self::LoginFailed | Self::PasswordChangeRefused => AuditOutcome::Failure,
+            Self::LoginFailed | Self::PasswordChangeRefused | Self::ClientAuthFailed => {
+                AuditOutcome::Failure
+            }
             Self::LoginLockedOut | Self::RefreshReuseDetected => AuditOutcome::Refused,
             _ => AuditOutcome::Success,
         }
@@ -205,6 +235,12 @@ impl AuditRecord {
     /// The user affected.
     pub fn subject(mut self, user: &UserId) -> Self {
         self.subject = Some(user.as_str().to_owned());
+        self
+    }
+
+    /// The OAuth client affected (recorded as the subject, `client:<client_id>`).
+    pub fn client(mut self, client_id: &str) -> Self {
+        self.subject = Some(format!("client:{client_id}"));
         self
     }
 

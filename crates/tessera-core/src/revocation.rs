@@ -28,6 +28,8 @@ struct State {
     sessions: HashMap<String, i64>,
     /// User id → lowest `ver` still valid.
     versions: HashMap<String, i64>,
+    /// Revoked access token `jti` → its `exp`.
+    tokens: HashMap<String, i64>,
     /// Feed position included.
     last_seq: i64,
 }
@@ -47,6 +49,9 @@ impl State {
             } => {
                 let entry = self.versions.entry(user_id.clone()).or_insert(*min_version);
                 *entry = (*entry).max(*min_version);
+            }
+            RevocationEvent::Token { jti, expires_at } => {
+                self.tokens.insert(jti.clone(), *expires_at);
             }
         }
     }
@@ -95,11 +100,12 @@ impl Revocations {
             .state
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        revokes(
-            claims,
-            |sid| state.sessions.contains_key(sid),
-            state.versions.get(&claims.sub).copied(),
-        )
+        state.tokens.contains_key(&claims.jti)
+            || revokes(
+                claims,
+                |sid| state.sessions.contains_key(sid),
+                state.versions.get(&claims.sub).copied(),
+            )
     }
 
     /// Forgets session revocations that no token can need any more: those of sessions that
@@ -113,6 +119,9 @@ impl Revocations {
         state
             .sessions
             .retain(|_, end| end.saturating_add(keep_secs) > now);
+        state
+            .tokens
+            .retain(|_, exp| exp.saturating_add(keep_secs) > now);
     }
 
     /// How many revocations the view holds (sessions, users), for metrics and tests.

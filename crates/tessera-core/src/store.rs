@@ -292,6 +292,10 @@ pub enum RevokeReason {
     RefreshTokenReuse,
     /// The user ended one of their sessions from the session list.
     EndedByUser,
+    /// The client revoked the session's refresh token (`POST /oauth/revoke`, RFC 7009).
+    TokenRevoked,
+    /// The session's client was disabled or removed.
+    ClientDisabled,
 }
 
 impl RevokeReason {
@@ -305,6 +309,8 @@ impl RevokeReason {
             Self::UserDisabled => "user_disabled",
             Self::RefreshTokenReuse => "refresh_token_reuse",
             Self::EndedByUser => "ended_by_user",
+            Self::TokenRevoked => "token_revoked",
+            Self::ClientDisabled => "client_disabled",
         }
     }
 }
@@ -325,6 +331,13 @@ pub enum RevocationEvent {
         user_id: String,
         /// The user's current token version.
         min_version: i64,
+    },
+    /// One access token is revoked (`POST /oauth/revoke`) until it expires at `expires_at`.
+    Token {
+        /// The token's `jti`.
+        jti: String,
+        /// The token's `exp`: after it, the entry concerns no valid token.
+        expires_at: i64,
     },
 }
 
@@ -373,6 +386,22 @@ pub trait SessionStore: Send + Sync {
         user: &UserId,
         keep: Option<&SessionId>,
         bump_version: bool,
+        reason: RevokeReason,
+        now: i64,
+    ) -> Result<u64, StoreError>;
+    /// Revokes one access token until its `exp` (`expires_at`): appends a
+    /// [`RevocationEvent::Token`] to the feed, so every instance refuses it. Idempotent.
+    async fn revoke_access_token(
+        &self,
+        jti: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Revokes every active session of a client, in one transaction (a disabled or removed
+    /// client). Returns how many were revoked.
+    async fn revoke_client_sessions(
+        &self,
+        client_id: &str,
         reason: RevokeReason,
         now: i64,
     ) -> Result<u64, StoreError>;
@@ -696,10 +725,161 @@ pub trait ThrottleStore: Send + Sync {
     async fn prune_throttles(&self, before: i64) -> Result<u64, StoreError>;
 }
 
+/// An OAuth 2.0 grant type (RFC 6749 §4) a client may be allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum GrantType {
+    /// `authorization_code` (RFC 6749 §4.1; the OpenID Connect sign-in).
+    AuthorizationCode,
+    /// `client_credentials` (RFC 6749 §4.4): a machine's own token.
+    ClientCredentials,
+    /// `password` (RFC 6749 §4.3): first-party clients only.
+    Password,
+    /// `refresh_token` (RFC 6749 §6).
+    RefreshToken,
+}
+
+impl GrantType {
+    /// Every grant type, in stored-name order.
+    pub const ALL: [Self; 4] = [
+        Self::AuthorizationCode,
+        Self::ClientCredentials,
+        Self::Password,
+        Self::RefreshToken,
+    ];
+
+    /// The RFC 6749 name, as stored and as sent in `grant_type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::ClientCredentials => "client_credentials",
+            Self::Password => "password",
+            Self::RefreshToken => "refresh_token",
+        }
+    }
+
+    /// Parses the RFC 6749 name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|g| g.as_str() == s)
+    }
+}
+
+/// A registered OAuth 2.0 client as stored. Its secret is kept only as a SHA-256 (the secret
+/// is 256 random bits, so a fast hash is as strong as a slow one and costs nothing per
+/// request).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientRecord {
+    /// The `client_id`: random, 22 characters of base64url.
+    pub id: String,
+    /// Unique name chosen by the administrator.
+    pub name: String,
+    /// The grant types it may use, sorted.
+    pub grants: Vec<GrantType>,
+    /// The scopes (permission names) it may be given, sorted.
+    pub scopes: Vec<String>,
+    /// The audiences (resource servers) its tokens may name; the first is the default. Empty:
+    /// the server's own `audience`.
+    pub audiences: Vec<String>,
+    /// Registered redirect URIs (authorization code flow), exact strings.
+    pub redirect_uris: Vec<String>,
+    /// A public client has no secret and authenticates with `none`.
+    pub public: bool,
+    /// First-party clients may use the `password` grant (and skip consent).
+    pub first_party: bool,
+    /// The client's JWK Set (JSON) for `private_key_jwt`.
+    pub jwks: Option<String>,
+    /// Where the client publishes its JWK Set, for `private_key_jwt`.
+    pub jwks_uri: Option<String>,
+    /// SHA-256 of the current secret (`None`: public or key-authenticated client).
+    pub secret_hash: Option<[u8; 32]>,
+    /// SHA-256 of the secret before the last rotation, accepted until
+    /// `previous_secret_expires_at`.
+    pub previous_secret_hash: Option<[u8; 32]>,
+    /// Unix seconds: when the previous secret stops working.
+    pub previous_secret_expires_at: Option<i64>,
+    /// A disabled client cannot authenticate.
+    pub disabled: bool,
+    /// Failed authentications of this client (throttled like logins).
+    pub failures: FailureCount,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds of the last change by an administrator.
+    pub updated_at: i64,
+}
+
+impl fmt::Debug for ClientRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientRecord")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("grants", &self.grants)
+            .field("public", &self.public)
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The OAuth 2.0 client registry, and the replay guard for client assertions.
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    /// Registers a client. `Conflict("client")` if its id or name is taken.
+    async fn create_client(&self, client: &ClientRecord) -> Result<(), StoreError>;
+    /// Looks a client up by `client_id`.
+    async fn client(&self, id: &str) -> Result<Option<ClientRecord>, StoreError>;
+    /// Looks a client up by name.
+    async fn client_by_name(&self, name: &str) -> Result<Option<ClientRecord>, StoreError>;
+    /// Every client, by name.
+    async fn list_clients(&self) -> Result<Vec<ClientRecord>, StoreError>;
+    /// Replaces the secret: the current one becomes the previous one, accepted until
+    /// `previous_until`. `NotFound` if no such client.
+    async fn rotate_client_secret(
+        &self,
+        id: &str,
+        new_hash: &[u8; 32],
+        previous_until: i64,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Enables or disables a client; disabling also revokes every session of the client
+    /// (with [`RevokeReason::ClientDisabled`]), in the same transaction. `NotFound` if no
+    /// such client.
+    async fn set_client_disabled(
+        &self,
+        id: &str,
+        disabled: bool,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Deletes a client and revokes every session of it, in one transaction. `NotFound` if
+    /// no such client.
+    async fn remove_client(&self, id: &str, now: i64) -> Result<(), StoreError>;
+    /// Counts one failed authentication of the client; a count whose last failure is before
+    /// `reset_before` starts again from one. Returns the count as this failure left it
+    /// (concurrent failures included); `None` if no such client.
+    async fn record_client_failure(
+        &self,
+        id: &str,
+        now: i64,
+        reset_before: i64,
+    ) -> Result<Option<FailureCount>, StoreError>;
+    /// Forgets the client's failed authentications (after a success).
+    async fn clear_client_failures(&self, id: &str) -> Result<(), StoreError>;
+    /// Records a client assertion's `jti` (RFC 7523 §3: not reused) until `expires_at`.
+    /// Returns `false` when the same client already used it and it has not expired: a replay.
+    /// Atomic across instances.
+    async fn use_assertion_jti(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// Deletes recorded assertion ids that expired before `now`.
+    async fn prune_assertion_jtis(&self, now: i64) -> Result<u64, StoreError>;
+}
+
 /// Everything the server needs from a database.
 #[async_trait]
 pub trait Store:
     UserStore
+    + ClientStore
     + RoleStore
     + SessionStore
     + KeyStore
