@@ -10,14 +10,16 @@ use secrecy::SecretString;
 use tessera_verify::Claims;
 
 use crate::accounts::{Accounts, Profile, Profiles};
+use crate::clients::authn::{ClientAuthenticator, Credentials};
 use crate::clock::{Clock, secs};
 use crate::error::AuthError;
 use crate::keys::keyring::MasterKey;
 use crate::login::Login;
 use crate::login::throttle::ThrottlePolicy;
+use crate::oauth::{Caller, Introspection, Issued, OAuth, OAuthError, TokenRequest};
 use crate::revocation::Revocations;
-use crate::session::{LoginContext, SessionInfo, SessionPolicy, Sessions, TokenPair};
-use crate::store::{Session, Store, User};
+use crate::session::{IssueOptions, LoginContext, SessionInfo, SessionPolicy, Sessions, TokenPair};
+use crate::store::{ClientRecord, Session, Store, User};
 use crate::token::TokenIssuer;
 
 /// Session limits and registration policy.
@@ -62,6 +64,7 @@ pub struct AuthService {
     login: Login,
     sessions: Sessions,
     profiles: Profiles,
+    oauth: OAuth,
     rules: AuthPolicy,
 }
 
@@ -97,11 +100,24 @@ impl AuthService {
             accounts.clock().clone(),
             rules.username_cache_entries,
         );
+        let issuer_url = sessions.issuer().issuer().trim_end_matches('/').to_owned();
+        let clients = ClientAuthenticator::new(
+            accounts.store().clone(),
+            accounts.clock().clone(),
+            accounts.audit().clone(),
+            rules.login_throttle,
+            vec![
+                sessions.issuer().issuer().to_owned(),
+                format!("{issuer_url}/oauth/token"),
+            ],
+        );
+        let oauth = OAuth::new(clients, login.clone(), sessions.clone(), profiles.clone());
         Self {
             accounts,
             login,
             sessions,
             profiles,
+            oauth,
             rules,
         }
     }
@@ -167,8 +183,12 @@ impl AuthService {
     }
 
     /// Exchanges a refresh token for a new access token and the session's next refresh token.
-    pub async fn refresh(&self, presented: &str) -> Result<TokenPair, AuthError> {
-        self.sessions.refresh(presented).await
+    pub async fn refresh(
+        &self,
+        presented: &str,
+        options: &IssueOptions,
+    ) -> Result<TokenPair, AuthError> {
+        self.sessions.refresh(presented, options).await
     }
 
     /// The live session a refresh token (current, or rotated and still known) belongs to,
@@ -213,6 +233,49 @@ impl AuthService {
         self.sessions.end_session(claims, id).await
     }
 
+    /// Authenticates the client of an OAuth request (see [`crate::clients::authn`]).
+    pub async fn authenticate_client(
+        &self,
+        credentials: Credentials<'_>,
+    ) -> Result<Arc<ClientRecord>, OAuthError> {
+        self.oauth.authenticate(credentials).await
+    }
+
+    /// A registered client by id, as the token endpoint sees it (cached within the second).
+    pub async fn client(&self, id: &str) -> Result<Option<Arc<ClientRecord>>, AuthError> {
+        Ok(self.oauth.clients().client(id).await?)
+    }
+
+    /// Answers a token request of an authenticated client (see [`crate::oauth`]).
+    pub async fn token(
+        &self,
+        client: &ClientRecord,
+        request: TokenRequest<'_>,
+    ) -> Result<Issued, OAuthError> {
+        self.oauth.token(client, request).await
+    }
+
+    /// Introspects a token for `caller` (RFC 7662); `claims` are its verified claims when it
+    /// is an access token this server signed.
+    pub async fn introspect(
+        &self,
+        caller: &Caller,
+        token: &str,
+        claims: Option<Claims>,
+    ) -> Result<Introspection, OAuthError> {
+        self.oauth.introspect(caller, token, claims).await
+    }
+
+    /// Revokes a token of `client` (RFC 7009); `claims` as for [`Self::introspect`].
+    pub async fn revoke(
+        &self,
+        client: &ClientRecord,
+        token: &str,
+        claims: Option<Claims>,
+    ) -> Result<(), OAuthError> {
+        self.oauth.revoke(client, token, claims).await
+    }
+
     /// Brings the revocation view up to date with the store's feed. Failures are logged and
     /// retried by the next poll; a request never fails because of them.
     pub async fn sync_revocations(&self) {
@@ -228,6 +291,7 @@ impl AuthService {
         let audit_before = now.saturating_sub(secs(self.rules.audit_retention));
         self.accounts.audit().prune(audit_before).await?;
         let pruned = self.login.prune_throttles(now).await?;
+        self.store().prune_assertion_jtis(now).await?;
         // Rate buckets that are free again hold nothing worth keeping.
         self.store()
             .prune_rate_slots(now.saturating_mul(1000))

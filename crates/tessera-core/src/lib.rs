@@ -12,6 +12,10 @@
 //! bottom):
 //! - [`auth`]: [`auth::AuthService`], the one handle the server holds: it wires the services
 //!   below together and hands each call to the one it belongs to; [`auth::AuthPolicy`].
+//! - [`oauth`]: the OAuth 2.0 token endpoint's grants (`client_credentials`, `password`,
+//!   `refresh_token`), audiences by resource indicator, introspection and revocation.
+//! - [`clients`]: the OAuth client registry ([`clients::Clients`]), client secrets, client
+//!   authentication and `private_key_jwt` assertions.
 //! - [`login`]: login and registration, and brute-force protection ([`login::throttle`]).
 //! - [`session`]: starting a session, refresh-token rotation, logout, logout-all, password
 //!   change, the session list, following the revocation feed.
@@ -35,11 +39,13 @@
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod clients;
 pub mod clock;
 pub mod domain;
 pub mod error;
 pub mod keys;
 pub mod login;
+pub mod oauth;
 pub mod password;
 pub mod refresh_rule;
 pub mod revocation;

@@ -41,7 +41,7 @@ impl fmt::Debug for AccessToken {
     }
 }
 
-/// Who and what an access token is for.
+/// Who and what a user's access token is for.
 #[derive(Debug, Clone)]
 pub struct Grant<'a> {
     /// The user (`sub`).
@@ -50,12 +50,27 @@ pub struct Grant<'a> {
     pub session_id: &'a SessionId,
     /// The user's roles.
     pub roles: Vec<String>,
-    /// The permissions of those roles (`scope`).
+    /// The permissions of those roles, as far as the client may have them (`scope`).
     pub permissions: Vec<String>,
     /// The user's token version (`ver`), bumped by logout-all.
     pub token_version: i64,
-    /// The `csrf` claim: the digest of the session's CSRF token (browser mode).
-    pub csrf: String,
+    /// The `csrf` claim (cookie mode only): the digest of the session's CSRF token.
+    pub csrf: Option<String>,
+    /// The client (`client_id`).
+    pub client_id: &'a str,
+    /// The audience (`aud`); `None`: the issuer's default.
+    pub audience: Option<&'a str>,
+}
+
+/// What a client's own access token (`client_credentials`) is for.
+#[derive(Debug, Clone)]
+pub struct ClientGrant<'a> {
+    /// The client (`sub` and `client_id`).
+    pub client_id: &'a str,
+    /// The scopes granted (`scope`).
+    pub scopes: Vec<String>,
+    /// The audience (`aud`); `None`: the issuer's default.
+    pub audience: Option<&'a str>,
 }
 
 /// Signs access tokens for one issuer and audience.
@@ -104,30 +119,71 @@ impl TokenIssuer {
         Timeline::new(self.ttl)
     }
 
-    /// Issues an access token at `now` (Unix seconds).
+    /// Issues a user's access token at `now` (Unix seconds).
     pub fn issue(&self, now: i64, grant: Grant<'_>) -> Result<AccessToken, SigningError> {
-        let ttl = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX);
         let mut extra = serde_json::Map::new();
         extra.insert("ver".to_owned(), grant.token_version.into());
-        extra.insert(
-            tessera_verify::csrf::CSRF_CLAIM.to_owned(),
-            grant.csrf.into(),
+        if let Some(csrf) = grant.csrf {
+            extra.insert(tessera_verify::csrf::CSRF_CLAIM.to_owned(), csrf.into());
+        }
+        let claims = self.claims(
+            now,
+            grant.user_id.as_str(),
+            grant.client_id,
+            grant.audience,
+            grant.permissions,
         );
-        let claims = Claims {
+        self.sign(Claims {
+            sid: Some(grant.session_id.as_str().to_owned()),
+            roles: grant.roles,
+            extra,
+            ..claims
+        })
+    }
+
+    /// Issues a client's own access token at `now`: `sub` is the `client_id`, and there is
+    /// no session, role or token version (RFC 9068 §2.2 for `client_credentials`).
+    pub fn issue_for_client(
+        &self,
+        now: i64,
+        grant: ClientGrant<'_>,
+    ) -> Result<AccessToken, SigningError> {
+        self.sign(self.claims(
+            now,
+            grant.client_id,
+            grant.client_id,
+            grant.audience,
+            grant.scopes,
+        ))
+    }
+
+    fn claims(
+        &self,
+        now: i64,
+        sub: &str,
+        client_id: &str,
+        audience: Option<&str>,
+        scopes: Vec<String>,
+    ) -> Claims {
+        let ttl = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX);
+        Claims {
             iss: self.issuer.clone(),
-            aud: Audience::One(self.audience.clone()),
-            sub: grant.user_id.as_str().to_owned(),
-            client_id: FIRST_PARTY_CLIENT_ID.to_owned(),
+            aud: Audience::One(audience.unwrap_or(&self.audience).to_owned()),
+            sub: sub.to_owned(),
+            client_id: client_id.to_owned(),
             iat: now,
             nbf: Some(now),
             exp: now.saturating_add(ttl),
             jti: uuid::Uuid::new_v4().to_string(),
-            sid: Some(grant.session_id.as_str().to_owned()),
-            roles: grant.roles,
-            scope: Some(grant.permissions.join(" ")),
-            extra,
-        };
-        let token = self.keys.get().signing_key_at(now).sign(&claims)?;
+            sid: None,
+            roles: Vec::new(),
+            scope: Some(scopes.join(" ")),
+            extra: serde_json::Map::new(),
+        }
+    }
+
+    fn sign(&self, claims: Claims) -> Result<AccessToken, SigningError> {
+        let token = self.keys.get().signing_key_at(claims.iat).sign(&claims)?;
         Ok(AccessToken {
             token,
             expires_in: self.ttl.as_secs(),

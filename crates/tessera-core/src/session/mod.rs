@@ -38,13 +38,44 @@ use crate::token::{AccessToken, FIRST_PARTY_CLIENT_ID, Grant, RefreshToken, Toke
 
 const MAX_USER_AGENT: usize = 256;
 
-/// Request details recorded with a new session.
+/// Request details recorded with a new session, and how its tokens are issued.
 #[derive(Debug, Clone, Default)]
 pub struct LoginContext {
     /// The `User-Agent` header.
     pub user_agent: Option<String>,
     /// The client's address.
     pub client_ip: Option<String>,
+    /// The client, audience, scopes and delivery of the tokens.
+    pub issue: IssueOptions,
+}
+
+/// How the access token of a login or refresh is issued.
+#[derive(Debug, Clone, Default)]
+pub struct IssueOptions {
+    /// The OAuth client (`None`: the first-party API, `tessera`). A login records it in the
+    /// session; a refresh must come from the session's client.
+    pub client_id: Option<String>,
+    /// The access token's audience (`None`: the server's `audience` setting).
+    pub audience: Option<String>,
+    /// The most the token's `scope` may carry (`None`: every permission of the user's roles).
+    pub scopes: Option<Vec<String>>,
+    /// Cookie mode: the token carries the `csrf` claim the cookie checks need.
+    pub cookie: bool,
+}
+
+impl IssueOptions {
+    /// The `client_id` the tokens name.
+    pub fn client_id(&self) -> &str {
+        self.client_id.as_deref().unwrap_or(FIRST_PARTY_CLIENT_ID)
+    }
+
+    /// The user's permissions as far as these options allow them.
+    fn narrow(&self, mut permissions: Vec<String>) -> Vec<String> {
+        if let Some(allowed) = &self.scopes {
+            permissions.retain(|p| allowed.contains(p));
+        }
+        permissions
+    }
 }
 
 /// What a successful login or refresh returns.
@@ -108,12 +139,16 @@ impl Sessions {
         }
     }
 
-    fn store(&self) -> &Arc<dyn Store> {
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
         self.accounts.store()
     }
 
-    fn now(&self) -> i64 {
+    pub(crate) fn now(&self) -> i64 {
         self.accounts.clock().unix()
+    }
+
+    pub(crate) fn audit(&self) -> &crate::audit::AuditLog {
+        self.accounts.audit()
     }
 
     /// The token issuer.
@@ -144,7 +179,7 @@ impl Sessions {
         let session = NewSession {
             id: SessionId::random(),
             user_id: user.id.clone(),
-            client_id: FIRST_PARTY_CLIENT_ID.to_owned(),
+            client_id: context.issue.client_id().to_owned(),
             created_at: now,
             absolute_expires_at: now.saturating_add(lifetime),
             idle_expires_at: now.saturating_add(idle.min(lifetime)),
@@ -155,7 +190,8 @@ impl Sessions {
         self.store().create_session(&session).await?;
         Span::current().record("session_id", session.id.as_str());
         audit::login_succeeded(self.accounts.audit(), user, &session).await;
-        let access = self.issue_access(user, &session.id, now).await?;
+        let permissions = self.store().permissions_of(&user.roles).await?;
+        let access = self.issue_access(user, permissions, &session.id, &context.issue, now)?;
         Ok(TokenPair {
             access,
             refresh,
@@ -164,25 +200,18 @@ impl Sessions {
     }
 
     /// Signs an access token for `user` in session `session_id`, with their current roles,
-    /// permissions and token version.
-    async fn issue_access(
-        &self,
-        user: &User,
-        session_id: &SessionId,
-        now: i64,
-    ) -> Result<AccessToken, AuthError> {
-        let permissions = self.store().permissions_of(&user.roles).await?;
-        self.issue_access_with(user, permissions, session_id, now)
-    }
-
-    /// [`Self::issue_access`] with the user's permissions already read.
-    fn issue_access_with(
+    /// token version and `permissions` (as far as `options` allow them).
+    fn issue_access(
         &self,
         user: &User,
         permissions: Vec<String>,
         session_id: &SessionId,
+        options: &IssueOptions,
         now: i64,
     ) -> Result<AccessToken, AuthError> {
+        let csrf = options
+            .cookie
+            .then(|| tessera_verify::csrf::claim_for(&self.csrf_token(session_id.as_str())));
         self.issuer
             .issue(
                 now,
@@ -190,9 +219,11 @@ impl Sessions {
                     user_id: &user.id,
                     session_id,
                     roles: user.roles.clone(),
-                    permissions,
+                    permissions: options.narrow(permissions),
                     token_version: user.token_version,
-                    csrf: tessera_verify::csrf::claim_for(&self.csrf_token(session_id.as_str())),
+                    csrf,
+                    client_id: options.client_id(),
+                    audience: options.audience.as_deref(),
                 },
             )
             .map_err(|e| AuthError::Internal(Box::new(e)))

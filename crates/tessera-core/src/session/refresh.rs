@@ -4,10 +4,10 @@
 
 use subtle::ConstantTimeEq as _;
 
-use super::{Sessions, TokenPair, audit};
+use super::{IssueOptions, Sessions, TokenPair, audit};
 use crate::clock::{remaining, secs};
 use crate::error::AuthError;
-use crate::store::{RefreshRotation, RotationOutcome, Session, SessionUser};
+use crate::store::{RefreshRotation, RevokeReason, RotationOutcome, Session, SessionUser};
 use crate::token::{RefreshToken, hash_refresh_token};
 
 /// Most successor steps a grace-window refresh may lead forward. A session rotated more often
@@ -17,11 +17,26 @@ const MAX_GRACE_STEPS: u32 = 64;
 impl Sessions {
     /// Exchanges a refresh token for a new access token and the session's next refresh token.
     #[tracing::instrument(skip_all, fields(user_id, session_id))]
-    pub(crate) async fn refresh(&self, presented: &str) -> Result<TokenPair, AuthError> {
+    pub(crate) async fn refresh(
+        &self,
+        presented: &str,
+        options: &IssueOptions,
+    ) -> Result<TokenPair, AuthError> {
         if !RefreshToken::is_plausible(presented) {
             return Err(AuthError::InvalidGrant);
         }
         let now = self.now();
+        if options.client_id.is_some() {
+            // A refresh token works only for the client it was issued to (RFC 6749 §6): checked
+            // before the rotation, so another client's attempt changes nothing.
+            let session = self
+                .store()
+                .session_of_refresh_token(&hash_refresh_token(presented))
+                .await?;
+            if session.is_none_or(|s| s.client_id != options.client_id()) {
+                return Err(AuthError::InvalidGrant);
+            }
+        }
         let successor = RefreshToken::successor_of(presented, &self.refresh_key);
         let rotation = RefreshRotation {
             presented_hash: hash_refresh_token(presented),
@@ -65,7 +80,17 @@ impl Sessions {
             .filter(|u| !u.user.disabled)
             .ok_or(AuthError::InvalidGrant)?;
         tracing::Span::current().record("user_id", user.id.as_str());
-        let access = self.issue_access_with(&user, permissions, &session.id, now)?;
+        if session.client_id != options.client_id() {
+            // Only `/auth/refresh` gets here (OAuth clients were checked before the rotation,
+            // which keeps that endpoint at one round trip): another client's refresh token
+            // presented to the first-party API is taken as stolen, and its session ends.
+            self.store()
+                .revoke_session(&session.id, RevokeReason::RefreshTokenReuse, now)
+                .await?;
+            self.sync_revocations().await;
+            return Err(AuthError::InvalidGrant);
+        }
+        let access = self.issue_access(&user, permissions, &session.id, options, now)?;
         tracing::info!(event = "refresh.succeeded", "refresh token rotated");
         Ok(TokenPair {
             access,
