@@ -55,12 +55,54 @@ pub struct Published {
     pub jwks: Bytes,
     /// A strong ETag of the JWKS body.
     pub jwks_etag: String,
-    /// `/.well-known/openid-configuration`, rendered.
-    pub discovery: Bytes,
+    /// The algorithms of the published keys, sorted (for the metadata documents).
+    pub algs: Vec<&'static str>,
     /// The kids and activation times the documents were built from.
     pub kids: Vec<(String, i64)>,
     /// The base64url JOSE header of each key's tokens (see `TokenCache::retain_headers`).
     pub headers: HashSet<String>,
+    /// The verification keys and issuer, for verifiers of other audiences.
+    keys: Vec<tessera_verify::VerificationKey>,
+    issuer: String,
+    audience: String,
+    /// Verifiers of the audiences of registered clients and resource servers, made on first
+    /// use (introspection and revocation), dropped with the ring.
+    by_audience: RwLock<std::collections::HashMap<String, Arc<Verifier>>>,
+}
+
+/// Most audiences whose verifiers are kept; past it the map starts again.
+const MAX_AUDIENCE_VERIFIERS: usize = 1024;
+
+impl Published {
+    /// The verifier of this ring for tokens of `audience`.
+    pub fn verifier_for(&self, audience: &str) -> Option<Arc<Verifier>> {
+        if audience == self.audience {
+            return Some(self.verifier.clone());
+        }
+        if let Some(v) = self
+            .by_audience
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(audience)
+        {
+            return Some(v.clone());
+        }
+        let verifier = Arc::new(
+            Verifier::builder(self.issuer.clone(), audience)
+                .keys(self.keys.clone())
+                .build()
+                .ok()?,
+        );
+        let mut map = self
+            .by_audience
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= MAX_AUDIENCE_VERIFIERS {
+            map.clear();
+        }
+        map.insert(audience.to_owned(), verifier.clone());
+        Some(verifier)
+    }
 }
 
 /// Why a key ring cannot be published.
@@ -83,26 +125,23 @@ impl Published {
         algs.sort_unstable();
         algs.dedup();
         let verifier = Verifier::builder(issuer, audience)
-            .keys(keys)
+            .keys(keys.clone())
             .build()
             .map_err(|e| PublishError(e.to_string()))?;
         let jwks = serde_json::to_vec(&ring.jwks()).map_err(|e| PublishError(e.to_string()))?;
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &jwks);
         let jwks_etag = format!("\"{}\"", hex(digest.as_ref().get(..16).unwrap_or_default()));
-        let discovery = serde_json::json!({
-            "issuer": issuer,
-            "jwks_uri": format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')),
-            "access_token_signing_alg_values_supported": algs,
-            "claims_supported": ["iss", "aud", "sub", "client_id", "iat", "nbf", "exp", "jti", "sid", "roles", "scope", "ver", "csrf"],
-        });
-        let discovery = serde_json::to_vec(&discovery).map_err(|e| PublishError(e.to_string()))?;
         Ok(Self {
             verifier: Arc::new(verifier),
             jwks: Bytes::from(jwks),
             jwks_etag,
-            discovery: Bytes::from(discovery),
+            algs,
             kids: ring.kids().map(|(k, at)| (k.to_owned(), at)).collect(),
             headers,
+            keys,
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            by_audience: RwLock::default(),
         })
     }
 }
@@ -178,6 +217,33 @@ impl AppState {
         self.published().verifier.clone()
     }
 
+    /// The claims of `token` if it is an access token this server signed, unexpired, for one
+    /// of `audiences`, and not revoked. The token's own `aud` (read before verification, only
+    /// to choose the verifier) must be among them; the verifier then checks everything.
+    pub fn verify_for_audiences(
+        &self,
+        token: &str,
+        audiences: &[String],
+        now: std::time::SystemTime,
+    ) -> Option<tessera_verify::Claims> {
+        let published = self.published();
+        let claimed = claimed_audiences(token)?;
+        let audience = audiences.iter().find(|a| claimed.iter().any(|c| c == *a))?;
+        let claims = if *audience == published.audience {
+            let verify = || published.verifier.verify_at(token, now);
+            match self.token_cache() {
+                Some(cache) => cache
+                    .get_or_verify(token, tessera_core::clock::unix_seconds(now), verify)
+                    .ok()
+                    .map(|c| (*c).clone()),
+                None => verify().ok(),
+            }
+        } else {
+            published.verifier_for(audience)?.verify_at(token, now).ok()
+        }?;
+        (!self.auth().revocations().is_revoked(&claims)).then_some(claims)
+    }
+
     /// Installs a new ring and what is published from it.
     pub fn install(&self, ring: KeyRing, published: Published) {
         self.0.keys.set(ring);
@@ -190,4 +256,19 @@ impl AppState {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(published);
     }
+}
+
+/// The `aud` a compact JWS claims, unverified (at most 16 KiB; `None` if unreadable).
+fn claimed_audiences(token: &str) -> Option<Vec<String>> {
+    if token.len() > 16 * 1024 {
+        return None;
+    }
+    let payload = token.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    #[derive(serde::Deserialize)]
+    struct Aud {
+        aud: tessera_verify::Audience,
+    }
+    let aud: Aud = serde_json::from_slice(&bytes).ok()?;
+    Some(aud.aud.iter().map(str::to_owned).collect())
 }

@@ -28,6 +28,7 @@ pub const MIN_SECRET_LEN: usize = 32;
 pub(crate) struct ResourceServerLayer {
     pub(crate) secret_file: Option<PathBuf>,
     pub(crate) secret_sha256: Option<String>,
+    pub(crate) audience: Option<String>,
 }
 
 /// A resource server allowed to read the revocation feed.
@@ -35,6 +36,7 @@ pub(crate) struct ResourceServerLayer {
 pub struct ResourceServer {
     name: String,
     secret_hash: [u8; 32],
+    audience: Option<String>,
 }
 
 impl ResourceServer {
@@ -55,7 +57,21 @@ impl ResourceServer {
         Ok(Self {
             name: name.to_owned(),
             secret_hash: sha256(secret.as_bytes()),
+            audience: None,
         })
+    }
+
+    /// The same resource server, serving `audience` (the `aud` of the tokens it accepts and
+    /// may introspect).
+    #[must_use]
+    pub fn with_audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// The audience it serves; `None`: the server's own `audience` setting.
+    pub fn audience(&self) -> Option<&str> {
+        self.audience.as_deref()
     }
 
     /// Its name (the HTTP Basic user name it presents).
@@ -125,7 +141,8 @@ fn load(
                         ),
                     )
                 })?,
-                name,
+                name: name.clone(),
+                audience: None,
             },
             _ => {
                 return Err(ConfigError::invalid(
@@ -133,6 +150,16 @@ fn load(
                     format!("{name} needs exactly one of secret_file and secret_sha256"),
                 ));
             }
+        };
+        let server = match entry.audience {
+            Some(aud) if aud.is_empty() || aud.len() > 256 || !aud.bytes().all(|b| b.is_ascii_graphic()) => {
+                return Err(ConfigError::invalid(
+                    "resource_servers.<name>.audience",
+                    format!("for {name} must be 1 to 256 printable characters without spaces (e.g. https://api.example.org)"),
+                ));
+            }
+            Some(aud) => server.with_audience(aud),
+            None => server,
         };
         servers.push(server);
     }

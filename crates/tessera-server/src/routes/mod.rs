@@ -4,6 +4,7 @@
 pub(crate) mod account;
 mod auth;
 mod health;
+pub(crate) mod oauth;
 mod openapi;
 pub(crate) mod revocations;
 mod schemas;
@@ -32,6 +33,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route(
             "/.well-known/openid-configuration",
             get(well_known::discovery),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(well_known::oauth_metadata),
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

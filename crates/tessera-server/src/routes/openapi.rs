@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
-use super::{account, auth, health, revocations, well_known};
+use super::{account, auth, health, oauth, revocations, well_known};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -37,8 +37,12 @@ use super::{account, auth, health, revocations, well_known};
         auth::session::list_sessions,
         auth::session::end_session,
         revocations::feed,
+        oauth::token::token,
+        oauth::introspect::introspect,
+        oauth::introspect::revoke,
         well_known::jwks,
         well_known::discovery,
+        well_known::oauth_metadata,
         health::healthz,
         health::readyz,
         account::root,
@@ -55,6 +59,7 @@ use super::{account, auth, health, revocations, well_known};
         (name = "browser", description = "Browser mode (cookies and CSRF) and the sign-in page"),
         (name = "discovery", description = "Public keys and metadata for resource servers"),
         (name = "resource servers", description = "The revocation feed"),
+        (name = "oauth", description = "OAuth 2.0: the token endpoint, introspection and revocation"),
         (name = "operations", description = "Health, readiness and this document"),
     )
 )]
@@ -131,6 +136,10 @@ fn security_schemes() -> Value {
         "resource_server": {
             "type": "http", "scheme": "basic",
             "description": "A resource server's name and secret (`[resource_servers.<name>]`)"
+        },
+        "client_basic": {
+            "type": "http", "scheme": "basic",
+            "description": "`client_secret_basic`: a registered client's form-encoded client_id and secret (RFC 6749 §2.3.1); the form may instead carry client_secret_post, a private_key_jwt assertion, or a public client's client_id"
         }
     })
 }

@@ -117,6 +117,9 @@ pub(super) async fn feed(
                     .or_insert((min_version, entry.created_at));
                 *v = (v.0.max(min_version), v.1.max(entry.created_at));
             }
+            RevocationEvent::Token { .. } => {
+                // TODO(oauth): tokens in the feed page (tessera-verify's wire format).
+            }
         }
     }
     let page = FeedPage {
@@ -157,7 +160,7 @@ pub(super) async fn feed(
 }
 
 /// The resource server named by `Authorization: Basic`, if its secret matches.
-fn authenticate<'a>(
+pub(crate) fn authenticate<'a>(
     servers: &'a [ResourceServer],
     headers: &HeaderMap,
 ) -> Option<&'a ResourceServer> {

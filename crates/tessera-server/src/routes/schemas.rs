@@ -49,8 +49,22 @@ pub(crate) struct JwkSetSchema {
 pub(crate) struct DiscoverySchema {
     issuer: String,
     jwks_uri: String,
+    token_endpoint: String,
+    introspection_endpoint: String,
+    revocation_endpoint: String,
+    grant_types_supported: Vec<String>,
+    response_types_supported: Vec<String>,
+    token_endpoint_auth_methods_supported: Vec<String>,
+    token_endpoint_auth_signing_alg_values_supported: Vec<String>,
+    introspection_endpoint_auth_methods_supported: Vec<String>,
+    introspection_endpoint_auth_signing_alg_values_supported: Vec<String>,
+    revocation_endpoint_auth_methods_supported: Vec<String>,
+    revocation_endpoint_auth_signing_alg_values_supported: Vec<String>,
     access_token_signing_alg_values_supported: Vec<String>,
     claims_supported: Vec<String>,
+    /// Every permission a role grants (absent while the database is unavailable).
+    #[schema(required = false)]
+    scopes_supported: Vec<String>,
 }
 
 /// One revoked session of the feed.

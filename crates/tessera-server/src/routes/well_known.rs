@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use tessera_core::clients::assertion::SIGNING_ALGS;
 use tessera_core::timeline::Timeline;
 
 use crate::state::AppState;
@@ -64,6 +65,64 @@ pub(super) async fn jwks(State(state): State<AppState>, headers: HeaderMap) -> R
     response
 }
 
+/// The metadata both documents share (RFC 8414 §2; OpenID Connect Discovery 1.0 §3).
+async fn metadata(state: &AppState) -> serde_json::Map<String, serde_json::Value> {
+    let published = state.published();
+    let issuer = state.auth().issuer().issuer();
+    let base = issuer.trim_end_matches('/');
+    let auth_methods = [
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+        "none",
+    ];
+    let assertion_algs: Vec<&str> = SIGNING_ALGS.iter().map(|a| a.as_str()).collect();
+    let serde_json::Value::Object(mut doc) = serde_json::json!({
+        "issuer": issuer,
+        "jwks_uri": format!("{base}/.well-known/jwks.json"),
+        "token_endpoint": format!("{base}/oauth/token"),
+        "introspection_endpoint": format!("{base}/oauth/introspect"),
+        "revocation_endpoint": format!("{base}/oauth/revoke"),
+        "grant_types_supported": ["client_credentials", "password", "refresh_token"],
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
+        "introspection_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
+        "revocation_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
+        "access_token_signing_alg_values_supported": published.algs,
+        "claims_supported": ["iss", "aud", "sub", "client_id", "iat", "nbf", "exp", "jti", "sid", "roles", "scope", "ver", "csrf"],
+    }) else {
+        return serde_json::Map::new();
+    };
+    // Every permission a role grants; left out while the database cannot say.
+    if let Ok(roles) = state.auth().store().list_roles().await {
+        let mut scopes: Vec<String> = roles
+            .into_iter()
+            .flat_map(|r| r.permissions.into_iter().map(|p| p.as_str().to_owned()))
+            .collect();
+        scopes.sort();
+        scopes.dedup();
+        doc.insert("scopes_supported".into(), scopes.into());
+    }
+    doc
+}
+
+fn json_document(doc: serde_json::Map<String, serde_json::Value>) -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::CACHE_CONTROL, cache_control()),
+        ],
+        axum::Json(doc),
+    )
+        .into_response()
+}
+
 /// Discovery metadata (the OpenID Provider Metadata subset Tessera has).
 #[utoipa::path(
     get,
@@ -73,15 +132,19 @@ pub(super) async fn jwks(State(state): State<AppState>, headers: HeaderMap) -> R
     responses((status = 200, description = "Issuer metadata", body = super::schemas::DiscoverySchema,
         headers(("Cache-Control" = String, description = "`public, max-age=600`"))))
 )]
-pub(super) async fn discovery(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            ),
-            (header::CACHE_CONTROL, cache_control()),
-        ],
-        state.published().discovery.clone(),
-    )
+pub(super) async fn discovery(State(state): State<AppState>) -> Response {
+    json_document(metadata(&state).await)
+}
+
+/// OAuth 2.0 Authorization Server Metadata (RFC 8414).
+#[utoipa::path(
+    get,
+    path = "/.well-known/oauth-authorization-server",
+    operation_id = "oauth_metadata",
+    tag = "discovery",
+    responses((status = 200, description = "Authorization server metadata (RFC 8414)", body = super::schemas::DiscoverySchema,
+        headers(("Cache-Control" = String, description = "`public, max-age=600`"))))
+)]
+pub(super) async fn oauth_metadata(State(state): State<AppState>) -> Response {
+    json_document(metadata(&state).await)
 }

@@ -25,7 +25,12 @@ pub(super) fn app_router(
     metrics: &Arc<Metrics>,
     extra: Option<Router<AppState>>,
 ) -> Router {
-    let mut routes = routes::router().merge(routes::revocations::router(settings));
+    let introspectors = std::sync::Arc::new(routes::oauth::introspect::Introspectors {
+        servers: settings.resource_servers.clone(),
+    });
+    let mut routes = routes::router()
+        .merge(routes::revocations::router(settings))
+        .merge(routes::oauth::router().layer(axum::Extension(introspectors)));
     if settings.browser.signin_page {
         routes = routes.merge(routes::account::router());
     }

@@ -61,7 +61,11 @@ pub(crate) async fn refresh(
         return Ok(cleared(ApiError::InvalidGrant.into_response()));
     };
     browser::check_with_session(state, headers, session.id.as_str())?;
-    match state.auth().refresh(presented).await {
+    let cookie_mode = tessera_core::session::IssueOptions {
+        cookie: true,
+        ..Default::default()
+    };
+    match state.auth().refresh(presented, &cookie_mode).await {
         Ok(pair) => Ok(browser::render_cookies(state, &pair)),
         Err(e) => Ok(cleared(ApiError::from(e).into_response())),
     }
