@@ -152,10 +152,16 @@ fn load(
             }
         };
         let server = match entry.audience {
-            Some(aud) if aud.is_empty() || aud.len() > 256 || !aud.bytes().all(|b| b.is_ascii_graphic()) => {
+            Some(aud)
+                if aud.is_empty()
+                    || aud.len() > 256
+                    || !aud.bytes().all(|b| b.is_ascii_graphic()) =>
+            {
                 return Err(ConfigError::invalid(
                     "resource_servers.<name>.audience",
-                    format!("for {name} must be 1 to 256 printable characters without spaces (e.g. https://api.example.org)"),
+                    format!(
+                        "for {name} must be 1 to 256 printable characters without spaces (e.g. https://api.example.org)"
+                    ),
                 ));
             }
             Some(aud) => server.with_audience(aud),

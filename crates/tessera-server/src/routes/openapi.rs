@@ -504,6 +504,7 @@ mod tests {
             "access_cookie",
             "refresh_cookie",
             "resource_server",
+            "client_basic",
         ] {
             assert!(
                 doc["components"]["securitySchemes"][scheme].is_object(),

@@ -68,10 +68,32 @@ backend_tests! {
             body["access_token_signing_alg_values_supported"],
             serde_json::json!(["EdDSA"])
         );
-        assert!(
-            body.get("token_endpoint").is_none(),
-            "no RFC 6749 token endpoint yet"
-        );
+        let issuer = app.state.auth().issuer().issuer().to_owned();
+        let oauth: Value = app
+            .get("/.well-known/oauth-authorization-server", None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        for doc in [&body, &oauth] {
+            assert_eq!(doc["token_endpoint"], format!("{issuer}/oauth/token"));
+            assert_eq!(doc["introspection_endpoint"], format!("{issuer}/oauth/introspect"));
+            assert_eq!(doc["revocation_endpoint"], format!("{issuer}/oauth/revoke"));
+            assert_eq!(
+                doc["grant_types_supported"],
+                serde_json::json!(["client_credentials", "password", "refresh_token"])
+            );
+            let methods = doc["token_endpoint_auth_methods_supported"].as_array().unwrap();
+            for m in ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] {
+                assert!(methods.iter().any(|v| v == m), "{m}");
+            }
+            let algs = doc["token_endpoint_auth_signing_alg_values_supported"]
+                .as_array()
+                .unwrap();
+            assert!(algs.iter().any(|a| a == "ES256") && !algs.iter().any(|a| a == "HS256"));
+            assert!(doc["scopes_supported"].is_array());
+        }
+        assert_eq!(oauth["issuer"], body["issuer"]);
     }
 
     async fn health_and_readiness_answer_200(app: TestApp) {

@@ -201,7 +201,11 @@ fn render(answer: &Introspection) -> serde_json::Value {
     if let Some(t) = answer.token_type {
         out.insert("token_type".into(), t.into());
     }
-    for (name, value) in [("exp", answer.exp), ("iat", answer.iat), ("nbf", answer.nbf)] {
+    for (name, value) in [
+        ("exp", answer.exp),
+        ("iat", answer.iat),
+        ("nbf", answer.nbf),
+    ] {
         if let Some(v) = value {
             out.insert(name.into(), v.into());
         }

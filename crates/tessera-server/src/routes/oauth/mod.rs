@@ -45,7 +45,10 @@ impl Form {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(';').next())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+            .is_some_and(|v| {
+                v.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            });
         if !form_type {
             return Err(OAuthReply::request(
                 "send the parameters as application/x-www-form-urlencoded (RFC 6749 §3.2)",

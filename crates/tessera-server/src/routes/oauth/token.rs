@@ -81,7 +81,6 @@ pub(crate) struct OAuthTokenForm {
             headers(("WWW-Authenticate" = String, description = "`Basic` when the client used HTTP Basic"))),
         (status = 429, description = "`rate_limited`: too many failed client authentications or logins", body = crate::error::Body<'static>,
             headers(("Retry-After" = u64, description = "seconds to wait"))),
-        (status = 503, description = "`temporarily_unavailable`: the password hashing queue is full or the database is unavailable", body = crate::error::Body<'static>),
     )
 )]
 pub(crate) async fn token(
@@ -119,7 +118,9 @@ pub(crate) async fn token(
             basic,
         ));
     }
-    let password = form.get("password").map(|p| SecretString::from(p.to_owned()));
+    let password = form
+        .get("password")
+        .map(|p| SecretString::from(p.to_owned()));
     let ip = ip.to_string();
     let request = TokenRequest {
         grant_type,
@@ -128,7 +129,9 @@ pub(crate) async fn token(
         username: form.get("username"),
         password: password.as_ref(),
         refresh_token: form.get("refresh_token"),
-        user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
         client_ip: Some(&ip),
     };
     let issued = state
