@@ -233,6 +233,15 @@ impl AuthService {
         self.sessions.end_session(claims, id).await
     }
 
+    /// Client administration over this service's store and audit log.
+    pub fn clients(&self) -> crate::clients::Clients {
+        crate::clients::Clients::new(
+            self.store().clone(),
+            self.accounts.audit().clone(),
+            self.clock().clone(),
+        )
+    }
+
     /// Authenticates the client of an OAuth request (see [`crate::clients::authn`]).
     pub async fn authenticate_client(
         &self,

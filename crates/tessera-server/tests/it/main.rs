@@ -21,6 +21,7 @@ mod limits;
 mod login;
 mod me;
 mod metrics;
+mod oauth;
 mod openapi;
 mod outage;
 mod refresh;
