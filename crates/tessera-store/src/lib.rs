@@ -13,8 +13,8 @@
 //!
 //! # Layout
 //! - `sql/`: the shared implementation, one file per store trait (users and roles, sessions
-//!   and the revocation feed, keys, throttle, audit, rate limits), and the dialect seam it
-//!   expects of a backend.
+//!   and the revocation feed, keys, throttle, audit, rate limits, OAuth clients), and the
+//!   dialect seam it expects of a backend.
 //! - [`sqlite`]: `SqliteStore`, its connection options (WAL, `synchronous = FULL`), its
 //!   `BEGIN IMMEDIATE` transactions, and the rotation applying the core rule in Rust.
 //! - [`postgres`]: `PgStore`, its pool and `statement_timeout`, TLS from `sslmode`, and the

@@ -88,6 +88,7 @@ macro_rules! sources {
             7 "rate limits" "0007_rate_limits",
             8 "rotation function" "0008_rotation_function",
             9 "rotation revokes reuse" "0009_rotation_revokes_reuse",
+            10 "clients" "0010_clients",
         )
     };
     (@ $dir:literal; $($version:literal $description:literal $file:literal,)+) => {

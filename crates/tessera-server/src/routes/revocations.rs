@@ -117,6 +117,8 @@ pub(super) async fn feed(
                     .or_insert((min_version, entry.created_at));
                 *v = (v.0.max(min_version), v.1.max(entry.created_at));
             }
+            // TODO(oauth): tokens in the feed page
+            RevocationEvent::Token { .. } => {}
         }
     }
     let page = FeedPage {

@@ -29,9 +29,10 @@
 //! - [`users`]: `UserStore` and `RoleStore`.
 //! - [`sessions`]: `SessionStore` but the rotation, the revocation helpers and the feed
 //!   polling.
-//! - [`keys`], [`throttle`], [`audit`], [`rates`], [`feed`]: one trait each.
+//! - [`keys`], [`throttle`], [`audit`], [`rates`], [`feed`], [`clients`]: one trait each.
 
 pub(crate) mod audit;
+pub(crate) mod clients;
 pub(crate) mod feed;
 pub(crate) mod keys;
 pub(crate) mod rates;
@@ -72,12 +73,13 @@ macro_rules! store {
             use ::tessera_core::domain::{Permission, RoleName, SessionId, UserId};
             use ::tessera_core::password::PasswordHash;
             use ::tessera_core::store::{
-                AuditEntry, AuditFilter, AuditStore, FailureCount, KeyStatus, KeyStore, NewSession,
-                NewUser, PoolUsage, RateStore, RefreshRotation, RevocationEvent,
-                RevocationFeedEntry, RevocationFeedStore, RevocationSnapshot, RevokeReason, Role,
-                RoleStore, RotationOutcome, SealedSecret, Session, SessionStore, Store, StoreError,
-                StoredSigningKey, ThrottleEntry, ThrottleFilter, ThrottleScope, ThrottleState,
-                ThrottleStore, User, UserCredentials, UserStore,
+                AuditEntry, AuditFilter, AuditStore, ClientRecord, ClientStore, FailureCount,
+                GrantType, KeyStatus, KeyStore, NewSession, NewUser, PoolUsage, RateStore,
+                RefreshRotation, RevocationEvent, RevocationFeedEntry, RevocationFeedStore,
+                RevocationSnapshot, RevokeReason, Role, RoleStore, RotationOutcome, SealedSecret,
+                Session, SessionStore, Store, StoreError, StoredSigningKey, ThrottleEntry,
+                ThrottleFilter, ThrottleScope, ThrottleState, ThrottleStore, User, UserCredentials,
+                UserStore,
             };
             use $crate::deadline::within;
             use $crate::sql::{event_of, is_foreign_key_violation, is_unique_violation};
@@ -142,6 +144,7 @@ macro_rules! store {
             $crate::sql::audit::impls!($store, $row);
             $crate::sql::rates::impls!($store, $greatest);
             $crate::sql::feed::impls!($store);
+            $crate::sql::clients::impls!($store, $row, $collate);
         }
     };
 }
@@ -162,6 +165,10 @@ pub(crate) fn event_of(kind: &str, subject: String, value: i64) -> RevocationEve
     match kind {
         "session" => RevocationEvent::Session {
             session_id: subject,
+            expires_at: value,
+        },
+        "token" => RevocationEvent::Token {
+            jti: subject,
             expires_at: value,
         },
         _ => RevocationEvent::UserVersion {

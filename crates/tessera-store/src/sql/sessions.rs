@@ -56,9 +56,8 @@ macro_rules! impls {
             }
         }
 
-        /// Revokes every active session of `user` but `keep`, inside a transaction, in one
-        /// statement (so the session rows are locked together, before the feed), and logs them
-        /// in id order.
+        /// Revokes every active session of `user` but `keep`, inside a transaction (see
+        /// [`revoke_matching_in`]).
         async fn revoke_all_in(
             tx: &mut Transaction<'_, $db>,
             user: &str,
@@ -66,14 +65,39 @@ macro_rules! impls {
             reason: RevokeReason,
             now: i64,
         ) -> Result<u64, StoreError> {
-            let rows = sqlx::query(
+            revoke_matching_in(tx, "user_id", user, keep, reason, now).await
+        }
+
+        /// Revokes every active session issued to `client`, inside a transaction (see
+        /// [`revoke_matching_in`]).
+        pub(super) async fn revoke_client_in(
+            tx: &mut Transaction<'_, $db>,
+            client: &str,
+            reason: RevokeReason,
+            now: i64,
+        ) -> Result<u64, StoreError> {
+            revoke_matching_in(tx, "client_id", client, None, reason, now).await
+        }
+
+        /// Revokes every active session whose `column` (`user_id` or `client_id`) is `owner`,
+        /// but `keep`, inside a transaction, in one statement (so the session rows are locked
+        /// together, before the feed), and logs them in id order.
+        async fn revoke_matching_in(
+            tx: &mut Transaction<'_, $db>,
+            column: &'static str,
+            owner: &str,
+            keep: Option<&str>,
+            reason: RevokeReason,
+            now: i64,
+        ) -> Result<u64, StoreError> {
+            let rows = sqlx::query(&format!(
                 "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 \
-                 WHERE user_id = $3 AND revoked_at IS NULL AND ($4 IS NULL OR id <> $4) \
-                 RETURNING id, absolute_expires_at",
-            )
+                 WHERE {column} = $3 AND revoked_at IS NULL AND ($4 IS NULL OR id <> $4) \
+                 RETURNING id, absolute_expires_at"
+            ))
             .bind(now)
             .bind(reason.as_str())
-            .bind(user)
+            .bind(owner)
             .bind(keep)
             .fetch_all(&mut **tx)
             .await
@@ -88,6 +112,31 @@ macro_rules! impls {
             entries.sort();
             log_events(tx, "session", &entries, now).await?;
             Ok(entries.len() as u64)
+        }
+
+        /// The access-token revocations still in force at `now` (feed entries of kind
+        /// `token` whose `exp` is ahead), one per `jti`, inside the snapshot's transaction.
+        async fn revoked_tokens_in(
+            tx: &mut Transaction<'_, $db>,
+            now: i64,
+        ) -> Result<Vec<RevocationEvent>, StoreError> {
+            let rows = sqlx::query(concat!(
+                "SELECT subject, MAX(value) AS value FROM revocation_log \
+                 WHERE kind = 'token' AND value > $1 GROUP BY subject ORDER BY subject",
+                $collate
+            ))
+            .bind(now)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(db_error)?;
+            rows.iter()
+                .map(|row| {
+                    Ok(RevocationEvent::Token {
+                        jti: row.try_get("subject").map_err(db_error)?,
+                        expires_at: row.try_get("value").map_err(db_error)?,
+                    })
+                })
+                .collect()
         }
 
         #[async_trait]
@@ -223,6 +272,35 @@ macro_rules! impls {
                 .await
             }
 
+            async fn revoke_access_token(
+                &self,
+                jti: &str,
+                expires_at: i64,
+                now: i64,
+            ) -> Result<(), StoreError> {
+                within(self.call_timeout, async {
+                    let mut tx = self.begin_write().await?;
+                    log_events(&mut tx, "token", &[(jti.to_owned(), expires_at)], now).await?;
+                    tx.commit().await.map_err(db_error)
+                })
+                .await
+            }
+
+            async fn revoke_client_sessions(
+                &self,
+                client_id: &str,
+                reason: RevokeReason,
+                now: i64,
+            ) -> Result<u64, StoreError> {
+                within(self.call_timeout, async {
+                    let mut tx = self.begin_write().await?;
+                    let revoked = revoke_client_in(&mut tx, client_id, reason, now).await?;
+                    tx.commit().await.map_err(db_error)?;
+                    Ok(revoked)
+                })
+                .await
+            }
+
             async fn sweep(&self, now: i64, feed_retention_secs: i64) -> Result<u64, StoreError> {
                 within(self.call_timeout, async {
                     let mut tx = self.begin_write().await?;
@@ -234,11 +312,16 @@ macro_rules! impls {
                     .await
                     .map_err(db_error)?
                     .rows_affected();
-                    sqlx::query("DELETE FROM revocation_log WHERE created_at < $1")
-                        .bind(now.saturating_sub(feed_retention_secs))
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_error)?;
+                    // A token revocation stays until the token has expired, however old: the
+                    // snapshot reads it from the feed.
+                    sqlx::query(
+                        "DELETE FROM revocation_log WHERE created_at < $1 \
+                         AND (kind <> 'token' OR value < $1)",
+                    )
+                    .bind(now.saturating_sub(feed_retention_secs))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
                     tx.commit().await.map_err(db_error)?;
                     Ok(deleted)
                 })
@@ -247,7 +330,7 @@ macro_rules! impls {
 
             async fn revocation_snapshot(&self, now: i64) -> Result<RevocationSnapshot, StoreError> {
                 within(self.call_timeout, async {
-                    // One snapshot for all three reads: the position and the state it includes agree.
+                    // One snapshot for all four reads: the position and the state it includes agree.
                     let mut tx = self.begin_snapshot().await?;
                     let last_seq: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM revocation_log")
                         .fetch_one(&mut *tx)
@@ -280,6 +363,7 @@ macro_rules! impls {
                             min_version: row.try_get("token_version").map_err(db_error)?,
                         });
                     }
+                    events.extend(revoked_tokens_in(&mut tx, now).await?);
                     tx.commit().await.map_err(db_error)?;
                     Ok(RevocationSnapshot { events, last_seq })
                 })

@@ -11,6 +11,7 @@
 )]
 
 mod audit;
+mod clients;
 mod feed;
 mod keys;
 mod pool;

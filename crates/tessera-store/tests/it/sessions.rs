@@ -24,7 +24,7 @@ fn session_events(events: &[RevocationEvent]) -> Vec<&str> {
         .iter()
         .filter_map(|e| match e {
             RevocationEvent::Session { session_id, .. } => Some(session_id.as_str()),
-            RevocationEvent::UserVersion { .. } => None,
+            RevocationEvent::UserVersion { .. } | RevocationEvent::Token { .. } => None,
         })
         .collect()
 }
