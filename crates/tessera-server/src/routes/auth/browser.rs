@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use tessera_core::session::IssueOptions;
 use tessera_verify::Claims;
 
 use crate::error::ApiError;
@@ -61,7 +62,11 @@ pub(crate) async fn refresh(
         return Ok(cleared(ApiError::InvalidGrant.into_response()));
     };
     browser::check_with_session(state, headers, session.id.as_str())?;
-    match state.auth().refresh(presented).await {
+    let options = IssueOptions {
+        cookie: true,
+        ..Default::default()
+    };
+    match state.auth().refresh(presented, &options).await {
         Ok(pair) => Ok(browser::render_cookies(state, &pair)),
         Err(e) => Ok(cleared(ApiError::from(e).into_response())),
     }

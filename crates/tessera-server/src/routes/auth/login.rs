@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use tessera_core::session::{LoginContext, TokenPair};
+use tessera_core::session::{IssueOptions, LoginContext, TokenPair};
 
 use crate::error::ApiError;
 use crate::extract::browser;
@@ -126,6 +126,10 @@ pub(crate) async fn login(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         client_ip: Some(client.to_string()),
+        issue: IssueOptions {
+            cookie: cookies,
+            ..Default::default()
+        },
     };
     let pair = state
         .auth()

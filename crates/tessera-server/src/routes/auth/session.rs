@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
+use tessera_core::session::IssueOptions;
 
 use super::login::TokenResponse;
 use crate::error::ApiError;
@@ -53,7 +54,10 @@ pub(crate) async fn refresh(
         .check(state.rate_limits().refresh.as_ref(), &state)
         .await?;
     if let Some(body) = body {
-        let pair = state.auth().refresh(&body.refresh_token).await?;
+        let pair = state
+            .auth()
+            .refresh(&body.refresh_token, &IssueOptions::default())
+            .await?;
         return Ok(TokenResponse::render(&pair));
     }
     match browser::refresh_cookie(&headers) {
