@@ -187,6 +187,18 @@ fn check_audience(aud: &str) -> Result<(), AuthError> {
     }
 }
 
+/// Whether any key of a JWK Set document carries a private or symmetric member.
+fn holds_private_members(json: &str) -> bool {
+    const PRIVATE: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "k"];
+    serde_json::from_str::<serde_json::Value>(json)
+        .ok()
+        .and_then(|v| v.get("keys").and_then(|k| k.as_array()).cloned())
+        .is_some_and(|keys| {
+            keys.iter()
+                .any(|k| PRIVATE.iter().any(|m| k.get(m).is_some()))
+        })
+}
+
 fn sorted_unique<T: Ord>(mut items: Vec<T>) -> Vec<T> {
     items.sort();
     items.dedup();
@@ -237,6 +249,11 @@ impl ClientSpec {
         }
         match &self.keys {
             ClientKeys::Jwks(json) => {
+                if holds_private_members(json) {
+                    return Err(invalid(
+                        "--jwks-file holds private key material (d, p, q, dp, dq, qi or k): give the public keys only, and keep the private key with the client",
+                    ));
+                }
                 let set = JwkSet::from_json(json.as_bytes()).map_err(|e| {
                     invalid(format!(
                         "--jwks-file is not a usable JWK Set of public keys: {e}"
