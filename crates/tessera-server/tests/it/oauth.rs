@@ -11,6 +11,9 @@ use tessera_testkit::{TestApp, backend_tests};
 
 use crate::assert_error;
 
+/// A form's fields.
+type Form<'a> = &'a [(&'a str, &'a str)];
+
 /// A registered client's id and secret (`None` for a public client).
 pub(crate) struct Registered {
     pub(crate) id: String,
@@ -127,7 +130,7 @@ backend_tests! {
             &[("grant_type", "client_credentials")]).await;
         assert_eq!(wrong.headers()["www-authenticate"], "Basic realm=\"tessera\"");
         assert_error(wrong, 401, "invalid_client").await;
-        let cases: [(&[(&str, &str)], u16, &str); 6] = [
+        let cases: [(Form<'_>, u16, &str); 6] = [
             (&[], 400, "invalid_request"),
             (&[("grant_type", "magic")], 400, "unsupported_grant_type"),
             (&[("grant_type", "password"), ("username", "a"), ("password", "b")], 400, "unauthorized_client"),

@@ -31,6 +31,9 @@ fn version_and_help_work_on_every_command() {
         &["locks", "--help"],
         &["locks", "list", "--help"],
         &["locks", "clear", "--help"],
+        &["client", "--help"],
+        &["client", "add", "--help"],
+        &["client", "rotate-secret", "--help"],
     ] {
         let out = run(dir.path(), args, "");
         assert!(out.status.success(), "{args:?}");
@@ -256,4 +259,83 @@ async fn serve_prints_the_metrics_address_and_serves_them_there_only() {
         .await
         .unwrap();
     assert_eq!(public.status(), 404, "not on the public port");
+}
+
+/// A client added, rotated or disabled with the CLI while the server runs: the running server
+/// follows (its client cache trusts an entry within one second).
+#[tokio::test]
+async fn client_changes_made_with_the_cli_reach_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(tessera(dir.path()).args(["serve", "--listen", "127.0.0.1:0"]));
+    let cli = |args: &[&str]| {
+        let out = run(dir.path(), args, "");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let added: Value = serde_json::from_str(
+        cli(&[
+            "client",
+            "add",
+            "job",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "jobs:run",
+            "--json",
+        ])
+        .trim(),
+    )
+    .unwrap();
+    let id = added["client_id"].as_str().unwrap().to_owned();
+    let secret = added["client_secret"].as_str().unwrap().to_owned();
+    let http = reqwest::Client::new();
+    let token_status = |secret: String| {
+        let request = http
+            .post(format!("{}/oauth/token", server.url))
+            .basic_auth(&id, Some(secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials");
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    // Polls until the server gives `status` (the cache lets a change take up to a second).
+    let eventually = |secret: String, status: u16| {
+        let token_status = &token_status;
+        async move {
+            let mut seen = 0;
+            for _ in 0..40 {
+                seen = token_status(secret.clone()).await;
+                if seen == status {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("expected {status}, the server still answers {seen}");
+        }
+    };
+    eventually(secret.clone(), 200).await;
+
+    let rotated: Value = serde_json::from_str(
+        cli(&[
+            "client",
+            "rotate-secret",
+            "job",
+            "--overlap",
+            "1h",
+            "--json",
+        ])
+        .trim(),
+    )
+    .unwrap();
+    let new_secret = rotated["client_secret"].as_str().unwrap().to_owned();
+    eventually(new_secret.clone(), 200).await;
+    assert_eq!(token_status(secret.clone()).await, 200, "the overlap");
+
+    cli(&["client", "disable", "job"]);
+    eventually(new_secret.clone(), 401).await;
+    cli(&["client", "enable", "job"]);
+    eventually(new_secret, 200).await;
 }

@@ -123,9 +123,10 @@ fn basic(headers: &HeaderMap) -> Result<Option<Basic>, OAuthReply> {
                 .unwrap_or_default(),
         )
     };
+    let (id, secret) = decoded.split_at(colon);
     Ok(Some(Basic {
-        id: decode(&decoded[..colon]),
-        secret: decode(&decoded[colon + 1..]),
+        id: decode(id),
+        secret: decode(secret.get(1..).unwrap_or_default()),
     }))
 }
 
