@@ -352,3 +352,58 @@ backend_tests! {
         assert_error(assertion_grant(&app, &old).await, 401, "invalid_client").await;
     }
 }
+
+backend_tests! {
+    async fn a_resource_server_introspects_access_tokens_of_its_audience_only(backend: tessera_testkit::Backend) {
+        let rs_secret = "a-resource-server-secret-of-32-chars-or-more";
+        let app = TestApp::spawn_with(backend, |s| {
+            s.resource_servers = vec![
+                tessera_server::config::ResourceServer::from_secret("orders", rs_secret)
+                    .unwrap()
+                    .with_audience("https://orders.example"),
+            ];
+        })
+        .await;
+        let client = add_client(&app, "multi", &[GrantType::ClientCredentials], &[],
+            &["https://orders.example", "https://billing.example"], ClientKeys::Secret, false).await;
+        let secret = client.secret.as_deref().unwrap();
+        let token_for = |resource: Option<&'static str>| {
+            let mut form = vec![("grant_type", "client_credentials")];
+            if let Some(r) = resource {
+                form.push(("resource", r));
+            }
+            let app = &app;
+            let id = client.id.clone();
+            async move {
+                let body: Value = post_form(app, "/oauth/token", Some((&id, secret)), &form)
+                    .await.json().await.unwrap();
+                body["access_token"].as_str().unwrap().to_owned()
+            }
+        };
+        let orders = token_for(None).await;
+        let billing = token_for(Some("https://billing.example")).await;
+        let now = crate::login::app_now(&app);
+        let aud = |t: &str| app.state.verify_for_audiences(t,
+            &["https://orders.example".to_owned(), "https://billing.example".to_owned()], now)
+            .unwrap().aud.iter().next().unwrap().to_owned();
+        assert_eq!(aud(&orders), "https://orders.example", "the first audience is the default");
+        assert_eq!(aud(&billing), "https://billing.example");
+
+        let introspect = |token: String| {
+            let app = &app;
+            async move {
+                let body: Value = post_form(app, "/oauth/introspect", Some(("orders", rs_secret)),
+                    &[("token", &token)]).await.json().await.unwrap();
+                body
+            }
+        };
+        let seen = introspect(orders.clone()).await;
+        assert_eq!(seen["active"], true);
+        assert_eq!(seen["aud"], "https://orders.example");
+        assert_eq!(introspect(billing).await, serde_json::json!({"active": false}));
+        let wrong = post_form(&app, "/oauth/introspect", Some(("orders", "not-the-secret")),
+            &[("token", &orders)]).await;
+        assert_error(wrong, 401, "invalid_client").await;
+        app.finish().await;
+    }
+}
