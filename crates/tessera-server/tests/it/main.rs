@@ -22,6 +22,7 @@ mod login;
 mod me;
 mod metrics;
 mod oauth;
+mod oauth_libs;
 mod openapi;
 mod outage;
 mod refresh;
