@@ -280,6 +280,17 @@ backend_tests! {
             "a public client asking for client_credentials"
         );
 
+        // A public client proves nothing: it may not introspect; it may revoke its tokens.
+        let mobile_lib = lib(&app, &mobile, AuthType::BasicAuth);
+        let tokens = mobile_lib.exchange_password(&user, &password).request_async(&http()).await.unwrap();
+        let introspected = mobile_lib.introspect(tokens.access_token()).request_async(&http()).await;
+        assert_eq!(code_of(introspected), BasicErrorResponseType::InvalidClient);
+        let refresh = tokens.refresh_token().unwrap();
+        mobile_lib.revoke_token(refresh.into()).unwrap().request_async(&http()).await.unwrap();
+        let revoked = mobile_lib.exchange_refresh_token(refresh).request_async(&http()).await;
+        assert_eq!(code_of(revoked), BasicErrorResponseType::InvalidGrant);
+        assert_eq!(app.get("/auth/me", Some(tokens.access_token().secret())).await.status(), StatusCode::UNAUTHORIZED);
+
         let bogus = lib(&app, &mobile, AuthType::BasicAuth)
             .exchange_refresh_token(&RefreshToken::new("not-a-refresh-token".into()))
             .request_async(&http()).await;
@@ -292,8 +303,11 @@ backend_tests! {
     }
 
     async fn password_refresh_and_revocation_through_the_oauth2_crate(app: TestApp) {
-        let mobile = mobile(&app).await;
-        let lib = lib(&app, &mobile, AuthType::BasicAuth);
+        // A confidential first-party client (introspection wants an authenticated client).
+        app.register("alice").await;
+        let first_party = add_client(&app, "app", &[GrantType::Password, GrantType::RefreshToken],
+            &[], &[], ClientKeys::Secret, true).await;
+        let lib = lib(&app, &first_party, AuthType::BasicAuth);
         let (user, password) = alice();
         let first = lib.exchange_password(&user, &password).request_async(&http()).await.unwrap();
         let access = first.access_token().secret().clone();
@@ -352,7 +366,7 @@ backend_tests! {
         let revoked = audit_of(&app, "token.revoked").await;
         let details: Vec<_> = revoked.iter().map(|e| e.detail.as_deref().unwrap_or("")).collect();
         assert_eq!(details, ["refresh token", "access token"], "{revoked:?}");
-        let subject = format!("client:{}", mobile.id);
+        let subject = format!("client:{}", first_party.id);
         assert!(revoked.iter().all(|e| e.subject.as_deref() == Some(subject.as_str())), "{revoked:?}");
     }
 
@@ -413,7 +427,9 @@ backend_tests! {
         assert_eq!(code_of(refresh), BasicErrorResponseType::InvalidClient);
         let password_grant = mobile_lib.exchange_password(&user, &password).request_async(&http()).await;
         assert_eq!(code_of(password_grant), BasicErrorResponseType::InvalidClient);
-        // Disabling ends the client's sessions, and so their access tokens.
+        // Disabling ends the client's sessions, and so their access tokens once the
+        // revocation feed is read (the poll does it each second; the test does not wait).
+        app.state.auth().sync_revocations().await;
         assert_eq!(app.get("/auth/me", Some(&access)).await.status(), StatusCode::UNAUTHORIZED);
 
         // Enabled again: the machine client works; the ended session stays ended.
