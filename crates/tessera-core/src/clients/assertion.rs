@@ -28,17 +28,9 @@ pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jw
 /// The signing algorithms accepted for assertions (advertised as
 /// `token_endpoint_auth_signing_alg_values_supported`): every asymmetric one Tessera knows;
 /// HMAC is never accepted (`client_secret_jwt` would need the secret in the clear).
-pub const SIGNING_ALGS: [Algorithm; 9] = [
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-];
+pub fn signing_algs() -> impl Iterator<Item = Algorithm> {
+    Algorithm::ALL.into_iter().filter(|a| !a.is_hmac())
+}
 
 /// The keys of a client's JWK Set. A key without `alg` gets the one its type implies (EC
 /// P-256: ES256, OKP Ed25519: EdDSA, RSA: RS256).

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use tessera_core::clients::assertion::SIGNING_ALGS;
+use tessera_core::clients::assertion::signing_algs;
 use tessera_core::timeline::Timeline;
 
 use crate::state::AppState;
@@ -76,7 +76,7 @@ async fn metadata(state: &AppState) -> serde_json::Map<String, serde_json::Value
         "private_key_jwt",
         "none",
     ];
-    let assertion_algs: Vec<&str> = SIGNING_ALGS.iter().map(|a| a.as_str()).collect();
+    let assertion_algs: Vec<&str> = signing_algs().map(|a| a.as_str()).collect();
     let serde_json::Value::Object(mut doc) = serde_json::json!({
         "issuer": issuer,
         "jwks_uri": format!("{base}/.well-known/jwks.json"),
