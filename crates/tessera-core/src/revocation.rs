@@ -100,12 +100,12 @@ impl Revocations {
             .state
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        state.tokens.contains_key(&claims.jti)
-            || revokes(
-                claims,
-                |sid| state.sessions.contains_key(sid),
-                state.versions.get(&claims.sub).copied(),
-            )
+        revokes(
+            claims,
+            |sid| state.sessions.contains_key(sid),
+            |jti| state.tokens.contains_key(jti),
+            state.versions.get(&claims.sub).copied(),
+        )
     }
 
     /// Forgets session revocations that no token can need any more: those of sessions that
@@ -183,6 +183,26 @@ mod tests {
         );
         assert!(!view.is_revoked(&claims("u2", "s2", 3)), "current version");
         assert_eq!(view.last_seq(), 7);
+    }
+
+    #[test]
+    fn a_revoked_token_is_refused_by_its_jti_until_pruned_after_its_expiry() {
+        let view = Revocations::default();
+        view.apply(
+            &[RevocationEvent::Token {
+                jti: "j".into(),
+                expires_at: 1000,
+            }],
+            1,
+        );
+        let mut other = claims("u", "s", 0);
+        other.jti = "k".into();
+        assert!(view.is_revoked(&claims("u", "s", 0)), "the revoked jti");
+        assert!(!view.is_revoked(&other), "another token of the same session");
+        view.prune(1000 + 1500 - 1, 1500);
+        assert!(view.is_revoked(&claims("u", "s", 0)));
+        view.prune(1000 + 1500, 1500);
+        assert!(!view.is_revoked(&claims("u", "s", 0)));
     }
 
     #[test]

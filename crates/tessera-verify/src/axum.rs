@@ -12,7 +12,9 @@
 //! - no credentials, or another scheme: 401 with a bare `WWW-Authenticate: Bearer realm="…"`
 //!   and no error code (§3.1);
 //! - a bad, expired or revoked token: 401, `error="invalid_token"`;
-//! - a valid token without a required role or permission: 403, `error="insufficient_scope"`;
+//! - a valid token without a required role or permission, or of the wrong kind (a client's
+//!   token where a user's is required, or the reverse): 403, `error="insufficient_scope"`,
+//!   with `scope="…"` naming the required permissions when permissions are missing;
 //! - keys or revocation state unavailable (auth server unreachable, fail closed): 503
 //!   `temporarily_unavailable` with `Retry-After`, since the token itself may be fine.
 //!
@@ -106,6 +108,14 @@ pub enum AuthRejection {
         /// The required permissions, for the challenge's `scope` attribute.
         scope: Option<String>,
     },
+    /// The token is of the wrong kind: a client's own token where a user's is required, or
+    /// a user's where a client's is required.
+    WrongTokenKind {
+        /// The realm in the challenge.
+        realm: Arc<str>,
+        /// The kind the route requires.
+        required: TokenKind,
+    },
     /// A state-changing request authenticated by the cookie failed the CSRF checks.
     Csrf(CsrfRefusal),
     /// [`BearerClaims`] used on a route without [`BearerAuthLayer`].
@@ -144,19 +154,17 @@ impl IntoResponse for AuthRejection {
                 realm,
                 missing,
                 scope,
-            } => {
-                let description = format!("the access token lacks the {missing}");
-                let scope = scope
-                    .as_ref()
-                    .map(|s| format!(", scope=\"{s}\""))
-                    .unwrap_or_default();
-                (
-                    StatusCode::FORBIDDEN,
-                    body("insufficient_scope", &description),
-                    Some(format!(
-                        "Bearer realm=\"{realm}\", error=\"insufficient_scope\", error_description=\"{description}\"{scope}"
-                    )),
-                )
+            } => insufficient_scope(
+                realm,
+                &format!("the access token lacks the {missing}"),
+                scope.as_deref(),
+            ),
+            Self::WrongTokenKind { realm, required } => {
+                let description = match required {
+                    TokenKind::User => "a user's access token is required",
+                    TokenKind::Client => "a client's access token (client_credentials) is required",
+                };
+                insufficient_scope(realm, description, None)
             }
             Self::Csrf(refusal) => (
                 StatusCode::FORBIDDEN,
@@ -182,6 +190,25 @@ impl IntoResponse for AuthRejection {
     }
 }
 
+/// 403 with the RFC 6750 §3.1 `insufficient_scope` challenge; `scope` lists the required
+/// permissions when permissions are what is missing.
+fn insufficient_scope(
+    realm: &str,
+    description: &str,
+    scope: Option<&str>,
+) -> (StatusCode, serde_json::Value, Option<String>) {
+    let scope = scope
+        .map(|s| format!(", scope=\"{s}\""))
+        .unwrap_or_default();
+    (
+        StatusCode::FORBIDDEN,
+        body("insufficient_scope", description),
+        Some(format!(
+            "Bearer realm=\"{realm}\", error=\"insufficient_scope\", error_description=\"{description}\"{scope}"
+        )),
+    )
+}
+
 fn body(error: &str, description: &str) -> serde_json::Value {
     serde_json::json!({ "error": error, "error_description": description })
 }
@@ -200,6 +227,28 @@ fn describe(e: &VerifyError) -> &'static str {
         VerifyError::KeysUnavailable => "the verification keys are not available yet; retry",
         VerifyError::RevocationUnavailable => "the revocation state cannot be checked; retry",
         _ => "the token is invalid",
+    }
+}
+
+/// Who an access token was issued to, as [`BearerAuthLayer::require_user`] and
+/// [`BearerAuthLayer::require_client`] require it (see [`Claims::is_client_token`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// A user's token ([`Claims::user_id`] is `Some`).
+    User,
+    /// A client's own token, from the `client_credentials` grant
+    /// ([`Claims::is_client_token`]).
+    Client,
+}
+
+impl TokenKind {
+    /// The kind of verified `claims`.
+    pub fn of(claims: &Claims) -> Self {
+        if claims.is_client_token() {
+            TokenKind::Client
+        } else {
+            TokenKind::User
+        }
     }
 }
 
@@ -227,6 +276,7 @@ pub struct BearerAuthLayer<V> {
     realm: Arc<str>,
     roles: Arc<[String]>,
     scopes: Arc<[String]>,
+    kind: Option<TokenKind>,
     cookies: Option<Arc<AllowedOrigins>>,
 }
 
@@ -237,6 +287,7 @@ impl<V> Clone for BearerAuthLayer<V> {
             realm: self.realm.clone(),
             roles: self.roles.clone(),
             scopes: self.scopes.clone(),
+            kind: self.kind,
             cookies: self.cookies.clone(),
         }
     }
@@ -248,6 +299,7 @@ impl<V> fmt::Debug for BearerAuthLayer<V> {
             .field("realm", &self.realm)
             .field("roles", &self.roles)
             .field("scopes", &self.scopes)
+            .field("kind", &self.kind)
             .field("cookie_origins", &self.cookies)
             .finish_non_exhaustive()
     }
@@ -266,6 +318,7 @@ impl<V: TokenVerifier> BearerAuthLayer<V> {
             realm: Arc::from("api"),
             roles: Arc::from([]),
             scopes: Arc::from([]),
+            kind: None,
             cookies: None,
         }
     }
@@ -300,6 +353,22 @@ impl<V: TokenVerifier> BearerAuthLayer<V> {
         let mut scopes = self.scopes.to_vec();
         scopes.push(scope.into());
         self.scopes = Arc::from(scopes);
+        self
+    }
+
+    /// Require a user's token ([`Claims::user_id`] is `Some`): a client's own token
+    /// (`client_credentials`) is refused with 403 `insufficient_scope`. Replaces
+    /// [`require_client`](Self::require_client).
+    pub fn require_user(mut self) -> Self {
+        self.kind = Some(TokenKind::User);
+        self
+    }
+
+    /// Require a client's own token ([`Claims::is_client_token`], the `client_credentials`
+    /// grant): a user's token is refused with 403 `insufficient_scope`. Replaces
+    /// [`require_user`](Self::require_user).
+    pub fn require_client(mut self) -> Self {
+        self.kind = Some(TokenKind::Client);
         self
     }
 
@@ -341,6 +410,14 @@ impl<V: TokenVerifier> BearerAuthLayer<V> {
                     &claims,
                 )
                 .map_err(AuthRejection::Csrf)?;
+        }
+        if let Some(required) = self.kind
+            && TokenKind::of(&claims) != required
+        {
+            return Err(AuthRejection::WrongTokenKind {
+                realm: self.realm.clone(),
+                required,
+            });
         }
         if let Some(role) = self.roles.iter().find(|r| !claims.has_role(r)) {
             return Err(AuthRejection::InsufficientScope {

@@ -144,7 +144,8 @@ pub struct Claims {
     pub iss: String,
     /// Audience(s) the token is meant for.
     pub aud: Audience,
-    /// Subject: the stable user id (never the username).
+    /// Subject: the stable user id (never the username), or for a client's own token
+    /// (`client_credentials`) the client's id; see [`Claims::user_id`].
     pub sub: String,
     /// The OAuth client the token was issued to (`tessera` for the first-party API).
     pub client_id: String,
@@ -184,6 +185,42 @@ impl Claims {
     /// True if `scope` contains the entry `scope` exactly.
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes().any(|s| s == scope)
+    }
+
+    /// The user the token was issued for: `sub`, when the token is a user's (it belongs to a
+    /// login session, `sid`, or its `sub` is not its `client_id`); `None` for a client's own
+    /// token ([`is_client_token`](Claims::is_client_token)). Exactly one of the two holds.
+    ///
+    /// ```
+    /// # let parse = |json: &str| serde_json::from_str::<tessera_verify::Claims>(json).unwrap();
+    /// let user = parse(r#"{"iss":"i","aud":"a","sub":"u1","client_id":"web","iat":1,"exp":2,
+    ///   "jti":"t1","sid":"s1"}"#);
+    /// assert_eq!(user.user_id(), Some("u1"));
+    /// assert!(!user.is_client_token());
+    /// // `client_credentials`: the client acts for itself; its id is the subject.
+    /// let client = parse(r#"{"iss":"i","aud":"a","sub":"billing","client_id":"billing",
+    ///   "iat":1,"exp":2,"jti":"t2"}"#);
+    /// assert_eq!(client.user_id(), None);
+    /// assert!(client.is_client_token());
+    /// ```
+    pub fn user_id(&self) -> Option<&str> {
+        (!self.is_client_token()).then_some(self.sub.as_str())
+    }
+
+    /// True for a client's own token (the `client_credentials` grant): no session (`sid`)
+    /// and `sub` equal to `client_id`. Such a token names no user; see
+    /// [`user_id`](Claims::user_id).
+    ///
+    /// ```
+    /// # let parse = |json: &str| serde_json::from_str::<tessera_verify::Claims>(json).unwrap();
+    /// // A user's token without a session (say, from a user whose id differs from the client's).
+    /// let user = parse(r#"{"iss":"i","aud":"a","sub":"u1","client_id":"cli","iat":1,"exp":2,
+    ///   "jti":"t1"}"#);
+    /// assert!(!user.is_client_token());
+    /// assert_eq!(user.user_id(), Some("u1"));
+    /// ```
+    pub fn is_client_token(&self) -> bool {
+        self.sid.is_none() && self.sub == self.client_id
     }
 
     /// The compact JSON of these claims: byte for byte what `serde_json::to_vec(self)` writes,
@@ -602,6 +639,29 @@ mod tests {
     fn only_json_objects_are_claim_sets() {
         for json in ["[]", "\"x\"", "1", "null"] {
             assert!(parse(json).0.is_err(), "{json}");
+        }
+    }
+
+    #[test]
+    fn a_token_is_either_a_users_or_a_clients() {
+        let mut claims: Claims = serde_json::from_str(FULL).unwrap();
+        let cases = [
+            // (sub, client_id, sid, client token?)
+            ("u1", "tessera", Some("s1"), false),
+            ("u1", "tessera", None, false),
+            ("svc", "svc", None, true),
+            ("svc", "svc", Some("s1"), false),
+        ];
+        for (sub, client_id, sid, client) in cases {
+            claims.sub = sub.into();
+            claims.client_id = client_id.into();
+            claims.sid = sid.map(Into::into);
+            assert_eq!(
+                claims.is_client_token(),
+                client,
+                "{sub} {client_id} {sid:?}"
+            );
+            assert_eq!(claims.user_id(), (!client).then_some(sub));
         }
     }
 

@@ -42,18 +42,22 @@
 //!
 //! # Layout
 //! - [`algorithm`]: the [`Algorithm`] enum (JOSE names, hash sizes)
-//! - [`claims`]: [`Claims`] and [`Audience`] with their strict JSON form
+//! - [`claims`]: [`Claims`] and [`Audience`] with their strict JSON form; a user's token or a
+//!   client's own (`client_credentials`) token: [`Claims::user_id`], [`Claims::is_client_token`]
 //! - [`csrf`]: the browser-mode cookie names and CSRF checks (origin, token bound to the session)
 //! - [`jwk`]: [`Jwk`], [`JwkSet`] and RFC 7638 thumbprints
 //! - [`key`]: [`VerificationKey`], a public key (or HMAC secret) parsed once and bound to one
 //!   algorithm
-//! - [`verifier`]: [`Verifier`] and its builder, the full check of an access token
+//! - [`verifier`]: [`Verifier`] and its builder, the full check of an access token (one
+//!   audience, or several with [`VerifierBuilder::audiences`])
 //! - [`error`]: [`VerifyError`] and [`KeyError`]
 //! - [`dangerous`]: signature-only checks for tokens that are not Tessera access tokens
-//! - [`revocation`]: the revocation feed's wire format and [`revocation::RevocationList`]
+//! - [`revocation`]: the revocation feed's wire format (revoked sessions, token versions and
+//!   single tokens by `jti`) and [`revocation::RevocationList`]
 //! - `remote` (feature `jwks-fetch`): `RemoteVerifier`, keys fetched from the auth server
 //! - `revocation_feed` (feature `jwks-fetch`): `RevocationFeed`, the feed poller
-//! - `axum` (feature `axum`): `axum::BearerAuthLayer` and `axum::BearerClaims`
+//! - `axum` (feature `axum`): `axum::BearerAuthLayer` (roles, permissions, a user's or a
+//!   client's token required) and `axum::BearerClaims`
 //! - internal (feature `jwks-fetch`): `fetch`, HTTP GETs with the URL, redirect and size rules
 //! - [`revocation`]: the revocation feed's wire format and the revoked-session list a resource
 //!   server keeps from it

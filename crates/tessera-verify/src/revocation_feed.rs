@@ -1,6 +1,6 @@
 //! [`RevocationFeed`]: follows Tessera's revocation feed (`GET /auth/revocations`, feature
-//! `jwks-fetch`) so a resource server refuses tokens of revoked sessions and stale token
-//! versions within one poll interval, without calling the auth server per request.
+//! `jwks-fetch`) so a resource server refuses revoked tokens, tokens of revoked sessions and
+//! stale token versions within one poll interval, without calling the auth server per request.
 //!
 //! It owns the poll loop, the feed credential (HTTP Basic: the resource server's configured
 //! name and secret, never logged), the cursor and the staleness rule: when no poll has
@@ -20,7 +20,9 @@ use crate::claims::Claims;
 use crate::clock::NowFn;
 use crate::error::VerifyError;
 use crate::fetch::{self, Fetched, RemoteError};
-use crate::revocation::{FeedPage, MAX_POLL_INTERVAL, MIN_POLL_INTERVAL, RevocationList};
+use crate::revocation::{
+    FeedPage, MAX_POLL_INTERVAL, MIN_POLL_INTERVAL, RevocationCounts, RevocationList,
+};
 
 /// Default poll interval: 10 s.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(10);
@@ -187,8 +189,8 @@ impl RevocationFeed {
         self.inner.is_stale(&self.inner.lock(), now)
     }
 
-    /// How many (sessions, users) are currently revoked.
-    pub fn revoked_counts(&self) -> (usize, usize) {
+    /// How many sessions, users and tokens are currently revoked.
+    pub fn revoked_counts(&self) -> RevocationCounts {
         self.inner.lock().list.len()
     }
 }

@@ -29,7 +29,8 @@ pub const MAX_MAX_TOKEN_LEN: usize = 1024 * 1024;
 /// Default accepted `typ` values (RFC 9068 §2.1).
 pub const DEFAULT_TYPES: [&str; 2] = ["at+jwt", "application/at+jwt"];
 
-/// Verifies access tokens for one issuer and audience against a fixed set of keys.
+/// Verifies access tokens for one issuer and one or more audiences against a fixed set of
+/// keys.
 ///
 /// Cheap to share: `Send + Sync`, and `verify` takes `&self`. Rebuild it to rotate keys.
 ///
@@ -39,7 +40,8 @@ pub const DEFAULT_TYPES: [&str; 2] = ["at+jwt", "application/at+jwt"];
 #[derive(Clone)]
 pub struct Verifier {
     issuer: String,
-    audience: String,
+    /// Accepted audiences, never empty: `aud` must contain one of them.
+    audiences: Vec<String>,
     keys: Vec<VerificationKey>,
     leeway: i64,
     accepted_types: Vec<String>,
@@ -50,11 +52,12 @@ pub struct Verifier {
 
 impl Verifier {
     /// Starts a verifier that accepts tokens whose `iss` is exactly `issuer` and whose `aud`
-    /// contains `audience`.
+    /// contains `audience` (or, with [`VerifierBuilder::audiences`] or
+    /// [`VerifierBuilder::also_audience`], any one of several audiences).
     pub fn builder(issuer: impl Into<String>, audience: impl Into<String>) -> VerifierBuilder {
         VerifierBuilder {
             issuer: issuer.into(),
-            audience: audience.into(),
+            audiences: vec![audience.into()],
             keys: Vec::new(),
             leeway: DEFAULT_LEEWAY,
             accepted_types: DEFAULT_TYPES.iter().map(|t| (*t).to_owned()).collect(),
@@ -111,7 +114,7 @@ impl Verifier {
         if claims.iss != self.issuer {
             return Err(VerifyError::WrongIssuer);
         }
-        if !claims.aud.contains(&self.audience) {
+        if !self.audiences.iter().any(|a| claims.aud.contains(a)) {
             return Err(VerifyError::WrongAudience);
         }
         Ok(())
@@ -122,7 +125,7 @@ impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Verifier")
             .field("issuer", &self.issuer)
-            .field("audience", &self.audience)
+            .field("audiences", &self.audiences)
             .field("keys", &self.keys)
             .field("leeway_secs", &self.leeway)
             .field("accepted_types", &self.accepted_types)
@@ -191,7 +194,7 @@ fn unix_seconds(now: SystemTime) -> i64 {
 #[must_use]
 pub struct VerifierBuilder {
     issuer: String,
-    audience: String,
+    audiences: Vec<String>,
     keys: Vec<VerificationKey>,
     leeway: Duration,
     accepted_types: Vec<String>,
@@ -228,6 +231,33 @@ impl VerifierBuilder {
         Ok(self)
     }
 
+    /// The accepted audiences, replacing the one given to [`Verifier::builder`]: a token is
+    /// accepted when its `aud` contains any one of them (compared exactly), as an auth
+    /// server's introspection endpoint that serves several resource servers needs. At least
+    /// one is required ([`build`](Self::build) refuses an empty set).
+    ///
+    /// ```
+    /// use tessera_verify::{Algorithm, KeyError, VerificationKey, Verifier};
+    ///
+    /// let key = || VerificationKey::hmac("k1", Algorithm::HS256, &[7u8; 32]).unwrap();
+    /// let builder = || Verifier::builder("https://auth.example", "api").key(key());
+    /// assert!(builder().audiences(["orders", "billing"]).build().is_ok());
+    /// assert!(matches!(
+    ///     builder().audiences(Vec::<String>::new()).build(),
+    ///     Err(KeyError::InvalidSetting(_))
+    /// ));
+    /// ```
+    pub fn audiences(mut self, audiences: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.audiences = audiences.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Also accepts tokens whose `aud` contains `audience`, besides the audiences set so far.
+    pub fn also_audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
     /// Clock-skew allowance for `exp`, `nbf` and `iat`. Default 60 s ([`DEFAULT_LEEWAY`]);
     /// range 0 to 10 minutes ([`MAX_LEEWAY`]); sub-second parts are ignored.
     pub fn leeway(mut self, leeway: Duration) -> Self {
@@ -254,7 +284,7 @@ impl VerifierBuilder {
     ///
     /// # Errors
     /// [`KeyError::NoKeys`], [`KeyError::DuplicateKid`], or [`KeyError::InvalidSetting`]
-    /// for a leeway, size cap or type list out of range.
+    /// for a leeway, size cap, type list or audience list out of range.
     pub fn build(self) -> Result<Verifier, KeyError> {
         if self.keys.is_empty() {
             return Err(KeyError::NoKeys);
@@ -279,6 +309,9 @@ impl VerifierBuilder {
                 "max_token_len must be between 1 byte and 1 MiB",
             ));
         }
+        if self.audiences.is_empty() {
+            return Err(KeyError::InvalidSetting("at least one audience is needed"));
+        }
         if self.accepted_types.iter().all(|t| t.is_empty()) {
             return Err(KeyError::InvalidSetting(
                 "at least one accepted type is needed",
@@ -295,7 +328,7 @@ impl VerifierBuilder {
         Ok(Verifier {
             canonical_headers,
             issuer: self.issuer,
-            audience: self.audience,
+            audiences: self.audiences,
             keys: self.keys,
             leeway,
             accepted_types,

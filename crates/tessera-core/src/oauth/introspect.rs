@@ -103,7 +103,7 @@ impl OAuth {
     }
 
     async fn describe_access(&self, claims: Claims) -> Result<Introspection, OAuthError> {
-        let username = if is_client_token(&claims) {
+        let username = if claims.is_client_token() {
             None
         } else {
             match self.profiles.profile(&claims).await {
@@ -218,7 +218,3 @@ fn not_yours() -> OAuthError {
     OAuthError::UnauthorizedClient("the token was issued to another client".into())
 }
 
-/// A client's own token: no session, and the client is the subject.
-fn is_client_token(claims: &Claims) -> bool {
-    claims.sid.is_none() && claims.sub == claims.client_id
-}

@@ -27,7 +27,7 @@ use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use tessera_core::store::RevocationEvent;
-use tessera_verify::revocation::{FeedPage, RevokedSession, UserVersion};
+use tessera_verify::revocation::{FeedPage, RevokedSession, RevokedToken, UserVersion};
 
 use crate::config::{ResourceServer, Settings};
 use crate::error::ApiError;
@@ -102,6 +102,7 @@ pub(super) async fn feed(
     // One line per subject, sorted, so equal state gives equal bytes (and ETag).
     let mut sessions = BTreeMap::<String, i64>::new();
     let mut users = BTreeMap::<String, (i64, i64)>::new();
+    let mut tokens = BTreeMap::<String, i64>::new();
     for entry in entries {
         match entry.event {
             RevocationEvent::Session { session_id, .. } => {
@@ -117,8 +118,9 @@ pub(super) async fn feed(
                     .or_insert((min_version, entry.created_at));
                 *v = (v.0.max(min_version), v.1.max(entry.created_at));
             }
-            RevocationEvent::Token { .. } => {
-                // TODO(oauth): tokens in the feed page (tessera-verify's wire format).
+            RevocationEvent::Token { jti, .. } => {
+                let at = tokens.entry(jti).or_insert(entry.created_at);
+                *at = (*at).max(entry.created_at);
             }
         }
     }
@@ -133,6 +135,10 @@ pub(super) async fn feed(
         users: users
             .into_iter()
             .map(|(sub, (ver, at))| UserVersion { sub, ver, at })
+            .collect(),
+        tokens: tokens
+            .into_iter()
+            .map(|(jti, at)| RevokedToken { jti, at })
             .collect(),
     };
     let body = serde_json::to_vec(&page).map_err(ApiError::internal)?;

@@ -104,4 +104,16 @@ pub(crate) struct FeedPageSchema {
     more: bool,
     sessions: Vec<RevokedSessionSchema>,
     users: Vec<UserVersionSchema>,
+    tokens: Vec<RevokedTokenSchema>,
+}
+
+/// One access token revoked by `POST /oauth/revoke`.
+#[derive(utoipa::ToSchema)]
+#[schema(as = RevokedToken)]
+#[allow(dead_code)] // the schema of `tessera_verify::revocation::RevokedToken`
+pub(crate) struct RevokedTokenSchema {
+    /// The token's `jti` claim: refuse the token that carries it.
+    jti: String,
+    /// When it was revoked (Unix seconds).
+    at: i64,
 }

@@ -201,6 +201,58 @@ fn an_audience_array_containing_the_audience_is_accepted() {
 }
 
 #[test]
+fn a_verifier_with_several_audiences_accepts_any_one_of_them() {
+    let fx = es256();
+    let several =
+        |builder: tessera_verify::VerifierBuilder| builder.key(fx.key.clone()).build().unwrap();
+    let introspection =
+        several(Verifier::builder(ISSUER, "orders").audiences(["orders", AUDIENCE]));
+    let also = several(Verifier::builder(ISSUER, "orders").also_audience(AUDIENCE));
+    for verifier in [&introspection, &also] {
+        for aud in [
+            json!(AUDIENCE),
+            json!("orders"),
+            json!(["billing", "orders"]),
+            json!([AUDIENCE, "orders"]),
+        ] {
+            let token = token_with(&fx, json!({"aud": aud}));
+            assert!(check(verifier, &token).is_ok(), "{aud}");
+        }
+        for aud in [json!("billing"), json!(["billing", "ORDERS"]), json!([])] {
+            let token = token_with(&fx, json!({"aud": aud}));
+            assert_eq!(
+                check(verifier, &token),
+                Err(VerifyError::WrongAudience),
+                "{aud}"
+            );
+        }
+    }
+}
+
+#[test]
+fn audiences_replace_the_builders_audience_and_may_not_be_empty() {
+    let fx = es256();
+    let replaced = Verifier::builder(ISSUER, AUDIENCE)
+        .audiences(["orders"])
+        .key(fx.key.clone())
+        .build()
+        .unwrap();
+    assert_eq!(
+        check(&replaced, &token(&fx)),
+        Err(VerifyError::WrongAudience),
+        "{AUDIENCE} is no longer accepted"
+    );
+    let empty = Verifier::builder(ISSUER, AUDIENCE)
+        .audiences(Vec::<String>::new())
+        .key(fx.key.clone())
+        .build();
+    assert!(
+        matches!(empty, Err(tessera_verify::KeyError::InvalidSetting(_))),
+        "{empty:?}"
+    );
+}
+
+#[test]
 fn a_wrong_typ_is_rejected() {
     let fx = es256();
     for typ in [

@@ -226,3 +226,126 @@ async fn with_cookies_the_layer_applies_the_csrf_checks() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// A token signed with far timestamps (a fixed-key `Verifier` checks the wall clock), with
+/// `changes` applied (a `null` removes a claim).
+fn far_token(fx: &crate::support::Fixture, changes: &Value) -> String {
+    let mut claims = claims();
+    claims["iat"] = 1_000.into();
+    claims["nbf"] = 1_000.into();
+    claims["exp"] = 4_000_000_000_i64.into();
+    for (name, value) in changes.as_object().unwrap() {
+        if value.is_null() {
+            claims.as_object_mut().unwrap().remove(name);
+        } else {
+            claims[name] = value.clone();
+        }
+    }
+    sign_json(fx, &jose_header(fx), &claims)
+}
+
+/// `client_credentials` tokens (`sub` = `client_id`, no `sid`) against user-only and
+/// client-only routes: the other kind is 403 `insufficient_scope` with a description.
+#[tokio::test]
+async fn require_user_and_require_client_refuse_the_other_kind() {
+    let fx = fixture(Algorithm::EdDSA);
+    let verifier = Verifier::builder(ISSUER, AUDIENCE)
+        .key(fx.key.clone())
+        .build()
+        .unwrap();
+    let auth = BearerAuthLayer::new(verifier).realm("test");
+    // `route_layer` wraps every route added before it: one router per requirement.
+    let route = |path: &str, auth: BearerAuthLayer<Verifier>| {
+        Router::new()
+            .route(
+                path,
+                get(|BearerClaims(c): BearerClaims| async move { c.sub }),
+            )
+            .route_layer(auth)
+    };
+    let app: Router = route("/me", auth.clone().require_user())
+        .merge(route("/jobs", auth.clone().require_client()))
+        .merge(route("/both", auth));
+    let user = format!("Bearer {}", far_token(&fx, &serde_json::json!({})));
+    let client = format!(
+        "Bearer {}",
+        far_token(
+            &fx,
+            &serde_json::json!({"sub": "billing", "client_id": "billing", "sid": null}),
+        )
+    );
+
+    for (path, token, who) in [
+        ("/me", &user, "user-1"),
+        ("/jobs", &client, "billing"),
+        ("/both", &user, "user-1"),
+        ("/both", &client, "billing"),
+    ] {
+        let (status, _, body) = call(&app, path, Some(token)).await;
+        assert_eq!((status, body), (StatusCode::OK, Value::from(who)), "{path}");
+    }
+
+    let (status, challenge, body) = call(&app, "/me", Some(&client)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        challenge,
+        "Bearer realm=\"test\", error=\"insufficient_scope\", \
+         error_description=\"a user's access token is required\""
+    );
+    assert_eq!(
+        body,
+        serde_json::json!({"error": "insufficient_scope",
+            "error_description": "a user's access token is required"})
+    );
+
+    let (status, challenge, body) = call(&app, "/jobs", Some(&user)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        challenge.starts_with("Bearer realm=\"test\", error=\"insufficient_scope\""),
+        "{challenge}"
+    );
+    assert!(challenge.contains("a client's access token"), "{challenge}");
+    assert_eq!(body["error"], "insufficient_scope");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .starts_with("a client's access token"),
+        "{body}"
+    );
+}
+
+/// RFC 6750 §3: a missing permission is 403 `insufficient_scope`, and the challenge's `scope`
+/// names the permissions the route requires.
+#[tokio::test]
+async fn a_missing_scope_names_the_required_scope_in_the_challenge() {
+    let fx = fixture(Algorithm::EdDSA);
+    let verifier = Verifier::builder(ISSUER, AUDIENCE)
+        .key(fx.key.clone())
+        .build()
+        .unwrap();
+    let app: Router = Router::new()
+        .route("/orders", get(|| async { "orders" }))
+        .route_layer(
+            BearerAuthLayer::new(verifier)
+                .realm("test")
+                .require_scope("orders:write"),
+        );
+    let bearer = format!("Bearer {}", far_token(&fx, &serde_json::json!({})));
+    let (status, challenge, body) = call(&app, "/orders", Some(&bearer)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        challenge,
+        "Bearer realm=\"test\", error=\"insufficient_scope\", \
+         error_description=\"the access token lacks the permission orders:write\", \
+         scope=\"orders:write\""
+    );
+    assert_eq!(body["error"], "insufficient_scope");
+
+    let granted = format!(
+        "Bearer {}",
+        far_token(&fx, &serde_json::json!({"scope": "read orders:write"}))
+    );
+    let (status, _, _) = call(&app, "/orders", Some(&granted)).await;
+    assert_eq!(status, StatusCode::OK);
+}

@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
+use tessera_verify::revocation::RevocationCounts;
 use tessera_verify::{Algorithm, RemoteError, RemoteVerifier, RevocationFeedConfig, VerifyError};
 
 use crate::support::{
@@ -69,12 +70,13 @@ async fn feed(
     *stub.feed_auth.lock().unwrap() = headers
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap().to_owned());
-    // Two pages: the first says there is more.
+    // Two pages: the first says there is more, and lacks `tokens` as an older server's does.
     let page = match query.as_deref() {
         None => json!({"cursor": "1", "window_secs": 1500, "more": true,
             "sessions": [{"sid": "session-1", "at": NOW}], "users": []}),
         Some(_) => json!({"cursor": "2", "window_secs": 1500, "more": false,
-            "sessions": [], "users": [{"sub": "user-2", "ver": 4, "at": NOW}]}),
+            "sessions": [], "users": [{"sub": "user-2", "ver": 4, "at": NOW}],
+            "tokens": [{"jti": "revoked-jti", "at": NOW}]}),
     };
     axum::Json(page).into_response()
 }
@@ -265,7 +267,11 @@ async fn the_feed_is_read_with_basic_credentials_page_by_page() {
     let feed = verifier.revocation_feed().unwrap();
     assert_eq!(
         feed.revoked_counts(),
-        (1, 1),
+        RevocationCounts {
+            sessions: 1,
+            users: 1,
+            tokens: 1
+        },
         "the second page was read at once"
     );
     let mut other = claims();
@@ -283,5 +289,12 @@ async fn the_feed_is_read_with_basic_credentials_page_by_page() {
     assert!(
         verifier.verify(&current).await.is_ok(),
         "the current version passes"
+    );
+    other["jti"] = "revoked-jti".into();
+    let revoked = sign_json(&fx, &jose_header(&fx), &other);
+    assert_eq!(
+        verifier.verify(&revoked).await.unwrap_err(),
+        VerifyError::Revoked,
+        "the token itself is revoked (second page)"
     );
 }

@@ -56,7 +56,11 @@ async fn after_logout_the_api_refuses_the_token_within_one_poll_interval() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error_description"], "the token has been revoked");
     assert_eq!(
-        api.verifier.revocation_feed().unwrap().revoked_counts().0,
+        api.verifier
+            .revocation_feed()
+            .unwrap()
+            .revoked_counts()
+            .sessions,
         1
     );
     app.finish().await;
@@ -128,6 +132,71 @@ async fn a_stale_feed_fails_closed_by_default_and_open_when_asked() {
         open.get("/orders", &access).await.status(),
         StatusCode::OK,
         "fail open"
+    );
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn an_access_token_revoked_with_oauth_revoke_is_refused_at_the_next_poll() {
+    use tessera_core::clients::{ClientKeys, ClientSpec};
+    use tessera_core::store::GrantType;
+    let app = tessera(Backend::Sqlite).await;
+    let feed = feed_config(&app).poll_interval(Duration::from_millis(200));
+    let api = api_with_feed(&app, feed).await;
+    let registered = app
+        .state
+        .auth()
+        .clients()
+        .add(ClientSpec {
+            name: "job".into(),
+            grants: vec![GrantType::ClientCredentials],
+            scopes: vec!["orders:read".into()],
+            audiences: vec![],
+            redirect_uris: vec![],
+            keys: ClientKeys::Secret,
+            first_party: false,
+        })
+        .await
+        .unwrap();
+    let (id, secret) = (
+        registered.client.id.clone(),
+        registered.secret.unwrap().expose().to_owned(),
+    );
+    let form = |body: String| {
+        app.request(reqwest::Method::POST, "/oauth/token")
+            .basic_auth(&id, Some(&secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+    };
+    let body: Value = form("grant_type=client_credentials".into())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(api.get("/orders", &token).await.status(), StatusCode::OK);
+
+    let revoked = app
+        .request(reqwest::Method::POST, "/oauth/revoke")
+        .basic_auth(&id, Some(&secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    let (status, body) = refused_within(&api, &token, Duration::from_secs(5)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error_description"], "the token has been revoked");
+    assert_eq!(
+        api.verifier
+            .revocation_feed()
+            .unwrap()
+            .revoked_counts()
+            .tokens,
+        1
     );
     app.finish().await;
 }
