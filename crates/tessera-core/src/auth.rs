@@ -233,6 +233,17 @@ impl AuthService {
         self.sessions.end_session(claims, id).await
     }
 
+    /// The same service, reading clients' `jwks_uri` key sets with `fetcher` (the server's;
+    /// without one, `jwks_uri` clients cannot authenticate).
+    #[must_use]
+    pub fn with_jwks_fetcher(
+        mut self,
+        fetcher: Arc<dyn crate::clients::authn::JwksFetcher>,
+    ) -> Self {
+        self.oauth = self.oauth.with_jwks_fetcher(fetcher);
+        self
+    }
+
     /// Client administration over this service's store and audit log.
     pub fn clients(&self) -> crate::clients::Clients {
         crate::clients::Clients::new(

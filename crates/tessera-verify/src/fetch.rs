@@ -164,6 +164,26 @@ pub(crate) async fn get(
     })
 }
 
+/// Fetches a JWK Set from `url` with this module's rules (https, or http to loopback; no
+/// redirects; at most [`JwkSet::MAX_JSON_LEN`] bytes; a time limit of `timeout`) and parses it
+/// strictly. An auth server uses it to read the keys a client publishes for its
+/// `private_key_jwt` assertions (RFC 7591 `jwks_uri`).
+///
+/// # Errors
+/// Every [`RemoteError`] of the fetch; `InvalidDocument` when the body is not a JWK Set.
+pub async fn fetch_jwk_set(
+    url: &str,
+    timeout: Duration,
+) -> Result<crate::jwk::JwkSet, RemoteError> {
+    let url = checked_url(url)?;
+    let request = client(timeout)?.get(url);
+    match get(request, None, crate::jwk::JwkSet::MAX_JSON_LEN).await? {
+        Fetched::Body { body, .. } => crate::jwk::JwkSet::from_json(&body)
+            .map_err(|_| RemoteError::InvalidDocument("JWK Set")),
+        Fetched::NotModified { .. } => Err(RemoteError::Status(304)),
+    }
+}
+
 /// `max-age` from `Cache-Control` (`no-cache` and `no-store` count as zero).
 fn max_age(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(CACHE_CONTROL)?.to_str().ok()?;

@@ -130,7 +130,7 @@ pub use verifier::{Verifier, VerifierBuilder};
 #[cfg(feature = "jwks-fetch")]
 pub use clock::NowFn;
 #[cfg(feature = "jwks-fetch")]
-pub use fetch::RemoteError;
+pub use fetch::{RemoteError, fetch_jwk_set};
 #[cfg(feature = "jwks-fetch")]
 pub use remote::{RemoteVerifier, RemoteVerifierBuilder};
 #[cfg(feature = "jwks-fetch")]

@@ -71,26 +71,32 @@ fn since(text: &str, now: i64) -> anyhow::Result<i64> {
     if let Ok(unix) = text.parse::<i64>() {
         return Ok(unix);
     }
-    let bad = || {
+    let secs = duration_secs(text).ok_or_else(|| {
         anyhow::anyhow!(
             "--since takes Unix seconds or a duration such as 90s, 15m, 24h, 7d or 2w, not '{text}'"
         )
-    };
-    let split = text.len().checked_sub(1).ok_or_else(bad)?;
-    let (number, unit) = text.split_at(split);
-    let number: i64 = number.parse().map_err(|_| bad())?;
+    })?;
+    Ok(now.saturating_sub(secs))
+}
+
+/// A duration written as a whole number and a unit (`90s`, `15m`, `24h`, `7d`, `2w`), in
+/// seconds; `None` for anything else (a negative, a fraction, no unit, another unit).
+pub(crate) fn duration_secs(text: &str) -> Option<i64> {
+    let split = text.len().checked_sub(1)?;
+    let (number, unit) = text.split_at_checked(split)?;
+    let number: i64 = number.parse().ok()?;
     let unit_secs = match unit {
         "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
         "w" => 7 * 86_400,
-        _ => return Err(bad()),
+        _ => return None,
     };
     if number < 0 {
-        return Err(bad());
+        return None;
     }
-    Ok(now.saturating_sub(number.saturating_mul(unit_secs)))
+    Some(number.saturating_mul(unit_secs))
 }
 
 fn entry_json(e: &AuditEntry) -> serde_json::Value {
@@ -130,7 +136,7 @@ fn print_table(entries: &[AuditEntry]) {
 
 /// Unix seconds as RFC 3339 in UTC (`2026-12-06T03:20:00Z`), by the civil-from-days
 /// algorithm (H. Hinnant), so the binary needs no date crate.
-fn rfc3339(unix: i64) -> String {
+pub(crate) fn rfc3339(unix: i64) -> String {
     let days = unix.div_euclid(86_400);
     let secs = unix.rem_euclid(86_400);
     let z = days + 719_468;

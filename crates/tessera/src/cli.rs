@@ -39,6 +39,106 @@ pub(crate) enum Command {
     /// List the audit log (logins, lockouts, refresh-token reuse, logouts, password, user,
     /// role and key changes), newest first.
     Audit(AuditArgs),
+    /// Manage OAuth 2.0 clients: register, list, show, rotate secrets, disable, remove.
+    Client(ClientCommand),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ClientCommand {
+    #[command(flatten)]
+    pub(crate) common: Common,
+    #[command(subcommand)]
+    pub(crate) action: ClientAction,
+}
+
+/// What `tessera client add` is given.
+#[derive(Debug, Args)]
+pub(crate) struct ClientAddArgs {
+    /// Unique name: 1 to 64 characters among A-Z a-z 0-9 - _ .
+    pub(crate) name: String,
+    /// A grant type it may use (repeatable; at least one): client_credentials, refresh_token,
+    /// password, authorization_code.
+    #[arg(long = "grant", value_name = "GRANT")]
+    pub(crate) grants: Vec<String>,
+    /// A scope (permission name) it may be given (repeatable).
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub(crate) scopes: Vec<String>,
+    /// An audience its tokens may name (repeatable; the first is the default; none: the
+    /// server's own audience).
+    #[arg(long = "audience", value_name = "URI")]
+    pub(crate) audiences: Vec<String>,
+    /// A redirect URI for the authorization code flow (repeatable; exact match).
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    pub(crate) redirect_uris: Vec<String>,
+    /// A public client: no secret, authenticates with `none` (e.g. a browser or mobile app).
+    #[arg(long, conflicts_with_all = ["jwks_file", "jwks_uri"])]
+    pub(crate) public: bool,
+    /// Authenticate with private_key_jwt against the public keys in this JWK Set file.
+    #[arg(long, value_name = "FILE", conflicts_with = "jwks_uri")]
+    pub(crate) jwks_file: Option<PathBuf>,
+    /// Authenticate with private_key_jwt against the JWK Set published at this URL.
+    #[arg(long, value_name = "URI")]
+    pub(crate) jwks_uri: Option<String>,
+    /// A first-party client: may use the password grant.
+    #[arg(long)]
+    pub(crate) first_party: bool,
+    /// Print one JSON object: {"client_id", "client_secret"} (null without a secret).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ClientAction {
+    /// Register a client. A confidential client's secret is printed once and never again
+    /// (only its SHA-256 is stored).
+    Add(ClientAddArgs),
+    /// List clients: name, client_id, grants, how each authenticates, first-party, status.
+    List {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one client (never its secret).
+    Show {
+        /// The client_id or the name.
+        #[arg(value_name = "ID_OR_NAME", allow_hyphen_values = true)]
+        client: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give a confidential client a new secret, printed once; the old one keeps working for
+    /// the overlap.
+    RotateSecret {
+        /// The client_id or the name.
+        #[arg(value_name = "ID_OR_NAME", allow_hyphen_values = true)]
+        client: String,
+        /// How long the old secret keeps working: a duration such as 90s, 15m, 24h, 7d, 2w
+        /// (0s: it stops at once).
+        #[arg(long, value_name = "DURATION", default_value = "24h")]
+        overlap: String,
+        /// Print one JSON object: {"client_id", "client_secret", "previous_secret_expires_at"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable a client: it can no longer authenticate, and its sessions end.
+    Disable {
+        /// The client_id or the name.
+        #[arg(value_name = "ID_OR_NAME", allow_hyphen_values = true)]
+        client: String,
+    },
+    /// Enable a disabled client.
+    Enable {
+        /// The client_id or the name.
+        #[arg(value_name = "ID_OR_NAME", allow_hyphen_values = true)]
+        client: String,
+    },
+    /// Remove a client and end its sessions.
+    Remove {
+        /// The client_id or the name.
+        #[arg(value_name = "ID_OR_NAME", allow_hyphen_values = true)]
+        client: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@ mod admin;
 mod audit;
 mod check;
 mod cli;
+mod clients;
 mod locks;
 mod secret_input;
 
@@ -52,6 +53,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::CheckConfig(args) => check::check_config(&args),
         Command::Locks(cmd) => locks::locks(load_quiet(&cmd.common)?, cmd.action).await,
         Command::Audit(args) => audit::audit(load_quiet(&args.common)?, args).await,
+        Command::Client(cmd) => clients::client(load_quiet(&cmd.common)?, cmd.action).await,
     }
 }
 

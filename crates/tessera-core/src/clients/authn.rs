@@ -26,6 +26,28 @@ use crate::store::{ClientRecord, FailureCount, Store, StoreError};
 /// Most clients the cache holds; at capacity it starts again empty.
 const CACHE_CAPACITY: usize = 10_000;
 
+/// How long keys fetched from a client's `jwks_uri` are used before they are fetched again.
+pub const JWKS_URI_TTL_SECS: i64 = 300;
+
+/// Shortest time between two fetches of one client's `jwks_uri` (a signature that no cached
+/// key verifies triggers one, for a client that has just rotated its keys).
+pub const JWKS_URI_REFETCH_SECS: i64 = 10;
+
+/// Reads a client's published JWK Set (`jwks_uri`). The server provides it (core does no
+/// network I/O); without one, `jwks_uri` clients cannot authenticate.
+#[async_trait::async_trait]
+pub trait JwksFetcher: Send + Sync + std::fmt::Debug {
+    /// The JWK Set at `uri`, or why not (a message safe to log, never a secret).
+    async fn fetch(&self, uri: &str) -> Result<JwkSet, String>;
+}
+
+/// Keys fetched from one `jwks_uri`, and when.
+#[derive(Debug, Clone)]
+struct FetchedKeys {
+    keys: Arc<Vec<VerificationKey>>,
+    fetched_at: i64,
+}
+
 /// What a request presented to authenticate its client.
 #[derive(Debug, Clone, Copy)]
 pub enum Credentials<'a> {
@@ -133,6 +155,9 @@ pub struct ClientAuthenticator {
     cache: Arc<ClientCache>,
     /// What a client assertion's `aud` may name: the issuer and the token endpoint.
     assertion_audiences: Arc<[String]>,
+    fetcher: Option<Arc<dyn JwksFetcher>>,
+    /// Keys from `jwks_uri`, by client id.
+    fetched: Arc<RwLock<HashMap<String, FetchedKeys>>>,
 }
 
 impl ClientAuthenticator {
@@ -151,6 +176,68 @@ impl ClientAuthenticator {
             throttle,
             cache: Arc::new(ClientCache::default()),
             assertion_audiences: assertion_audiences.into(),
+            fetcher: None,
+            fetched: Arc::default(),
+        }
+    }
+
+    /// The same authenticator, reading `jwks_uri` key sets with `fetcher`.
+    #[must_use]
+    pub fn with_jwks_fetcher(mut self, fetcher: Arc<dyn JwksFetcher>) -> Self {
+        self.fetcher = Some(fetcher);
+        self
+    }
+
+    /// The keys of a `jwks_uri` client: cached for [`JWKS_URI_TTL_SECS`], fetched again
+    /// sooner when `stale` (no cached key verified) and the last fetch is at least
+    /// [`JWKS_URI_REFETCH_SECS`] old.
+    async fn uri_keys(
+        &self,
+        client: &ClientRecord,
+        uri: &str,
+        stale: bool,
+        now: i64,
+    ) -> Option<Arc<Vec<VerificationKey>>> {
+        let cached = self
+            .fetched
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&client.id)
+            .cloned();
+        let age = cached.as_ref().map(|c| now.saturating_sub(c.fetched_at));
+        let fresh = match age {
+            Some(age) if stale => age < JWKS_URI_REFETCH_SECS,
+            Some(age) => age < JWKS_URI_TTL_SECS,
+            None => false,
+        };
+        if fresh {
+            return cached.map(|c| c.keys);
+        }
+        let fetcher = self.fetcher.as_ref()?;
+        match fetcher
+            .fetch(uri)
+            .await
+            .and_then(|set| assertion::keys_of(&set))
+        {
+            Ok(keys) => {
+                let keys = Arc::new(keys);
+                self.fetched
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(
+                        client.id.clone(),
+                        FetchedKeys {
+                            keys: keys.clone(),
+                            fetched_at: now,
+                        },
+                    );
+                Some(keys)
+            }
+            Err(why) => {
+                tracing::warn!(event = "client.jwks_uri_failed", client_id = %client.id, error.message = %why, "cannot read the client's jwks_uri");
+                // Keep using what was fetched before, if anything.
+                cached.map(|c| c.keys)
+            }
         }
     }
 
@@ -294,20 +381,40 @@ impl ClientAuthenticator {
         assertion: &str,
         now: i64,
     ) -> Result<(), ClientAuthError> {
-        let Some(keys) = keys else {
-            return Err(ClientAuthError::Invalid(if client.jwks_uri.is_some() {
-                "this server does not fetch jwks_uri keys yet: register the client's keys with --jwks-file"
-            } else {
-                "this client does not authenticate with private_key_jwt"
-            }));
-        };
         let audiences: Vec<&str> = self
             .assertion_audiences
             .iter()
             .map(String::as_str)
             .collect();
-        let claims = assertion::verify(assertion, keys, &client.id, &audiences, now)
-            .map_err(ClientAuthError::Invalid)?;
+        let verify = |keys: &[VerificationKey]| {
+            assertion::verify(assertion, keys, &client.id, &audiences, now)
+        };
+        let claims = match (keys, client.jwks_uri.as_deref()) {
+            (Some(keys), _) => verify(keys).map_err(ClientAuthError::Invalid)?,
+            (None, Some(uri)) => {
+                let unreadable = ClientAuthError::Invalid("the client's jwks_uri cannot be read");
+                let keys = self
+                    .uri_keys(client, uri, false, now)
+                    .await
+                    .ok_or(unreadable)?;
+                match verify(&keys) {
+                    Ok(claims) => claims,
+                    // Perhaps the client rotated its keys: read them again (rate-limited).
+                    Err(first) => {
+                        let again = self.uri_keys(client, uri, true, now).await;
+                        match again.filter(|k| !Arc::ptr_eq(k, &keys)) {
+                            Some(keys) => verify(&keys).map_err(ClientAuthError::Invalid)?,
+                            None => return Err(ClientAuthError::Invalid(first)),
+                        }
+                    }
+                }
+            }
+            (None, None) => {
+                return Err(ClientAuthError::Invalid(
+                    "this client does not authenticate with private_key_jwt",
+                ));
+            }
+        };
         // Kept until the assertion expires (with the leeway): a replay within that time is
         // refused on every instance, and after it the assertion is refused as expired.
         let keep_until = claims.exp.saturating_add(assertion::LEEWAY_SECS);

@@ -155,6 +155,15 @@ impl OAuth {
         Ok(self.clients.authenticate(credentials).await?)
     }
 
+    /// The same use cases, reading clients' `jwks_uri` with `fetcher`.
+    pub(crate) fn with_jwks_fetcher(
+        mut self,
+        fetcher: Arc<dyn crate::clients::authn::JwksFetcher>,
+    ) -> Self {
+        self.clients = self.clients.with_jwks_fetcher(fetcher);
+        self
+    }
+
     /// The registry's authenticator (its cache).
     pub(crate) fn clients(&self) -> &ClientAuthenticator {
         &self.clients

@@ -402,7 +402,8 @@ async fn build_state(parts: Parts<'_>) -> Result<(AppState, bool), StartupError>
         settings.auth_policy(),
         &master,
         revocations,
-    );
+    )
+    .with_jwks_fetcher(Arc::new(ClientJwks));
     Ok((
         AppState::new(
             auth,
@@ -480,5 +481,19 @@ mod tests {
             redact_url("sqlite:///data/tessera.db"),
             "sqlite:///data/tessera.db"
         );
+    }
+}
+
+/// Reads the JWK Sets OAuth clients publish (`jwks_uri`) with `tessera-verify`'s fetch rules:
+/// https (http only to loopback), no redirects, a size cap, a 5 s limit.
+#[derive(Debug)]
+struct ClientJwks;
+
+#[async_trait::async_trait]
+impl tessera_core::clients::authn::JwksFetcher for ClientJwks {
+    async fn fetch(&self, uri: &str) -> Result<tessera_verify::JwkSet, String> {
+        tessera_verify::fetch_jwk_set(uri, std::time::Duration::from_secs(5))
+            .await
+            .map_err(|e| e.to_string())
     }
 }

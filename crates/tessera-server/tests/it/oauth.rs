@@ -5,19 +5,20 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 use tessera_core::clients::{ClientKeys, ClientSpec};
+use tessera_core::clock::Clock as _;
 use tessera_core::store::GrantType;
 use tessera_testkit::{TestApp, backend_tests};
 
 use crate::assert_error;
 
 /// A registered client's id and secret (`None` for a public client).
-pub struct Registered {
-    pub id: String,
-    pub secret: Option<String>,
+pub(crate) struct Registered {
+    pub(crate) id: String,
+    pub(crate) secret: Option<String>,
 }
 
 /// Registers a client the way `tessera client add` does.
-pub async fn add_client(
+pub(crate) async fn add_client(
     app: &TestApp,
     name: &str,
     grants: &[GrantType],
@@ -48,7 +49,7 @@ pub async fn add_client(
 }
 
 /// A machine client with two scopes.
-pub async fn machine(app: &TestApp) -> Registered {
+pub(crate) async fn machine(app: &TestApp) -> Registered {
     add_client(
         app,
         "job",
@@ -62,7 +63,7 @@ pub async fn machine(app: &TestApp) -> Registered {
 }
 
 /// POSTs a form to `path`, with HTTP Basic when `basic` is given.
-pub async fn post_form(
+pub(crate) async fn post_form(
     app: &TestApp,
     path: &str,
     basic: Option<(&str, &str)>,
@@ -214,5 +215,137 @@ backend_tests! {
         assert_eq!(revoked.status(), StatusCode::OK);
         let me = app.get("/auth/me", rotated["access_token"].as_str()).await;
         assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+    }
+}
+
+/// A client assertion (RFC 7523) of `client_id` for `aud`, signed with `key`, living `life`
+/// seconds from `now`.
+fn assertion(
+    key: &tessera_core::keys::signing::SigningKey,
+    client_id: &str,
+    aud: &str,
+    now: i64,
+    life: i64,
+) -> String {
+    let claims = tessera_verify::Claims {
+        iss: client_id.to_owned(),
+        aud: tessera_verify::Audience::One(aud.to_owned()),
+        sub: client_id.to_owned(),
+        client_id: client_id.to_owned(),
+        iat: now,
+        nbf: None,
+        exp: now + life,
+        jti: uuid_like(now, life),
+        sid: None,
+        roles: vec![],
+        scope: None,
+        extra: serde_json::Map::new(),
+    };
+    key.sign(&claims).unwrap()
+}
+
+fn uuid_like(now: i64, life: i64) -> String {
+    let mut bytes = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut bytes).unwrap();
+    format!(
+        "{now}-{life}-{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
+}
+
+fn jwks_of(key: &tessera_core::keys::signing::SigningKey) -> String {
+    serde_json::json!({"keys": [key.public_jwk().unwrap()]}).to_string()
+}
+
+async fn assertion_grant(app: &TestApp, assertion: &str) -> reqwest::Response {
+    post_form(
+        app,
+        "/oauth/token",
+        None,
+        &[
+            ("grant_type", "client_credentials"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", assertion),
+        ],
+    )
+    .await
+}
+
+/// Serves `body` at `http://127.0.0.1:<port>/jwks.json` until the test ends.
+async fn serve_jwks(body: std::sync::Arc<std::sync::RwLock<String>>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = axum::Router::new().route(
+        "/jwks.json",
+        axum::routing::get(move || {
+            let body = body.clone();
+            async move { body.read().unwrap().clone() }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    format!("http://127.0.0.1:{port}/jwks.json")
+}
+
+backend_tests! {
+    async fn private_key_jwt_with_a_registered_jwk_set_and_no_replay(app: TestApp) {
+        use tessera_core::keys::signing::SigningKey;
+        use tessera_verify::Algorithm;
+        let key = SigningKey::generate(Algorithm::ES256).unwrap();
+        let client = add_client(&app, "signer", &[GrantType::ClientCredentials], &["reports:read"], &[],
+            ClientKeys::Jwks(jwks_of(&key)), false).await;
+        assert!(client.secret.is_none());
+        let issuer = app.state.auth().issuer().issuer().to_owned();
+        let now = app.clock.unix();
+        let good = assertion(&key, &client.id, &issuer, now, 60);
+        let response = assertion_grant(&app, &good).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["scope"], "reports:read");
+        // The token endpoint's URL is an audience too.
+        let to_endpoint = assertion(&key, &client.id, &format!("{issuer}/oauth/token"), now, 60);
+        assert_eq!(assertion_grant(&app, &to_endpoint).await.status(), StatusCode::OK);
+
+        let replay = assert_error(assertion_grant(&app, &good).await, 401, "invalid_client").await;
+        assert!(replay["error_description"].as_str().unwrap().contains("used before"));
+        let too_long = assertion(&key, &client.id, &issuer, now, 3600);
+        assert_error(assertion_grant(&app, &too_long).await, 401, "invalid_client").await;
+        let elsewhere = assertion(&key, &client.id, "https://elsewhere.example", now, 60);
+        assert_error(assertion_grant(&app, &elsewhere).await, 401, "invalid_client").await;
+        let stranger = SigningKey::generate(Algorithm::ES256).unwrap();
+        let forged = assertion(&stranger, &client.id, &issuer, now, 60);
+        assert_error(assertion_grant(&app, &forged).await, 401, "invalid_client").await;
+        // A key-authenticated client has no secret to send.
+        let post = post_form(&app, "/oauth/token", None, &[
+            ("grant_type", "client_credentials"), ("client_id", &client.id), ("client_secret", "x"),
+        ]).await;
+        assert_error(post, 401, "invalid_client").await;
+    }
+
+    async fn private_key_jwt_with_a_jwks_uri_follows_a_key_rotation(app: TestApp) {
+        use tessera_core::keys::signing::SigningKey;
+        use tessera_verify::Algorithm;
+        let first = SigningKey::generate(Algorithm::ES256).unwrap();
+        let published = std::sync::Arc::new(std::sync::RwLock::new(jwks_of(&first)));
+        let uri = serve_jwks(published.clone()).await;
+        let client = add_client(&app, "publisher", &[GrantType::ClientCredentials], &[], &[],
+            ClientKeys::JwksUri(uri), false).await;
+        let issuer = app.state.auth().issuer().issuer().to_owned();
+        let now = app.clock.unix();
+        let response = assertion_grant(&app, &assertion(&first, &client.id, &issuer, now, 60)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+
+        // The client rotates its key: the old cached set fails, and a fresh read (no sooner
+        // than 10 s after the last) finds the new key.
+        let second = SigningKey::generate(Algorithm::ES256).unwrap();
+        *published.write().unwrap() = jwks_of(&second);
+        app.clock.advance(std::time::Duration::from_secs(11));
+        let now = app.clock.unix();
+        let response = assertion_grant(&app, &assertion(&second, &client.id, &issuer, now, 60)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let old = assertion(&first, &client.id, &issuer, now, 60);
+        assert_error(assertion_grant(&app, &old).await, 401, "invalid_client").await;
     }
 }

@@ -10,6 +10,7 @@
 mod admin;
 mod audit;
 mod check_config;
+mod clients;
 mod crash;
 mod keys;
 mod locks;

@@ -12,6 +12,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use tessera_core::clients::authn::Credentials;
 use tessera_core::oauth::{Caller, Introspection, OAuthError};
 use tessera_verify::Claims;
 
@@ -86,7 +87,6 @@ pub(crate) async fn introspect(
     body: Bytes,
 ) -> Result<Response, OAuthReply> {
     let form = Form::parse(&headers, &body)?;
-    let token = required_token(&form)?;
     let caller = match crate::routes::revocations::authenticate(&introspectors.servers, &headers) {
         Some(server) => Caller::ResourceServer {
             audience: server
@@ -96,14 +96,26 @@ pub(crate) async fn introspect(
         },
         None => {
             let auth = ClientAuth::from_headers(&headers)?;
+            let credentials = auth.credentials(&form)?;
+            if let Credentials::None { .. } = credentials {
+                // A public client proves nothing: introspection is for callers that
+                // authenticate (RFC 7662 §2.1).
+                return Err(OAuthReply::of(
+                    OAuthError::InvalidClient(
+                        "introspection needs an authenticated client or resource server",
+                    ),
+                    false,
+                ));
+            }
             let client = state
                 .auth()
-                .authenticate_client(auth.credentials(&form)?)
+                .authenticate_client(credentials)
                 .await
                 .map_err(|e| OAuthReply::of(e, auth.is_basic()))?;
             Caller::Client(client)
         }
     };
+    let token = required_token(&form)?;
     let audiences = match &caller {
         Caller::ResourceServer { audience } => vec![audience.clone()],
         Caller::Client(client) => client_audiences(&state, &client.audiences),
@@ -124,7 +136,7 @@ pub(crate) async fn introspect(
     operation_id = "oauth_revoke",
     tag = "oauth",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
-    security(("client_basic" = [])),
+    security((), ("client_basic" = [])),
     responses(
         (status = 200, description = "Revoked, or unknown (RFC 7009 §2.2): a refresh token's session ends with its access tokens; an access token is refused until it expires"),
         (status = 400, description = "`invalid_request`, or `unauthorized_client`: the token was issued to another client", body = crate::error::Body<'static>),
@@ -140,12 +152,12 @@ pub(crate) async fn revoke(
     let form = Form::parse(&headers, &body)?;
     let auth = ClientAuth::from_headers(&headers)?;
     let basic = auth.is_basic();
-    let token = required_token(&form)?;
     let client = state
         .auth()
         .authenticate_client(auth.credentials(&form)?)
         .await
         .map_err(|e| OAuthReply::of(e, basic))?;
+    let token = required_token(&form)?;
     let claims = verified(&state, token, &client_audiences(&state, &client.audiences));
     state
         .auth()
