@@ -5,8 +5,8 @@
 //! - `load`: a load generator (closed loop over N connections, or open loop at a fixed rate),
 //!   printing one JSON line: throughput, status counts, p50/p99 of all and of 2xx answers,
 //!   answers to shed without `Retry-After`, and, for refresh chains, rotation errors.
-//! - `verify-time` / `hash-time`: single-core EdDSA verification and default Argon2id hash
-//!   times, the references of the targets.
+//! - `verify-time` / `sign-time` / `hash-time`: single-core EdDSA verification and signing
+//!   and default Argon2id hash times, the references of the targets.
 //! - `cold-start`: starts a command and times it to the first 200 from `/readyz`.
 //!
 //! Written here rather than taken from wrk because the targets need what wrk cannot give:
@@ -46,6 +46,12 @@ enum Command {
         #[arg(long, default_value_t = 20_000)]
         iterations: u32,
     },
+    /// Microseconds per EdDSA signature of a client token's claims (`client_credentials`) on
+    /// one core: the server's default algorithm.
+    SignTime {
+        #[arg(long, default_value_t = 20_000)]
+        iterations: u32,
+    },
     /// Milliseconds per Argon2id hash with the default (OWASP) parameters on one core.
     HashTime {
         #[arg(long, default_value_t = 10)]
@@ -73,9 +79,14 @@ struct LoadArgs {
     /// `Name: value` headers.
     #[arg(long = "header")]
     headers: Vec<String>,
-    /// A JSON body (sent with `Content-Type: application/json`).
+    /// A body, sent with `Content-Type: application/json` unless a `--header` names another
+    /// content type (e.g. `content-type: application/x-www-form-urlencoded`).
     #[arg(long)]
     body: Option<String>,
+    /// Count the 2xx answers whose body lacks this text (`unexpected` in the figures), e.g.
+    /// `"active":true` for introspection.
+    #[arg(long)]
+    expect: Option<String>,
     /// Concurrent connections.
     #[arg(long, default_value_t = 16)]
     connections: usize,
@@ -101,6 +112,7 @@ fn main() -> anyhow::Result<()> {
         Command::Server => runtime.block_on(server()),
         Command::Load(args) => runtime.block_on(load(args)),
         Command::VerifyTime { iterations } => verify_time(iterations),
+        Command::SignTime { iterations } => sign_time(iterations),
         Command::HashTime { iterations } => hash_time(iterations),
         Command::ColdStart { url, command } => runtime.block_on(cold_start(&url, &command)),
     }
@@ -146,6 +158,7 @@ struct Tally {
     transport_errors: u64,
     shed_without_retry_after: u64,
     rotation_errors: u64,
+    unexpected: u64,
 }
 
 impl Tally {
@@ -158,6 +171,7 @@ impl Tally {
         self.transport_errors += other.transport_errors;
         self.shed_without_retry_after += other.shed_without_retry_after;
         self.rotation_errors += other.rotation_errors;
+        self.unexpected += other.unexpected;
     }
 }
 
@@ -219,6 +233,7 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
         "ok_p99_ms": percentile(&mut tally.ok_latencies_us, 0.99),
         "shed_without_retry_after": tally.shed_without_retry_after,
         "rotation_errors": tally.rotation_errors,
+        "unexpected": tally.unexpected,
     });
     println!("{figures}");
     Ok(())
@@ -234,6 +249,10 @@ async fn connection(
 ) -> Tally {
     let mut tally = Tally::default();
     let mut next_send = Instant::now() + offset.unwrap_or_default();
+    let typed = args.headers.iter().any(|h| {
+        h.split_once(':')
+            .is_some_and(|(name, _)| name.trim().eq_ignore_ascii_case("content-type"))
+    });
     while Instant::now() < deadline {
         if interval.is_some() {
             tokio::time::sleep_until(next_send.into()).await;
@@ -255,9 +274,10 @@ async fn connection(
             None => args.body.clone(),
         };
         if let Some(body) = body {
-            request = request
-                .header("content-type", "application/json")
-                .body(body);
+            if !typed {
+                request = request.header("content-type", "application/json");
+            }
+            request = request.body(body);
         }
         let sent = Instant::now();
         let outcome = request.send().await;
@@ -276,6 +296,9 @@ async fn connection(
         tally.latencies_us.push(micros);
         if (200..300).contains(&status) {
             tally.ok_latencies_us.push(micros);
+            if args.expect.as_ref().is_some_and(|e| !text.contains(e.as_str())) {
+                tally.unexpected += 1;
+            }
         }
         if matches!(status, 429 | 503) && !retry_after {
             tally.shed_without_retry_after += 1;
@@ -337,6 +360,39 @@ fn verify_time(iterations: u32) -> anyhow::Result<()> {
     println!(
         "{}",
         json!({ "verify_us": us, "alg": "EdDSA", "iterations": iterations })
+    );
+    Ok(())
+}
+
+/// As the server signs a `client_credentials` token: the default algorithm (EdDSA) over the
+/// claims `TokenIssuer::issue_for_client` builds (a 22-character client id as `sub` and
+/// `client_id`, one scope, no `sid` or roles); serialising, base64 and the signature.
+fn sign_time(iterations: u32) -> anyhow::Result<()> {
+    use tessera_core::keys::signing::SigningKey;
+    use tessera_verify::Algorithm;
+
+    let key = SigningKey::generate(Algorithm::EdDSA)?;
+    let now = tessera_core::clock::unix_seconds(tessera_core::clock::Clock::now(
+        &tessera_core::clock::SystemClock,
+    ));
+    let claims: tessera_verify::Claims = serde_json::from_value(json!({
+        "iss": "http://127.0.0.1:8080", "aud": "tessera",
+        "sub": "3bA0xq7ZkPn2Lw9cVt4RyE", "client_id": "3bA0xq7ZkPn2Lw9cVt4RyE",
+        "iat": now, "nbf": now, "exp": now + 900, "jti": "2f6c1d1e-8d0a-4a53-9b0e-6d3f1f2a7c44",
+        "scope": "invoices:read"
+    }))?;
+    let token = key.sign(&claims)?;
+    for _ in 0..1000 {
+        key.sign(&claims)?;
+    }
+    let started = Instant::now();
+    for _ in 0..iterations {
+        key.sign(&claims)?;
+    }
+    let us = started.elapsed().as_secs_f64() * 1e6 / f64::from(iterations.max(1));
+    println!(
+        "{}",
+        json!({ "sign_us": us, "alg": "EdDSA", "token_bytes": token.len(), "iterations": iterations })
     );
     Ok(())
 }
