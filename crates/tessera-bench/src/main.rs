@@ -296,7 +296,11 @@ async fn connection(
         tally.latencies_us.push(micros);
         if (200..300).contains(&status) {
             tally.ok_latencies_us.push(micros);
-            if args.expect.as_ref().is_some_and(|e| !text.contains(e.as_str())) {
+            if args
+                .expect
+                .as_ref()
+                .is_some_and(|e| !text.contains(e.as_str()))
+            {
                 tally.unexpected += 1;
             }
         }

@@ -198,7 +198,10 @@ mod tests {
         let mut other = claims("u", "s", 0);
         other.jti = "k".into();
         assert!(view.is_revoked(&claims("u", "s", 0)), "the revoked jti");
-        assert!(!view.is_revoked(&other), "another token of the same session");
+        assert!(
+            !view.is_revoked(&other),
+            "another token of the same session"
+        );
         view.prune(1000 + 1500 - 1, 1500);
         assert!(view.is_revoked(&claims("u", "s", 0)));
         view.prune(1000 + 1500, 1500);

@@ -217,4 +217,3 @@ impl OAuth {
 fn not_yours() -> OAuthError {
     OAuthError::UnauthorizedClient("the token was issued to another client".into())
 }
-
