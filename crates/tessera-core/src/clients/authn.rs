@@ -241,11 +241,17 @@ impl ClientAuthenticator {
         }
     }
 
-    /// The client `id` as the cache or, past its second, the store has it.
-    async fn entry(&self, id: &str, now: i64) -> Result<Entry, StoreError> {
+    /// The client `id` as the cache or, past its second, the store has it; `true` when the
+    /// cache answered.
+    async fn entry(&self, id: &str, now: i64) -> Result<(Entry, bool), StoreError> {
         if let Some(entry) = self.cache.get(id, now) {
-            return Ok(entry);
+            return Ok((entry, true));
         }
+        Ok((self.read(id, now).await?, false))
+    }
+
+    /// The client `id` as the store has it now; the cache keeps it for the second.
+    async fn read(&self, id: &str, now: i64) -> Result<Entry, StoreError> {
         let record = self.store.client(id).await?.map(Arc::new);
         let keys = record
             .as_ref()
@@ -264,7 +270,7 @@ impl ClientAuthenticator {
 
     /// A client by id (cached within the second), whether or not it is enabled.
     pub async fn client(&self, id: &str) -> Result<Option<Arc<ClientRecord>>, StoreError> {
-        Ok(self.entry(id, self.clock.unix()).await?.record)
+        Ok(self.entry(id, self.clock.unix()).await?.0.record)
     }
 
     /// The authenticated client, or why not.
@@ -290,18 +296,38 @@ impl ClientAuthenticator {
         if id.is_empty() || id.len() > 128 {
             return Err(ClientAuthError::Invalid(UNKNOWN));
         }
-        let entry = self.entry(&id, now).await?;
-        let Some(client) = entry.record.clone().filter(|c| !c.disabled) else {
-            return Err(ClientAuthError::Invalid(UNKNOWN));
+        let (mut entry, mut cached) = self.entry(&id, now).await?;
+        let (client, outcome) = loop {
+            let outcome = match entry.record.clone().filter(|c| !c.disabled) {
+                None => Err((None, ClientAuthError::Invalid(UNKNOWN))),
+                Some(client) => {
+                    if let Some(retry_after_secs) = self.retry_after(client.failures, now) {
+                        tracing::info!(event = "client.throttled", client_id = %client.id, retry_after_secs, "client authentication throttled");
+                        return Err(ClientAuthError::Throttled { retry_after_secs });
+                    }
+                    match self
+                        .check(&client, entry.keys.as_deref(), credentials, now)
+                        .await
+                    {
+                        Ok(()) => Ok(client),
+                        Err(why) => Err((Some(client), why)),
+                    }
+                }
+            };
+            match outcome {
+                // What the cache holds may be up to a second old: a secret rotated or a
+                // client enabled within it is checked against the store before it counts
+                // as a failure.
+                Err((_, ClientAuthError::Invalid(_))) if cached => {
+                    entry = self.read(&id, now).await?;
+                    cached = false;
+                }
+                Ok(client) => break (client, Ok(())),
+                Err((Some(client), why)) => break (client, Err(why)),
+                Err((None, why)) => return Err(why),
+            }
         };
-        if let Some(retry_after_secs) = self.retry_after(client.failures, now) {
-            tracing::info!(event = "client.throttled", client_id = %client.id, retry_after_secs, "client authentication throttled");
-            return Err(ClientAuthError::Throttled { retry_after_secs });
-        }
-        match self
-            .check(&client, entry.keys.as_deref(), credentials, now)
-            .await
-        {
+        match outcome {
             Ok(()) => {
                 if client.failures.failures > 0 {
                     self.store.clear_client_failures(&client.id).await?;

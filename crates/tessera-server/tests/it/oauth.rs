@@ -122,6 +122,33 @@ backend_tests! {
         assert_eq!(body["scope"], "invoices:read");
     }
 
+    async fn a_secret_rotated_or_a_client_enabled_works_at_once_without_counting_failures(app: TestApp) {
+        let client = machine(&app).await;
+        let token = |secret: String| {
+            let id = client.id.clone();
+            let app = &app;
+            async move {
+                post_form(app, "/oauth/token", Some((&id, &secret)),
+                    &[("grant_type", "client_credentials")]).await.status()
+            }
+        };
+        // The first request fills the client cache; the clock stays within its second.
+        assert_eq!(token(client.secret.clone().unwrap()).await, StatusCode::OK);
+        let (_, rotated) = app.state.auth().clients()
+            .rotate_secret(&client.id, std::time::Duration::from_secs(60)).await.unwrap();
+        for _ in 0..10 {
+            assert_eq!(token(rotated.expose().to_owned()).await, StatusCode::OK, "the new secret");
+        }
+        app.state.auth().clients().set_disabled(&client.id, true).await.unwrap();
+        app.clock.advance(std::time::Duration::from_secs(1));
+        assert_eq!(token(rotated.expose().to_owned()).await, StatusCode::UNAUTHORIZED);
+        app.state.auth().clients().set_disabled(&client.id, false).await.unwrap();
+        assert_eq!(token(rotated.expose().to_owned()).await, StatusCode::OK, "enabled again");
+        app.clock.advance(std::time::Duration::from_secs(1));
+        let failed = app.state.auth().client(&client.id).await.unwrap().unwrap();
+        assert_eq!(failed.failures.failures, 0, "no failure counted");
+    }
+
     async fn errors_are_those_of_rfc_6749(app: TestApp) {
         let client = machine(&app).await;
         let secret = client.secret.as_deref().unwrap();
