@@ -188,6 +188,10 @@ pub struct NewSession {
     pub client_ip: Option<String>,
     /// SHA-256 of the first refresh token; the token itself is never stored.
     pub refresh_token_hash: [u8; 32],
+    /// The scope granted to the session's client, space-separated (OAuth grants: what a
+    /// refresh may carry at most, RFC 6749 §6); `None`: every permission of the user's roles
+    /// (the first-party API).
+    pub scope: Option<String>,
 }
 
 /// A stored session.
@@ -213,6 +217,8 @@ pub struct Session {
     pub user_agent: Option<String>,
     /// Client address at login.
     pub client_ip: Option<String>,
+    /// The scope granted at the session's start (see [`NewSession::scope`]).
+    pub scope: Option<String>,
 }
 
 /// A refresh to perform atomically: the presented token's hash and its successor's.
@@ -296,6 +302,11 @@ pub enum RevokeReason {
     TokenRevoked,
     /// The session's client was disabled or removed.
     ClientDisabled,
+    /// The authorization code the session was started from was presented again (RFC 6749
+    /// §4.1.2).
+    CodeReused,
+    /// The user signed out of the client (OpenID Connect RP-initiated logout).
+    EndSession,
 }
 
 impl RevokeReason {
@@ -311,6 +322,8 @@ impl RevokeReason {
             Self::EndedByUser => "ended_by_user",
             Self::TokenRevoked => "token_revoked",
             Self::ClientDisabled => "client_disabled",
+            Self::CodeReused => "code_reused",
+            Self::EndSession => "end_session",
         }
     }
 }
@@ -781,6 +794,11 @@ pub struct ClientRecord {
     pub audiences: Vec<String>,
     /// Registered redirect URIs (authorization code flow), exact strings.
     pub redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may send the browser afterwards, exact strings.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Origins (`scheme://host[:port]`) whose pages may call the token, userinfo and
+    /// revocation endpoints from a browser (CORS).
+    pub web_origins: Vec<String>,
     /// A public client has no secret and authenticates with `none`.
     pub public: bool,
     /// First-party clients may use the `password` grant (and skip consent).
@@ -875,11 +893,112 @@ pub trait ClientStore: Send + Sync {
     async fn prune_assertion_jtis(&self, now: i64) -> Result<u64, StoreError>;
 }
 
+/// An authorization code as stored (RFC 6749 §4.1.2): its SHA-256 and what it is bound to.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuthorizationCode {
+    /// SHA-256 of the code; the code itself is never stored.
+    pub code_hash: [u8; 32],
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The user who signed in.
+    pub user_id: UserId,
+    /// The redirect URI of the authorization request (the token request must repeat it).
+    pub redirect_uri: String,
+    /// The PKCE `code_challenge` (S256, RFC 7636).
+    pub code_challenge: String,
+    /// The request's `nonce`, for the ID token.
+    pub nonce: Option<String>,
+    /// The scope granted, space-separated (OpenID scopes and permissions).
+    pub scope: String,
+    /// The access token's audience (`None`: the client's default).
+    pub audience: Option<String>,
+    /// Unix seconds of the sign-in the code comes from (the ID token's `auth_time`).
+    pub auth_time: i64,
+    /// The browser (single sign-on) session it was issued in.
+    pub browser_session: Option<SessionId>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds; a code is refused from then on.
+    pub expires_at: i64,
+}
+
+impl fmt::Debug for AuthorizationCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizationCode")
+            .field("client_id", &self.client_id)
+            .field("user_id", &self.user_id)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What redeeming an authorization code found, decided atomically across instances.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeRedemption {
+    /// No such code (never issued, or pruned).
+    Unknown,
+    /// The code was unused and is now used.
+    Redeemed(AuthorizationCode),
+    /// The code was used before; it is now marked reused.
+    Reused {
+        /// The code.
+        code: AuthorizationCode,
+        /// The session its first use started, if that use has recorded it yet.
+        session: Option<SessionId>,
+    },
+}
+
+/// A user's remembered consent to a client's scopes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consent {
+    /// Who consented.
+    pub user_id: UserId,
+    /// To which client.
+    pub client_id: String,
+    /// The scopes consented to, sorted.
+    pub scopes: Vec<String>,
+    /// Unix seconds of the last consent.
+    pub granted_at: i64,
+}
+
+/// Authorization codes and consents (the OpenID Connect sign-in).
+#[async_trait]
+pub trait AuthorizationStore: Send + Sync {
+    /// Stores a new code. `Conflict("authorization code")` if its hash exists.
+    async fn create_authorization_code(&self, code: &AuthorizationCode) -> Result<(), StoreError>;
+    /// Uses the code with hash `code_hash`: atomically, the first call gets `Redeemed` and
+    /// every later one `Reused` (expiry is the caller's check).
+    async fn redeem_authorization_code(
+        &self,
+        code_hash: &[u8; 32],
+        now: i64,
+    ) -> Result<CodeRedemption, StoreError>;
+    /// Records the session a redeemed code started. Returns `false` if the code was reused
+    /// in between (the caller then revokes the session).
+    async fn record_code_session(
+        &self,
+        code_hash: &[u8; 32],
+        session: &SessionId,
+    ) -> Result<bool, StoreError>;
+    /// Deletes codes that expired before `before`.
+    async fn prune_authorization_codes(&self, before: i64) -> Result<u64, StoreError>;
+    /// The user's consent to the client, if any.
+    async fn consent(&self, user: &UserId, client_id: &str)
+    -> Result<Option<Consent>, StoreError>;
+    /// Stores a consent, replacing the user's earlier one to the same client.
+    async fn put_consent(&self, consent: &Consent) -> Result<(), StoreError>;
+    /// The user's consents, by client id.
+    async fn consents(&self, user: &UserId) -> Result<Vec<Consent>, StoreError>;
+    /// Forgets the user's consent to the client; `false` if there was none.
+    async fn revoke_consent(&self, user: &UserId, client_id: &str) -> Result<bool, StoreError>;
+}
+
 /// Everything the server needs from a database.
 #[async_trait]
 pub trait Store:
     UserStore
     + ClientStore
+    + AuthorizationStore
     + RoleStore
     + SessionStore
     + KeyStore
