@@ -88,6 +88,12 @@ pub enum AuditEvent {
     ClientAuthFailed,
     /// A token was revoked through `POST /oauth/revoke`.
     TokenRevoked,
+    /// A user consented to a client's scopes (the OpenID Connect sign-in).
+    ConsentGranted,
+    /// A user withdrew a consent.
+    ConsentRevoked,
+    /// An authorization code was presented a second time; the tokens of its first use end.
+    CodeReused,
 }
 
 impl AuditEvent {
@@ -122,11 +128,14 @@ impl AuditEvent {
             Self::ClientRemoved => "client.removed",
             Self::ClientAuthFailed => "client.auth_failed",
             Self::TokenRevoked => "token.revoked",
+            Self::ConsentGranted => "consent.granted",
+            Self::ConsentRevoked => "consent.revoked",
+            Self::CodeReused => "authorization_code.reused",
         }
     }
 
     /// Every event, for documentation and the CLI's `--event` check.
-    pub const ALL: [Self; 28] = [
+    pub const ALL: [Self; 31] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::LoginLockedOut,
@@ -155,6 +164,9 @@ impl AuditEvent {
         Self::ClientRemoved,
         Self::ClientAuthFailed,
         Self::TokenRevoked,
+        Self::ConsentGranted,
+        Self::ConsentRevoked,
+        Self::CodeReused,
     ];
 
     /// Parses a stored name.

@@ -17,6 +17,10 @@ use crate::keys::keyring::MasterKey;
 use crate::login::Login;
 use crate::login::throttle::ThrottlePolicy;
 use crate::oauth::{Caller, Introspection, Issued, OAuth, OAuthError, TokenRequest};
+use crate::oidc::{
+    AuthorizeError, AuthorizeParams, Authorization, BrowserSignIn, ConsentInfo, EndSession,
+    LogoutRequest, Next, UserInfo,
+};
 use crate::revocation::Revocations;
 use crate::session::{IssueOptions, LoginContext, SessionInfo, SessionPolicy, Sessions, TokenPair};
 use crate::store::{ClientRecord, Session, Store, User};
@@ -111,7 +115,13 @@ impl AuthService {
                 format!("{issuer_url}/oauth/token"),
             ],
         );
-        let oauth = OAuth::new(clients, login.clone(), sessions.clone(), profiles.clone());
+        let oauth = OAuth::new(
+            clients,
+            login.clone(),
+            sessions.clone(),
+            profiles.clone(),
+            master,
+        );
         Self {
             accounts,
             login,
@@ -296,6 +306,106 @@ impl AuthService {
         self.oauth.revoke(client, token, claims).await
     }
 
+    /// Checks an authorization request (see [`crate::oidc`]).
+    pub async fn authorize(
+        &self,
+        params: &AuthorizeParams,
+    ) -> Result<Authorization, AuthorizeError> {
+        self.oauth.oidc().authorize(params).await
+    }
+
+    /// What the browser is shown next for a checked request, given its sign-in; `fresh` when
+    /// the user signed in within this request.
+    pub async fn authorize_next(
+        &self,
+        request: &Authorization,
+        sign_in: Option<&BrowserSignIn>,
+        fresh: bool,
+    ) -> Result<Next, AuthorizeError> {
+        self.oauth.oidc().next(request, sign_in, fresh).await
+    }
+
+    /// The user's answer on the consent screen: the redirect back to the client.
+    pub async fn authorize_consent(
+        &self,
+        request: &Authorization,
+        sign_in: &BrowserSignIn,
+        allow: bool,
+    ) -> Result<String, AuthorizeError> {
+        self.oauth.oidc().consent(request, sign_in, allow).await
+    }
+
+    /// Seals a checked request for the sign-in and consent forms.
+    pub fn seal_authorization(&self, request: &Authorization) -> String {
+        self.oauth.oidc().seal_request(request)
+    }
+
+    /// Opens a sealed request from a form, if authentic and at most
+    /// [`crate::oidc::PAGE_LIFETIME_SECS`] old.
+    pub fn open_authorization(&self, sealed: &str) -> Option<Authorization> {
+        self.oauth.oidc().open_request(sealed)
+    }
+
+    /// The single sign-on cookie's value for a first-party session.
+    pub fn sso_cookie(&self, session_id: &crate::domain::SessionId) -> String {
+        self.oauth.oidc().sso_cookie(session_id)
+    }
+
+    /// The live sign-in a single sign-on cookie names.
+    pub async fn sign_in_of(&self, cookie: &str) -> Result<Option<BrowserSignIn>, AuthError> {
+        self.oauth.oidc().sign_in_of(cookie).await
+    }
+
+    /// A new random value for the sign-in form's cookie.
+    pub fn form_nonce(&self) -> Result<String, AuthError> {
+        crate::oidc::Oidc::form_nonce()
+    }
+
+    /// The sign-in form's CSRF token for the form cookie `nonce`.
+    pub fn form_token(&self, nonce: &str) -> String {
+        self.oauth.oidc().form_token(nonce)
+    }
+
+    /// Whether `token` is the form cookie `nonce`'s CSRF token (constant time).
+    pub fn form_token_matches(&self, nonce: &str, token: &str) -> bool {
+        self.oauth.oidc().form_token_matches(nonce, token)
+    }
+
+    /// The userinfo claims for a verified access token.
+    pub async fn userinfo(&self, claims: &Claims) -> Result<UserInfo, AuthError> {
+        self.oauth.oidc().userinfo(claims).await
+    }
+
+    /// RP-initiated logout (see [`crate::oidc::EndSession`]).
+    pub async fn end_browser_session(
+        &self,
+        request: &LogoutRequest,
+        sign_in: Option<&BrowserSignIn>,
+        confirmed: bool,
+    ) -> Result<EndSession, AuthError> {
+        self.oauth.oidc().end_session(request, sign_in, confirmed).await
+    }
+
+    /// The caller's consents.
+    pub async fn consents(&self, claims: &Claims) -> Result<Vec<ConsentInfo>, AuthError> {
+        self.oauth
+            .oidc()
+            .consents(&crate::domain::UserId::from_trusted(claims.sub.clone()))
+            .await
+    }
+
+    /// Withdraws the caller's consent to `client_id` (`None`: all); how many went.
+    pub async fn revoke_consent(
+        &self,
+        claims: &Claims,
+        client_id: Option<&str>,
+    ) -> Result<u64, AuthError> {
+        self.oauth
+            .oidc()
+            .revoke_consent(&crate::domain::UserId::from_trusted(claims.sub.clone()), client_id)
+            .await
+    }
+
     /// Brings the revocation view up to date with the store's feed. Failures are logged and
     /// retried by the next poll; a request never fails because of them.
     pub async fn sync_revocations(&self) {
@@ -312,6 +422,11 @@ impl AuthService {
         self.accounts.audit().prune(audit_before).await?;
         let pruned = self.login.prune_throttles(now).await?;
         self.store().prune_assertion_jtis(now).await?;
+        // Kept an hour past their expiry, so a code presented again within it still ends the
+        // tokens of its first use.
+        self.store()
+            .prune_authorization_codes(now.saturating_sub(3600))
+            .await?;
         // Rate buckets that are free again hold nothing worth keeping.
         self.store()
             .prune_rate_slots(now.saturating_mul(1000))

@@ -46,6 +46,7 @@ pub mod error;
 pub mod keys;
 pub mod login;
 pub mod oauth;
+pub mod oidc;
 pub mod password;
 pub mod refresh_rule;
 pub mod revocation;

@@ -287,6 +287,8 @@ impl ClientSpec {
             scopes: sorted_unique(self.scopes),
             audiences,
             redirect_uris: sorted_unique(self.redirect_uris),
+            post_logout_redirect_uris: Vec::new(),
+            web_origins: Vec::new(),
             first_party: self.first_party,
             jwks,
             jwks_uri,

@@ -73,6 +73,13 @@ impl MasterKey {
         CsrfKey(self.derive(b"tessera csrf token v1"))
     }
 
+    /// The key that authenticates what the OpenID Connect sign-in hands the browser to carry
+    /// (the single sign-on cookie, the pending authorization request, the sign-in form's CSRF
+    /// token): HKDF-SHA256 of the master key with its own label, shared by every instance.
+    pub fn browser_key(&self) -> BrowserKey {
+        BrowserKey(self.derive(b"tessera browser sign-in v1"))
+    }
+
     fn derive(&self, label: &'static [u8]) -> hmac::Key {
         let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, b"tessera");
         let prk = salt.extract(self.0.as_ref());
@@ -173,6 +180,44 @@ impl CsrfKey {
     /// The CSRF token of the session `session_id`.
     pub fn token_for(&self, session_id: &str) -> String {
         URL_SAFE_NO_PAD.encode(hmac::sign(&self.0, session_id.as_bytes()).as_ref())
+    }
+}
+
+/// Authenticates values the browser carries for the sign-in: `HMAC-SHA256(key, purpose ‖ 0 ‖
+/// value)`, so a MAC made for one purpose never passes for another.
+#[derive(Clone)]
+pub struct BrowserKey(hmac::Key);
+
+impl fmt::Debug for BrowserKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BrowserKey(<redacted>)")
+    }
+}
+
+impl BrowserKey {
+    /// `value.MAC` in base64url, for `purpose`.
+    pub fn seal(&self, purpose: &str, value: &str) -> String {
+        format!("{value}.{}", self.mac(purpose, value))
+    }
+
+    /// The `value` of a [`BrowserKey::seal`] output for `purpose`, if its MAC is right
+    /// (compared in constant time).
+    pub fn open<'a>(&self, purpose: &str, sealed: &'a str) -> Option<&'a str> {
+        let (value, mac) = sealed.rsplit_once('.')?;
+        let expected = self.mac(purpose, value);
+        bool::from(subtle::ConstantTimeEq::ct_eq(
+            expected.as_bytes(),
+            mac.as_bytes(),
+        ))
+        .then_some(value)
+    }
+
+    fn mac(&self, purpose: &str, value: &str) -> String {
+        let mut context = hmac::Context::with_key(&self.0);
+        context.update(purpose.as_bytes());
+        context.update(&[0]);
+        context.update(value.as_bytes());
+        URL_SAFE_NO_PAD.encode(context.sign().as_ref())
     }
 }
 

@@ -323,6 +323,25 @@ impl SigningKey {
         String::from_utf8(token).map_err(|_| SigningError::Signing)
     }
 
+    /// Signs the JSON `payload` as a compact JWS with header `{"alg","typ":"JWT","kid"}`: an
+    /// OpenID Connect ID token, which the `at+jwt` check of every access-token verifier
+    /// refuses, so it can never pass as an access token.
+    ///
+    /// # Errors
+    /// [`SigningError::Signing`] if the crypto operation fails.
+    pub fn sign_id_token(&self, payload: &[u8]) -> Result<String, SigningError> {
+        let header = serde_json::json!({"alg": self.alg.as_str(), "typ": "JWT", "kid": self.kid});
+        let header = serde_json::to_vec(&header).map_err(SigningError::Claims)?;
+        let mut token = Vec::with_capacity(
+            b64_len(header.len()) + 2 + b64_len(payload.len()) + b64_len(MAX_SIGNATURE_LEN),
+        );
+        encode_onto(&mut token, &header)?;
+        token.push(b'.');
+        encode_onto(&mut token, payload)?;
+        self.sign_onto(&mut token)?;
+        String::from_utf8(token).map_err(|_| SigningError::Signing)
+    }
+
     /// Signs `token` (the JWS signing input so far) and appends `.` and the base64url
     /// signature (JOSE form: r || s for ECDSA), encoding straight from aws-lc-rs's output.
     fn sign_onto(&self, token: &mut Vec<u8>) -> Result<(), SigningError> {

@@ -5,6 +5,7 @@ use super::{Issued, OAuth, OAuthError, TokenRequest, allows, requested_scopes};
 use crate::error::AuthError;
 use crate::session::{IssueOptions, LoginContext};
 use crate::store::{ClientRecord, GrantType};
+use crate::oidc::{OPENID_SCOPES, is_openid_scope};
 use crate::token::ClientGrant;
 
 impl OAuth {
@@ -16,7 +17,7 @@ impl OAuth {
     ) -> Result<Issued, OAuthError> {
         let grant = GrantType::parse(request.grant_type).ok_or_else(|| {
             OAuthError::UnsupportedGrantType(
-                "grant_type must be client_credentials, password or refresh_token".into(),
+                "grant_type must be authorization_code, client_credentials, password or refresh_token".into(),
             )
         })?;
         allows(client, grant)?;
@@ -25,10 +26,7 @@ impl OAuth {
             GrantType::ClientCredentials => self.client_credentials(client, request, audience),
             GrantType::Password => self.password(client, request, audience).await,
             GrantType::RefreshToken => self.refresh(client, request, audience).await,
-            GrantType::AuthorizationCode => Err(OAuthError::UnsupportedGrantType(
-                "authorization_code is not served yet: it comes with the OpenID Connect sign-in"
-                    .into(),
-            )),
+            GrantType::AuthorizationCode => self.oidc.redeem(client, &request).await,
         }
     }
 
@@ -39,28 +37,25 @@ impl OAuth {
         client: &ClientRecord,
         resource: Option<&str>,
     ) -> Result<Option<String>, OAuthError> {
-        let own = self.sessions.issuer().audience();
-        match resource {
-            None => Ok(client.audiences.first().cloned()),
-            Some(r) if client.audiences.iter().any(|a| a == r) => Ok(Some(r.to_owned())),
-            Some(r) if client.audiences.is_empty() && r == own => Ok(None),
-            Some(_) => Err(OAuthError::InvalidTarget(
-                "the resource is not one of this client's audiences (tessera client show lists them)"
-                    .into(),
-            )),
-        }
+        crate::oidc::audience(client, resource, self.sessions.issuer().audience())
+            .map_err(|m| OAuthError::InvalidTarget(m.into()))
     }
 
     /// The scopes of a user grant: the request's (each one the client may have), or the
     /// client's, or, for a client registered without scopes, every permission of the user.
+    /// A client with the `authorization_code` grant may always have the OpenID scopes (a
+    /// session's granted scope limits them further).
     fn user_scopes(
         client: &ClientRecord,
         scope: Option<&str>,
     ) -> Result<Option<Vec<String>>, OAuthError> {
+        let openid = client.grants.contains(&GrantType::AuthorizationCode);
+        let may_have = |s: &String| {
+            client.scopes.is_empty() || client.scopes.contains(s) || (openid && is_openid_scope(s))
+        };
         match requested_scopes(scope)? {
             Some(requested) => {
-                if !client.scopes.is_empty() && requested.iter().any(|s| !client.scopes.contains(s))
-                {
+                if !requested.iter().all(may_have) {
                     return Err(OAuthError::InvalidScope(
                         "a requested scope is not among this client's scopes".into(),
                     ));
@@ -68,7 +63,13 @@ impl OAuth {
                 Ok(Some(requested))
             }
             None if client.scopes.is_empty() => Ok(None),
-            None => Ok(Some(client.scopes.clone())),
+            None => {
+                let mut scopes = client.scopes.clone();
+                if openid {
+                    scopes.extend(OPENID_SCOPES.iter().map(|s| (*s).to_owned()));
+                }
+                Ok(Some(scopes))
+            }
         }
     }
 
@@ -108,6 +109,7 @@ impl OAuth {
             access,
             refresh: None,
             scope,
+            id_token: None,
         })
     }
 

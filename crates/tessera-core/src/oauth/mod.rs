@@ -19,6 +19,7 @@ use std::sync::Arc;
 use crate::clients::authn::{ClientAuthError, ClientAuthenticator, Credentials};
 use crate::error::AuthError;
 use crate::login::Login;
+use crate::oidc::Oidc;
 use crate::revocation::Revocations;
 use crate::session::{Sessions, TokenPair};
 use crate::store::{ClientRecord, GrantType};
@@ -91,6 +92,12 @@ pub struct TokenRequest<'a> {
     pub password: Option<&'a secrecy::SecretString>,
     /// `refresh_token` (refresh grant).
     pub refresh_token: Option<&'a str>,
+    /// `code` (authorization code grant).
+    pub code: Option<&'a str>,
+    /// `redirect_uri` (authorization code grant): the authorization request's.
+    pub redirect_uri: Option<&'a str>,
+    /// `code_verifier` (authorization code grant, PKCE).
+    pub code_verifier: Option<&'a str>,
     /// The `User-Agent` header, recorded with a new session.
     pub user_agent: Option<&'a str>,
     /// The client's address.
@@ -107,15 +114,18 @@ pub struct Issued {
     pub refresh: Option<(crate::token::RefreshToken, u64)>,
     /// The scopes granted, space-separated.
     pub scope: String,
+    /// The ID token (authorization code grant with the `openid` scope).
+    pub id_token: Option<String>,
 }
 
 impl Issued {
-    fn from_pair(pair: TokenPair, with_refresh: bool) -> Self {
+    pub(crate) fn from_pair(pair: TokenPair, with_refresh: bool) -> Self {
         let scope = pair.access.claims.scope.clone().unwrap_or_default();
         Self {
             refresh: with_refresh.then_some((pair.refresh, pair.refresh_expires_in)),
             access: pair.access,
             scope,
+            id_token: None,
         }
     }
 }
@@ -128,6 +138,7 @@ pub(crate) struct OAuth {
     sessions: Sessions,
     profiles: crate::accounts::Profiles,
     revocations: Arc<Revocations>,
+    oidc: Oidc,
 }
 
 impl OAuth {
@@ -136,15 +147,23 @@ impl OAuth {
         login: Login,
         sessions: Sessions,
         profiles: crate::accounts::Profiles,
+        master: &crate::keys::keyring::MasterKey,
     ) -> Self {
         let revocations = sessions.revocations().clone();
+        let oidc = Oidc::new(clients.clone(), sessions.clone(), master);
         Self {
             clients,
             login,
             sessions,
             profiles,
             revocations,
+            oidc,
         }
+    }
+
+    /// The OpenID Connect use cases.
+    pub(crate) fn oidc(&self) -> &Oidc {
+        &self.oidc
     }
 
     /// Authenticates the client of a request.
@@ -161,6 +180,7 @@ impl OAuth {
         fetcher: Arc<dyn crate::clients::authn::JwksFetcher>,
     ) -> Self {
         self.clients = self.clients.with_jwks_fetcher(fetcher);
+        self.oidc.clients = self.clients.clone();
         self
     }
 

@@ -69,10 +69,19 @@ impl IssueOptions {
         self.client_id.as_deref().unwrap_or(FIRST_PARTY_CLIENT_ID)
     }
 
-    /// The user's permissions as far as these options allow them.
-    fn narrow(&self, mut permissions: Vec<String>) -> Vec<String> {
-        if let Some(allowed) = &self.scopes {
-            permissions.retain(|p| allowed.contains(p));
+    /// A token's scope: the user's permissions, and the OpenID scopes the session was
+    /// granted, each as far as these options and the session's `granted` scope (`None`: no
+    /// limit) allow it.
+    fn scope(&self, mut permissions: Vec<String>, granted: Option<&str>) -> Vec<String> {
+        let in_granted = |s: &str| granted.is_none_or(|g| g.split(' ').any(|x| x == s));
+        let allowed = |s: &str| self.scopes.as_ref().is_none_or(|a| a.iter().any(|x| x == s));
+        permissions.retain(|p| allowed(p) && in_granted(p));
+        if let Some(granted) = granted {
+            for scope in granted.split(' ').filter(|s| crate::oidc::is_openid_scope(s)) {
+                if allowed(scope) && !permissions.iter().any(|p| p == scope) {
+                    permissions.push(scope.to_owned());
+                }
+            }
         }
         permissions
     }
@@ -172,6 +181,25 @@ impl Sessions {
         user: &User,
         context: LoginContext,
     ) -> Result<TokenPair, AuthError> {
+        self.begin(user, context, true).await
+    }
+
+    /// Starts a session for `user` without a login of its own (a client's session from an
+    /// authorization code: the sign-in was audited when it happened).
+    pub(crate) async fn open(
+        &self,
+        user: &User,
+        context: LoginContext,
+    ) -> Result<TokenPair, AuthError> {
+        self.begin(user, context, false).await
+    }
+
+    async fn begin(
+        &self,
+        user: &User,
+        context: LoginContext,
+        audited: bool,
+    ) -> Result<TokenPair, AuthError> {
         let now = self.now();
         let lifetime = secs(self.policy.lifetime);
         let idle = secs(self.policy.idle_timeout);
@@ -186,12 +214,22 @@ impl Sessions {
             user_agent: context.user_agent.map(|ua| truncate(ua, MAX_USER_AGENT)),
             client_ip: context.client_ip,
             refresh_token_hash: refresh.hash(),
+            scope: context.issue.scopes.as_ref().map(|s| s.join(" ")),
         };
         self.store().create_session(&session).await?;
         Span::current().record("session_id", session.id.as_str());
-        audit::login_succeeded(self.accounts.audit(), user, &session).await;
+        if audited {
+            audit::login_succeeded(self.accounts.audit(), user, &session).await;
+        }
         let permissions = self.store().permissions_of(&user.roles).await?;
-        let access = self.issue_access(user, permissions, &session.id, &context.issue, now)?;
+        let access = self.issue_access(
+            user,
+            permissions,
+            &session.id,
+            &context.issue,
+            session.scope.as_deref(),
+            now,
+        )?;
         Ok(TokenPair {
             access,
             refresh,
@@ -200,13 +238,15 @@ impl Sessions {
     }
 
     /// Signs an access token for `user` in session `session_id`, with their current roles,
-    /// token version and `permissions` (as far as `options` allow them).
+    /// token version and `permissions`, as far as `options` and the session's granted scope
+    /// allow them (see [`IssueOptions::scope`]).
     fn issue_access(
         &self,
         user: &User,
         permissions: Vec<String>,
         session_id: &SessionId,
         options: &IssueOptions,
+        granted: Option<&str>,
         now: i64,
     ) -> Result<AccessToken, AuthError> {
         let csrf = options
@@ -219,7 +259,7 @@ impl Sessions {
                     user_id: &user.id,
                     session_id,
                     roles: user.roles.clone(),
-                    permissions: options.narrow(permissions),
+                    permissions: options.scope(permissions, granted),
                     token_version: user.token_version,
                     csrf,
                     client_id: options.client_id(),

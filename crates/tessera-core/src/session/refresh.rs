@@ -90,7 +90,14 @@ impl Sessions {
             self.sync_revocations().await;
             return Err(AuthError::InvalidGrant);
         }
-        let access = self.issue_access(&user, permissions, &session.id, options, now)?;
+        let access = self.issue_access(
+            &user,
+            permissions,
+            &session.id,
+            options,
+            session.scope.as_deref(),
+            now,
+        )?;
         tracing::info!(event = "refresh.succeeded", "refresh token rotated");
         Ok(TokenPair {
             access,
