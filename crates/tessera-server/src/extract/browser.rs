@@ -152,7 +152,12 @@ pub fn render_cookies(state: &AppState, pair: &TokenPair) -> Response {
         axum::Json(body),
     )
         .into_response();
-    let headers = response.headers_mut();
+    append_session_cookies(response.headers_mut(), pair);
+    response
+}
+
+/// Adds the two cookies of a cookie-mode token pair.
+pub fn append_session_cookies(headers: &mut HeaderMap, pair: &TokenPair) {
     append_cookie(
         headers,
         ACCESS_COOKIE,
@@ -167,7 +172,6 @@ pub fn render_cookies(state: &AppState, pair: &TokenPair) -> Response {
         pair.refresh.expose(),
         pair.refresh_expires_in,
     );
-    response
 }
 
 /// Adds the headers that delete both cookies (logout, or a dead session).

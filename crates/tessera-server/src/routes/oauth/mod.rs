@@ -4,14 +4,17 @@
 //! (`client_secret_basic`, `client_secret_post`, `private_key_jwt`, `none`; one method per
 //! request, RFC 6749 §2.3), and the RFC 6749 §5.2 error answers ([`OAuthReply`]).
 
+pub(crate) mod authorize;
 pub(crate) mod introspect;
+pub(crate) mod logout;
+mod pages;
 pub(crate) mod token;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use tessera_core::clients::assertion::ASSERTION_TYPE;
@@ -25,6 +28,11 @@ use crate::state::AppState;
 /// The OAuth routes.
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
+        .route("/oauth/authorize", get(authorize::authorize))
+        .route("/oauth/authorize/login", post(authorize::login))
+        .route("/oauth/authorize/consent", post(authorize::consent))
+        .route("/oauth/logout", get(logout::logout).post(logout::logout_form))
+        .route("/oauth/assets/app.css", get(super::account::style))
         .route("/oauth/token", post(token::token))
         .route("/oauth/introspect", post(introspect::introspect))
         .route("/oauth/revoke", post(introspect::revoke))

@@ -1,5 +1,5 @@
-//! `POST /oauth/token` (RFC 6749 §3.2): the `client_credentials`, `password` and
-//! `refresh_token` grants for registered clients.
+//! `POST /oauth/token` (RFC 6749 §3.2): the `authorization_code`, `client_credentials`,
+//! `password` and `refresh_token` grants for registered clients.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -35,6 +35,11 @@ pub(crate) struct OAuthTokenResponse<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(required = false, minimum = 0)]
     refresh_expires_in: Option<u64>,
+    /// The ID token (OpenID Connect Core §3.1.3.3): the `authorization_code` grant with the
+    /// `openid` scope.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    id_token: Option<&'a str>,
 }
 
 /// The form of a token request (the OpenAPI description; the handler reads the form itself,
@@ -42,7 +47,7 @@ pub(crate) struct OAuthTokenResponse<'a> {
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)] // the schema only
 pub(crate) struct OAuthTokenForm {
-    /// `client_credentials`, `password` or `refresh_token`.
+    /// `authorization_code`, `client_credentials`, `password` or `refresh_token`.
     grant_type: String,
     /// Space-separated scopes; narrows what the client (or the user) may have.
     scope: Option<String>,
@@ -55,6 +60,12 @@ pub(crate) struct OAuthTokenForm {
     password: Option<String>,
     /// `refresh_token` grant.
     refresh_token: Option<String>,
+    /// `authorization_code` grant: the code.
+    code: Option<String>,
+    /// `authorization_code` grant: the authorization request's `redirect_uri`.
+    redirect_uri: Option<String>,
+    /// `authorization_code` grant: the PKCE code verifier (RFC 7636).
+    code_verifier: Option<String>,
     /// `client_secret_post`, `private_key_jwt` and `none`: the client.
     client_id: Option<String>,
     /// `client_secret_post`.
@@ -129,6 +140,9 @@ pub(crate) async fn token(
         username: form.get("username"),
         password: password.as_ref(),
         refresh_token: form.get("refresh_token"),
+        code: form.get("code"),
+        redirect_uri: form.get("redirect_uri"),
+        code_verifier: form.get("code_verifier"),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok()),
@@ -150,6 +164,7 @@ fn render(issued: &Issued) -> Response {
         scope: &issued.scope,
         refresh_token: issued.refresh.as_ref().map(|(t, _)| t.expose()),
         refresh_expires_in: issued.refresh.as_ref().map(|(_, s)| *s),
+        id_token: issued.id_token.as_deref(),
     };
     (no_store(), axum::Json(body)).into_response()
 }
