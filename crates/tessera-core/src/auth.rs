@@ -18,7 +18,7 @@ use crate::login::Login;
 use crate::login::throttle::ThrottlePolicy;
 use crate::oauth::{Caller, Introspection, Issued, OAuth, OAuthError, TokenRequest};
 use crate::oidc::{
-    AuthorizeError, AuthorizeParams, Authorization, BrowserSignIn, ConsentInfo, EndSession,
+    Authorization, AuthorizeError, AuthorizeParams, BrowserSignIn, ConsentInfo, EndSession,
     LogoutRequest, Next, UserInfo,
 };
 use crate::revocation::Revocations;
@@ -383,7 +383,10 @@ impl AuthService {
         sign_in: Option<&BrowserSignIn>,
         confirmed: bool,
     ) -> Result<EndSession, AuthError> {
-        self.oauth.oidc().end_session(request, sign_in, confirmed).await
+        self.oauth
+            .oidc()
+            .end_session(request, sign_in, confirmed)
+            .await
     }
 
     /// The caller's consents.
@@ -402,7 +405,10 @@ impl AuthService {
     ) -> Result<u64, AuthError> {
         self.oauth
             .oidc()
-            .revoke_consent(&crate::domain::UserId::from_trusted(claims.sub.clone()), client_id)
+            .revoke_consent(
+                &crate::domain::UserId::from_trusted(claims.sub.clone()),
+                client_id,
+            )
             .await
     }
 

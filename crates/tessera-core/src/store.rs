@@ -983,8 +983,7 @@ pub trait AuthorizationStore: Send + Sync {
     /// Deletes codes that expired before `before`.
     async fn prune_authorization_codes(&self, before: i64) -> Result<u64, StoreError>;
     /// The user's consent to the client, if any.
-    async fn consent(&self, user: &UserId, client_id: &str)
-    -> Result<Option<Consent>, StoreError>;
+    async fn consent(&self, user: &UserId, client_id: &str) -> Result<Option<Consent>, StoreError>;
     /// Stores a consent, replacing the user's earlier one to the same client.
     async fn put_consent(&self, consent: &Consent) -> Result<(), StoreError>;
     /// The user's consents, by client id.

@@ -89,6 +89,7 @@ macro_rules! sources {
             8 "rotation function" "0008_rotation_function",
             9 "rotation revokes reuse" "0009_rotation_revokes_reuse",
             10 "clients" "0010_clients",
+            11 "openid connect" "0011_oidc",
         )
     };
     (@ $dir:literal; $($version:literal $description:literal $file:literal,)+) => {

@@ -70,6 +70,13 @@ pub(crate) struct ClientAddArgs {
     /// A redirect URI for the authorization code flow (repeatable; exact match).
     #[arg(long = "redirect-uri", value_name = "URI")]
     pub(crate) redirect_uris: Vec<String>,
+    /// Where OpenID Connect logout may send the browser afterwards (repeatable; exact match).
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    pub(crate) post_logout_redirect_uris: Vec<String>,
+    /// A browser origin (scheme://host[:port]) whose pages may call the token, userinfo and
+    /// revocation endpoints (CORS; repeatable).
+    #[arg(long = "web-origin", value_name = "ORIGIN")]
+    pub(crate) web_origins: Vec<String>,
     /// A public client: no secret, authenticates with `none` (e.g. a browser or mobile app).
     #[arg(long, conflicts_with_all = ["jwks_file", "jwks_uri"])]
     pub(crate) public: bool,
@@ -79,7 +86,8 @@ pub(crate) struct ClientAddArgs {
     /// Authenticate with private_key_jwt against the JWK Set published at this URL.
     #[arg(long, value_name = "URI")]
     pub(crate) jwks_uri: Option<String>,
-    /// A first-party client: may use the password grant.
+    /// A first-party client: may use the password grant, and its sign-ins skip the consent
+    /// screen.
     #[arg(long)]
     pub(crate) first_party: bool,
     /// Print one JSON object: {"client_id", "client_secret"} (null without a secret).

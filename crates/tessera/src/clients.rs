@@ -125,6 +125,8 @@ async fn add(clients: &Clients, args: ClientAddArgs) -> anyhow::Result<()> {
         scopes: args.scopes,
         audiences: args.audiences,
         redirect_uris: args.redirect_uris,
+        post_logout_redirect_uris: args.post_logout_redirect_uris,
+        web_origins: args.web_origins,
         first_party: args.first_party,
     };
     let registered = clients.add(spec).await.map_err(client_error)?;
@@ -219,6 +221,8 @@ fn client_json(c: &ClientRecord, now: i64) -> serde_json::Value {
         "scopes": c.scopes,
         "audiences": c.audiences,
         "redirect_uris": c.redirect_uris,
+        "post_logout_redirect_uris": c.post_logout_redirect_uris,
+        "web_origins": c.web_origins,
         "public": c.public,
         "first_party": c.first_party,
         "jwks": jwks,
@@ -259,6 +263,10 @@ fn print_client(c: &ClientRecord, now: i64) {
         println!("audiences:       {}", words(&c.audiences));
     }
     println!("redirect URIs:   {}", words(&c.redirect_uris));
+    if c.grants.contains(&GrantType::AuthorizationCode) {
+        println!("logout URIs:     {}", words(&c.post_logout_redirect_uris));
+        println!("web origins:     {}", words(&c.web_origins));
+    }
     if c.jwks.is_some() {
         println!("jwks:            registered (inline JWK Set)");
     }

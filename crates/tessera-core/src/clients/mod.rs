@@ -119,6 +119,10 @@ pub struct ClientSpec {
     pub audiences: Vec<String>,
     /// Redirect URIs (authorization code flow).
     pub redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may send the browser afterwards.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Browser origins allowed to call the token, userinfo and revocation endpoints (CORS).
+    pub web_origins: Vec<String>,
     /// How it authenticates.
     pub keys: ClientKeys,
     /// First-party: may use the `password` grant.
@@ -172,6 +176,81 @@ fn check_uri(uri: &str, what: &str) -> Result<(), AuthError> {
             "{what} must be an absolute URI without a fragment or spaces, e.g. https://api.example.org"
         )))
     }
+}
+
+/// Schemes a browser must never be sent to: they run or embed content instead of loading a
+/// page of the client.
+const FORBIDDEN_SCHEMES: [&str; 5] = ["javascript", "data", "vbscript", "file", "blob"];
+
+/// The host of an `http://` or `https://` URI, lowercased, without the port.
+fn http_host(uri: &str) -> Option<String> {
+    let lower = uri.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"))?;
+    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    let host = if authority.starts_with('[') {
+        &authority[..authority.find(']').map_or(authority.len(), |i| i + 1)]
+    } else {
+        authority.split(':').next().unwrap_or("")
+    };
+    Some(host.to_owned())
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    matches!(host, "127.0.0.1" | "[::1]" | "localhost")
+}
+
+/// A URI the browser is sent to (a redirect URI, a post-logout redirect URI): absolute, no
+/// fragment, never a script or data scheme, and plain `http` only to this machine (OAuth 2.1
+/// §1.5; RFC 8252 §7.3 for native apps). Private-use schemes (`com.example.app:/cb`, RFC 8252
+/// §7.1) are allowed.
+fn check_browser_uri(uri: &str, what: &str) -> Result<(), AuthError> {
+    check_uri(uri, what)?;
+    let scheme = uri[..uri.find(':').unwrap_or(0)].to_ascii_lowercase();
+    if FORBIDDEN_SCHEMES.contains(&scheme.as_str()) {
+        return Err(invalid(format!(
+            "{what} must load a page of the application; {scheme}: URIs are refused"
+        )));
+    }
+    if scheme == "http" || scheme == "https" {
+        let host = http_host(uri).unwrap_or_default();
+        if host.is_empty() {
+            return Err(invalid(format!("{what} {uri} names no host")));
+        }
+        let after = uri[scheme.len()..]
+            .trim_start_matches(':')
+            .trim_start_matches('/');
+        if after[..after.find(['/', '?']).unwrap_or(after.len())].contains('@') {
+            return Err(invalid(format!(
+                "{what} must not carry user information (user@host)"
+            )));
+        }
+        if scheme == "http" && !is_loopback_host(&host) {
+            return Err(invalid(format!(
+                "{what} {uri} uses plain http to another machine: use https (http is only for 127.0.0.1, [::1] or localhost)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A browser origin (`https://host[:port]`, or `http://` on loopback), nothing after it.
+fn check_origin(origin: &str) -> Result<(), AuthError> {
+    let how = "a --web-origin is scheme://host[:port] with nothing after it, e.g. https://app.example.org";
+    check_browser_uri(origin, "--web-origin").map_err(|_| invalid(how))?;
+    let lower = origin.to_ascii_lowercase();
+    let Some(rest) = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"))
+    else {
+        return Err(invalid(how));
+    };
+    if rest.is_empty() || rest.contains(['/', '?', '@']) || origin != lower {
+        return Err(invalid(format!("{how} (in lower case)")));
+    }
+    Ok(())
 }
 
 /// An audience: an absolute URI, or a plain name such as the server's own `audience`
@@ -230,13 +309,25 @@ impl ClientSpec {
                 "--grant authorization_code needs at least one --redirect-uri",
             ));
         }
-        if [&self.scopes, &self.audiences, &self.redirect_uris]
-            .iter()
-            .any(|l| l.len() > MAX_LIST)
+        if [
+            &self.scopes,
+            &self.audiences,
+            &self.redirect_uris,
+            &self.post_logout_redirect_uris,
+            &self.web_origins,
+        ]
+        .iter()
+        .any(|l| l.len() > MAX_LIST)
         {
             return Err(invalid(format!(
-                "at most {MAX_LIST} scopes, audiences and redirect URIs each"
+                "at most {MAX_LIST} scopes, audiences, redirect URIs, post-logout redirect URIs and web origins each"
             )));
+        }
+        let browser = !self.post_logout_redirect_uris.is_empty() || !self.web_origins.is_empty();
+        if browser && !self.grants.contains(&GrantType::AuthorizationCode) {
+            return Err(invalid(
+                "--post-logout-redirect-uri and --web-origin are for sign-in clients: add --grant authorization_code",
+            ));
         }
         for scope in &self.scopes {
             Permission::parse(scope).map_err(|e| invalid(e.to_string()))?;
@@ -245,7 +336,13 @@ impl ClientSpec {
             check_audience(aud)?;
         }
         for uri in &self.redirect_uris {
-            check_uri(uri, "--redirect-uri")?;
+            check_browser_uri(uri, "--redirect-uri")?;
+        }
+        for uri in &self.post_logout_redirect_uris {
+            check_browser_uri(uri, "--post-logout-redirect-uri")?;
+        }
+        for origin in &self.web_origins {
+            check_origin(origin)?;
         }
         match &self.keys {
             ClientKeys::Jwks(json) => {
@@ -287,8 +384,8 @@ impl ClientSpec {
             scopes: sorted_unique(self.scopes),
             audiences,
             redirect_uris: sorted_unique(self.redirect_uris),
-            post_logout_redirect_uris: Vec::new(),
-            web_origins: Vec::new(),
+            post_logout_redirect_uris: sorted_unique(self.post_logout_redirect_uris),
+            web_origins: sorted_unique(self.web_origins),
             first_party: self.first_party,
             jwks,
             jwks_uri,
@@ -456,6 +553,8 @@ mod tests {
             scopes: vec![],
             audiences: vec![],
             redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            web_origins: vec![],
             keys: ClientKeys::Secret,
             first_party: false,
         }
@@ -491,6 +590,8 @@ mod tests {
             scopes: vec![],
             audiences: vec![],
             redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            web_origins: vec![],
             keys: ClientKeys::Public,
             first_party: false,
         };
@@ -535,5 +636,115 @@ mod tests {
         for spec in cases {
             assert!(spec.validate().is_err(), "{spec:?} should be refused");
         }
+    }
+
+    #[test]
+    fn browser_uris_and_origins_are_checked() {
+        let sign_in = ClientSpec {
+            name: "web".into(),
+            grants: vec![GrantType::AuthorizationCode],
+            scopes: vec![],
+            audiences: vec![],
+            redirect_uris: vec!["https://app.example/cb".into()],
+            post_logout_redirect_uris: vec![],
+            web_origins: vec![],
+            keys: ClientKeys::Public,
+            first_party: false,
+        };
+        let with = |redirect: &str, logout: &str, origin: &str| ClientSpec {
+            redirect_uris: vec![redirect.into()],
+            post_logout_redirect_uris: vec![logout.into()],
+            web_origins: vec![origin.into()],
+            ..sign_in.clone()
+        };
+        for (redirect, logout, origin) in [
+            (
+                "https://app.example/cb",
+                "https://app.example/",
+                "https://app.example",
+            ),
+            (
+                "http://127.0.0.1/cb",
+                "http://localhost:3000/bye",
+                "http://127.0.0.1:3000",
+            ),
+            (
+                "http://[::1]:8080/cb",
+                "https://app.example/?a=b",
+                "https://app.example:8443",
+            ),
+            (
+                "com.example.app:/oauth2redirect",
+                "com.example.app:/bye",
+                "https://app.example",
+            ),
+        ] {
+            let spec = with(redirect, logout, origin);
+            spec.validate()
+                .unwrap_or_else(|e| panic!("{redirect} {logout} {origin}: {e}"));
+        }
+        for (redirect, logout, origin) in [
+            (
+                "http://app.example/cb",
+                "https://app.example/",
+                "https://app.example",
+            ),
+            (
+                "javascript:alert(1)",
+                "https://app.example/",
+                "https://app.example",
+            ),
+            (
+                "https://user@app.example/cb",
+                "https://app.example/",
+                "https://app.example",
+            ),
+            ("https:///cb", "https://app.example/", "https://app.example"),
+            (
+                "https://app.example/cb",
+                "data:text/html,hi",
+                "https://app.example",
+            ),
+            (
+                "https://app.example/cb",
+                "http://evil.example/",
+                "https://app.example",
+            ),
+            (
+                "https://app.example/cb",
+                "https://app.example/",
+                "https://app.example/",
+            ),
+            (
+                "https://app.example/cb",
+                "https://app.example/",
+                "https://App.example",
+            ),
+            (
+                "https://app.example/cb",
+                "https://app.example/",
+                "http://app.example",
+            ),
+            (
+                "https://app.example/cb",
+                "https://app.example/",
+                "app.example",
+            ),
+        ] {
+            let spec = with(redirect, logout, origin);
+            assert!(
+                spec.validate().is_err(),
+                "{redirect} {logout} {origin} should be refused"
+            );
+        }
+        let machine = ClientSpec {
+            grants: vec![GrantType::ClientCredentials],
+            redirect_uris: vec![],
+            web_origins: vec!["https://app.example".into()],
+            keys: ClientKeys::Secret,
+            ..sign_in
+        };
+        let err = machine.validate().unwrap_err().to_string();
+        assert!(err.contains("authorization_code"), "{err}");
     }
 }

@@ -3,9 +3,9 @@
 
 use super::{Issued, OAuth, OAuthError, TokenRequest, allows, requested_scopes};
 use crate::error::AuthError;
+use crate::oidc::{OPENID_SCOPES, is_openid_scope};
 use crate::session::{IssueOptions, LoginContext};
 use crate::store::{ClientRecord, GrantType};
-use crate::oidc::{OPENID_SCOPES, is_openid_scope};
 use crate::token::ClientGrant;
 
 impl OAuth {

@@ -188,7 +188,9 @@ pub fn redirect_uri_matches(registered: &[String], requested: &str) -> bool {
 
 fn single(name: &str, value: Option<&String>) -> Result<Option<String>, String> {
     match value {
-        Some(v) if v.len() > MAX_PARAM_LEN => Err(format!("{name} is longer than {MAX_PARAM_LEN} bytes")),
+        Some(v) if v.len() > MAX_PARAM_LEN => {
+            Err(format!("{name} is longer than {MAX_PARAM_LEN} bytes"))
+        }
         Some(v) if v.chars().any(char::is_control) => Err(format!("{name} has control characters")),
         Some(v) => Ok(Some(v.clone())),
         None => Ok(None),
@@ -214,15 +216,23 @@ impl Oidc {
             .filter(|c| !c.disabled)
             .ok_or_else(|| page("The application that sent you here is not registered with this server (unknown client_id)."))?;
         if !client.grants.contains(&GrantType::AuthorizationCode) {
-            return Err(page("This application is not registered for sign-in (it lacks the authorization_code grant)."));
+            return Err(page(
+                "This application is not registered for sign-in (it lacks the authorization_code grant).",
+            ));
         }
         let redirect_uri = params.redirect_uri.as_deref().ok_or_else(|| {
             page("The request names no redirect_uri; every request must name one of the application's registered redirect URIs.")
         })?;
         if !redirect_uri_matches(&client.redirect_uris, redirect_uri) {
-            return Err(page("The redirect_uri is not one the application registered (they are compared exactly), so you are not sent back to it."));
+            return Err(page(
+                "The redirect_uri is not one the application registered (they are compared exactly), so you are not sent back to it.",
+            ));
         }
-        let state = params.state.as_ref().filter(|s| s.len() <= MAX_PARAM_LEN).cloned();
+        let state = params
+            .state
+            .as_ref()
+            .filter(|s| s.len() <= MAX_PARAM_LEN)
+            .cloned();
         let mut checked = Authorization {
             client_id: client.id.clone(),
             client_name: client.name.clone(),
@@ -242,59 +252,126 @@ impl Oidc {
         let back = |a: &Authorization, error: &str, m: &str| {
             AuthorizeError::Redirect(a.error_redirect(&issuer, error, m))
         };
-        if params.state.as_ref().is_some_and(|s| s.len() > MAX_PARAM_LEN) {
+        if params
+            .state
+            .as_ref()
+            .is_some_and(|s| s.len() > MAX_PARAM_LEN)
+        {
             return Err(back(&checked, "invalid_request", "state is too long"));
         }
         match params.response_type.as_deref() {
             Some("code") => {}
-            None => return Err(back(&checked, "invalid_request", "response_type is missing; it must be code")),
+            None => {
+                return Err(back(
+                    &checked,
+                    "invalid_request",
+                    "response_type is missing; it must be code",
+                ));
+            }
             Some(_) => {
-                return Err(back(&checked, "unsupported_response_type", "only response_type=code is supported (the implicit and hybrid flows are not)"));
+                return Err(back(
+                    &checked,
+                    "unsupported_response_type",
+                    "only response_type=code is supported (the implicit and hybrid flows are not)",
+                ));
             }
         }
         if params.request.is_some() || params.request_uri.is_some() {
-            return Err(back(&checked, "request_not_supported", "request objects are not supported"));
+            return Err(back(
+                &checked,
+                "request_not_supported",
+                "request objects are not supported",
+            ));
         }
-        if params.response_mode.as_deref().is_some_and(|m| m != "query") {
-            return Err(back(&checked, "invalid_request", "only response_mode=query is supported"));
+        if params
+            .response_mode
+            .as_deref()
+            .is_some_and(|m| m != "query")
+        {
+            return Err(back(
+                &checked,
+                "invalid_request",
+                "only response_mode=query is supported",
+            ));
         }
         match params.code_challenge_method.as_deref() {
             Some("S256") => {}
             None | Some("plain") => {
-                return Err(back(&checked, "invalid_request", "PKCE is required with code_challenge_method=S256 (plain is refused)"));
+                return Err(back(
+                    &checked,
+                    "invalid_request",
+                    "PKCE is required with code_challenge_method=S256 (plain is refused)",
+                ));
             }
-            Some(_) => return Err(back(&checked, "invalid_request", "code_challenge_method must be S256")),
+            Some(_) => {
+                return Err(back(
+                    &checked,
+                    "invalid_request",
+                    "code_challenge_method must be S256",
+                ));
+            }
         }
         checked.code_challenge = match params.code_challenge.as_deref() {
-            Some(c) if c.len() == 43 && URL_SAFE_NO_PAD.decode(c).is_ok_and(|d| d.len() == 32) => c.to_owned(),
-            Some(_) => return Err(back(&checked, "invalid_request", "code_challenge must be the base64url SHA-256 of the code verifier (43 characters)")),
-            None => return Err(back(&checked, "invalid_request", "PKCE is required: code_challenge is missing")),
+            Some(c) if c.len() == 43 && URL_SAFE_NO_PAD.decode(c).is_ok_and(|d| d.len() == 32) => {
+                c.to_owned()
+            }
+            Some(_) => {
+                return Err(back(
+                    &checked,
+                    "invalid_request",
+                    "code_challenge must be the base64url SHA-256 of the code verifier (43 characters)",
+                ));
+            }
+            None => {
+                return Err(back(
+                    &checked,
+                    "invalid_request",
+                    "PKCE is required: code_challenge is missing",
+                ));
+            }
         };
-        checked.nonce = single("nonce", params.nonce.as_ref()).map_err(|m| back(&checked, "invalid_request", &m))?;
-        checked.login_hint = single("login_hint", params.login_hint.as_ref()).map_err(|m| back(&checked, "invalid_request", &m))?;
+        checked.nonce = single("nonce", params.nonce.as_ref())
+            .map_err(|m| back(&checked, "invalid_request", &m))?;
+        checked.login_hint = single("login_hint", params.login_hint.as_ref())
+            .map_err(|m| back(&checked, "invalid_request", &m))?;
         checked.prompt = match params.prompt.as_deref() {
             None | Some("") => Prompt::Default,
             Some("none") => Prompt::None,
             Some("login") => Prompt::Login,
             Some("consent" | "select_account") => {
-                return Err(back(&checked, "invalid_request", "prompt may be none or login"));
+                return Err(back(
+                    &checked,
+                    "invalid_request",
+                    "prompt may be none or login",
+                ));
             }
-            Some(_) => return Err(back(&checked, "invalid_request", "prompt may be none or login")),
+            Some(_) => {
+                return Err(back(
+                    &checked,
+                    "invalid_request",
+                    "prompt may be none or login",
+                ));
+            }
         };
         checked.max_age = match params.max_age.as_deref() {
             None => None,
-            Some(v) => Some(
-                v.parse::<i64>()
-                    .ok()
-                    .filter(|a| *a >= 0)
-                    .ok_or_else(|| back(&checked, "invalid_request", "max_age must be a number of seconds"))?,
-            ),
+            Some(v) => Some(v.parse::<i64>().ok().filter(|a| *a >= 0).ok_or_else(|| {
+                back(
+                    &checked,
+                    "invalid_request",
+                    "max_age must be a number of seconds",
+                )
+            })?),
         };
         checked.scopes = self
             .scopes(&client, params.scope.as_deref())
             .map_err(|m| back(&checked, "invalid_scope", &m))?;
-        checked.audience = audience(&client, params.resource.as_deref(), self.sessions.issuer().audience())
-            .map_err(|m| back(&checked, "invalid_target", m))?;
+        checked.audience = audience(
+            &client,
+            params.resource.as_deref(),
+            self.sessions.issuer().audience(),
+        )
+        .map_err(|m| back(&checked, "invalid_target", m))?;
         Ok(checked)
     }
 
@@ -312,11 +389,12 @@ impl Oidc {
         if scopes.len() > MAX_SCOPES {
             return Err(format!("at most {MAX_SCOPES} scopes per request"));
         }
-        if let Some(outside) = scopes
-            .iter()
-            .find(|s| !is_openid_scope(s) && !client.scopes.is_empty() && !client.scopes.contains(s))
-        {
-            return Err(format!("the scope '{outside}' is not among this client's scopes"));
+        if let Some(outside) = scopes.iter().find(|s| {
+            !is_openid_scope(s) && !client.scopes.is_empty() && !client.scopes.contains(s)
+        }) {
+            return Err(format!(
+                "the scope '{outside}' is not among this client's scopes"
+            ));
         }
         Ok(scopes)
     }
@@ -333,7 +411,8 @@ impl Oidc {
     /// Seals a request for a form.
     pub(crate) fn seal_request(&self, request: &Authorization) -> String {
         let json = serde_json::to_vec(request).unwrap_or_default();
-        self.key.seal(REQUEST_PURPOSE, &URL_SAFE_NO_PAD.encode(json))
+        self.key
+            .seal(REQUEST_PURPOSE, &URL_SAFE_NO_PAD.encode(json))
     }
 
     /// What the browser is shown next for `request`, given its sign-in; `fresh` when the user
@@ -394,7 +473,11 @@ impl Oidc {
             return Ok(request.error_redirect(self.issuer(), "access_denied", "the user declined"));
         }
         let mut scopes = request.scopes.clone();
-        if let Some(earlier) = self.store().consent(&sign_in.user.id, &request.client_id).await? {
+        if let Some(earlier) = self
+            .store()
+            .consent(&sign_in.user.id, &request.client_id)
+            .await?
+        {
             scopes.extend(earlier.scopes);
         }
         scopes.sort();
@@ -459,7 +542,9 @@ pub(crate) fn audience(
         None => Ok(client.audiences.first().cloned()),
         Some(r) if client.audiences.iter().any(|a| a == r) => Ok(Some(r.to_owned())),
         Some(r) if client.audiences.is_empty() && r == own => Ok(None),
-        Some(_) => Err("the resource is not one of this client's audiences (tessera client show lists them)"),
+        Some(_) => Err(
+            "the resource is not one of this client's audiences (tessera client show lists them)",
+        ),
     }
 }
 
@@ -490,7 +575,10 @@ mod tests {
         ] {
             assert!(!redirect_uri_matches(&registered, wrong), "{wrong}");
         }
-        assert!(redirect_uri_matches(&registered, "http://127.0.0.1:53127/native"));
+        assert!(redirect_uri_matches(
+            &registered,
+            "http://127.0.0.1:53127/native"
+        ));
         assert!(redirect_uri_matches(&registered, "http://[::1]:9/v6"));
         assert!(redirect_uri_matches(&registered, "http://[::1]/v6"));
     }

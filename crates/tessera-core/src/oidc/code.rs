@@ -17,8 +17,7 @@ use crate::session::{IssueOptions, LoginContext};
 use crate::store::{AuthorizationCode, ClientRecord, CodeRedemption, GrantType, RevokeReason};
 use crate::token::hash_refresh_token;
 
-const INVALID_CODE: &str =
-    "the authorization code is unknown, expired, used before, or was issued to another client or redirect URI";
+const INVALID_CODE: &str = "the authorization code is unknown, expired, used before, or was issued to another client or redirect URI";
 
 /// Whether `verifier` is a PKCE code verifier (RFC 7636 §4.1: 43–128 unreserved characters)
 /// whose S256 challenge is `challenge`; the comparison is constant-time.
@@ -107,7 +106,12 @@ impl Oidc {
             .await?
             .filter(|u| !u.disabled)
             .ok_or(OAuthError::InvalidGrant(INVALID_CODE))?;
-        let scopes: Vec<String> = stored.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        let scopes: Vec<String> = stored
+            .scope
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
         let context = LoginContext {
             user_agent: request.user_agent.map(str::to_owned),
             client_ip: request.client_ip.map(str::to_owned),
@@ -131,7 +135,13 @@ impl Oidc {
             return Err(OAuthError::InvalidGrant(INVALID_CODE));
         }
         let id_token = if scopes.iter().any(|s| s == "openid") {
-            Some(self.id_token(&stored, &user.id, &pair.access.token, &pair.access.claims, now)?)
+            Some(self.id_token(
+                &stored,
+                &user.id,
+                &pair.access.token,
+                &pair.access.claims,
+                now,
+            )?)
         } else {
             None
         };
@@ -235,7 +245,10 @@ mod tests {
         let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
         let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
         assert!(pkce_matches(verifier, challenge));
-        assert!(!pkce_matches("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK", challenge));
+        assert!(!pkce_matches(
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK",
+            challenge
+        ));
         assert!(!pkce_matches("short", challenge));
         assert!(!pkce_matches(&format!("{verifier}!"), challenge));
     }

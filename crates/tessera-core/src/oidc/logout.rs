@@ -76,7 +76,10 @@ impl Oidc {
         }
         let kid = header.kid?;
         let ring = self.sessions.issuer().keys().get();
-        let key = ring.verification_keys().into_iter().find(|k| k.kid() == kid)?;
+        let key = ring
+            .verification_keys()
+            .into_iter()
+            .find(|k| k.kid() == kid)?;
         let payload = verify_signature_only(token, &key).ok()?;
         let hint: Hint = serde_json::from_slice(&payload).ok()?;
         (hint.iss == self.issuer()).then_some(hint)
@@ -152,7 +155,9 @@ impl Oidc {
             }
         }
         if let Some(sign_in) = sign_in
-            && hint.as_ref().is_none_or(|h| h.sub == sign_in.user.id.as_str())
+            && hint
+                .as_ref()
+                .is_none_or(|h| h.sub == sign_in.user.id.as_str())
         {
             ended.push(sign_in.session.id.clone());
         }
@@ -179,7 +184,11 @@ impl Oidc {
                 )
                 .await;
         }
-        tracing::info!(event = "session.end_session", sessions = ended.len(), "signed out through the end-session endpoint");
+        tracing::info!(
+            event = "session.end_session",
+            sessions = ended.len(),
+            "signed out through the end-session endpoint"
+        );
         Ok(match redirect {
             Some(uri) => {
                 let params: Vec<(&str, &str)> = request
@@ -187,7 +196,11 @@ impl Oidc {
                     .as_deref()
                     .map(|s| vec![("state", s)])
                     .unwrap_or_default();
-                EndSession::Redirect(if params.is_empty() { uri } else { with_query(&uri, &params) })
+                EndSession::Redirect(if params.is_empty() {
+                    uri
+                } else {
+                    with_query(&uri, &params)
+                })
             }
             None => EndSession::SignedOut,
         })

@@ -16,11 +16,11 @@ mod authorize;
 mod code;
 mod logout;
 
+pub(crate) use authorize::audience;
 pub use authorize::{
-    AuthorizeError, AuthorizeParams, Authorization, Next, Prompt, redirect_uri_matches,
+    Authorization, AuthorizeError, AuthorizeParams, Next, Prompt, redirect_uri_matches,
 };
 pub use code::{UserInfo, at_hash, pkce_matches};
-pub(crate) use authorize::audience;
 pub use logout::{EndSession, LogoutRequest};
 
 use std::sync::Arc;
@@ -90,7 +90,11 @@ pub(crate) struct Oidc {
 }
 
 impl Oidc {
-    pub(crate) fn new(clients: ClientAuthenticator, sessions: Sessions, master: &MasterKey) -> Self {
+    pub(crate) fn new(
+        clients: ClientAuthenticator,
+        sessions: Sessions,
+        master: &MasterKey,
+    ) -> Self {
         Self {
             clients,
             sessions,
@@ -117,7 +121,10 @@ impl Oidc {
     }
 
     /// The live sign-in a single sign-on cookie names, if any.
-    pub(crate) async fn sign_in_of(&self, cookie: &str) -> Result<Option<BrowserSignIn>, AuthError> {
+    pub(crate) async fn sign_in_of(
+        &self,
+        cookie: &str,
+    ) -> Result<Option<BrowserSignIn>, AuthError> {
         let Some(id) = self.key.open(SSO_PURPOSE, cookie) else {
             return Ok(None);
         };
@@ -146,7 +153,8 @@ impl Oidc {
     /// A new random value for the browser's sign-in form cookie.
     pub(crate) fn form_nonce() -> Result<String, AuthError> {
         let mut bytes = [0u8; 32];
-        aws_lc_rs::rand::fill(&mut bytes).map_err(|_| AuthError::Internal("no randomness".into()))?;
+        aws_lc_rs::rand::fill(&mut bytes)
+            .map_err(|_| AuthError::Internal("no randomness".into()))?;
         Ok(URL_SAFE_NO_PAD.encode(bytes))
     }
 
@@ -161,14 +169,22 @@ impl Oidc {
 
     /// Whether `token` is the CSRF token of the form cookie `nonce` (constant time).
     pub(crate) fn form_token_matches(&self, nonce: &str, token: &str) -> bool {
-        !nonce.is_empty() && self.key.open(CSRF_PURPOSE, &format!("{nonce}.{token}")).is_some()
+        !nonce.is_empty()
+            && self
+                .key
+                .open(CSRF_PURPOSE, &format!("{nonce}.{token}"))
+                .is_some()
     }
 
     /// The user's consents, by client id.
     pub(crate) async fn consents(&self, user: &UserId) -> Result<Vec<ConsentInfo>, AuthError> {
         let mut out = Vec::new();
         for consent in self.store().consents(user).await? {
-            let client_name = self.store().client(&consent.client_id).await?.map(|c| c.name);
+            let client_name = self
+                .store()
+                .client(&consent.client_id)
+                .await?
+                .map(|c| c.name);
             out.push(ConsentInfo {
                 consent,
                 client_name,
@@ -231,7 +247,10 @@ mod tests {
     #[test]
     fn queries_are_appended_and_encoded() {
         assert_eq!(
-            with_query("https://app.example/cb", &[("code", "a b"), ("state", "x&y")]),
+            with_query(
+                "https://app.example/cb",
+                &[("code", "a b"), ("state", "x&y")]
+            ),
             "https://app.example/cb?code=a+b&state=x%26y"
         );
         assert_eq!(
@@ -254,6 +273,9 @@ mod tests {
         let token = oidc_token("n1");
         assert!(key.open(CSRF_PURPOSE, &format!("n1.{token}")).is_some());
         assert!(key.open(CSRF_PURPOSE, &format!("n2.{token}")).is_none());
-        assert!(key.open(SSO_PURPOSE, &format!("n1.{token}")).is_none(), "purpose-bound");
+        assert!(
+            key.open(SSO_PURPOSE, &format!("n1.{token}")).is_none(),
+            "purpose-bound"
+        );
     }
 }

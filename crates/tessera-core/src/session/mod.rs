@@ -74,10 +74,17 @@ impl IssueOptions {
     /// limit) allow it.
     fn scope(&self, mut permissions: Vec<String>, granted: Option<&str>) -> Vec<String> {
         let in_granted = |s: &str| granted.is_none_or(|g| g.split(' ').any(|x| x == s));
-        let allowed = |s: &str| self.scopes.as_ref().is_none_or(|a| a.iter().any(|x| x == s));
+        let allowed = |s: &str| {
+            self.scopes
+                .as_ref()
+                .is_none_or(|a| a.iter().any(|x| x == s))
+        };
         permissions.retain(|p| allowed(p) && in_granted(p));
         if let Some(granted) = granted {
-            for scope in granted.split(' ').filter(|s| crate::oidc::is_openid_scope(s)) {
+            for scope in granted
+                .split(' ')
+                .filter(|s| crate::oidc::is_openid_scope(s))
+            {
                 if allowed(scope) && !permissions.iter().any(|p| p == scope) {
                     permissions.push(scope.to_owned());
                 }

@@ -40,6 +40,8 @@ pub(crate) async fn add_client(
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             audiences: audiences.iter().map(|s| (*s).to_owned()).collect(),
             redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            web_origins: vec![],
             keys,
             first_party,
         })

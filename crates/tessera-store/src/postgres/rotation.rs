@@ -32,7 +32,8 @@ pub(super) async fn rotate(
          ORDER BY ur.role COLLATE \"C\") AS user_roles, \
          ARRAY(SELECT DISTINCT rp.permission COLLATE \"C\" FROM role_permissions rp \
          JOIN user_roles ur ON ur.role = rp.role WHERE ur.user_id = u.id \
-         ORDER BY 1) AS user_permissions \
+         ORDER BY 1) AS user_permissions, \
+         (SELECT x.scope FROM sessions x WHERE x.id = r.id) AS scope \
          FROM tessera_rotate_refresh($1, $2, $3, $4, $5) AS r \
          LEFT JOIN users u ON u.id = r.user_id",
     )

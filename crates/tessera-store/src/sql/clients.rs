@@ -2,7 +2,7 @@
 //! client registry (`oauth_clients`) and the client-assertion replay guard
 //! (`client_assertion_jtis`).
 //!
-//! The list fields (grants, scopes, audiences, redirect URIs) are stored as a JSON array of
+//! The list fields (grants, scopes, audiences, redirect URIs, logout URIs, web origins) are stored as a JSON array of
 //! strings, the same text on both backends. Disabling or removing a client revokes its
 //! sessions in the same transaction, through the session module's `revoke_client_in` (the
 //! client row first, then the session rows, then the feed: the lock order of `sessions`).
@@ -11,7 +11,8 @@ macro_rules! impls {
     ($store:ident, $row:ty, $collate:literal) => {
         const CLIENT_COLUMNS: &str = "id, name, grants, scopes, audiences, redirect_uris, public, \
              first_party, disabled, jwks, jwks_uri, secret_hash, previous_secret_hash, \
-             previous_secret_expires_at, failed_auths, last_failed_auth_at, created_at, updated_at";
+             previous_secret_expires_at, failed_auths, last_failed_auth_at, created_at, updated_at, \
+             post_logout_redirect_uris, web_origins";
 
         /// A list field as stored: a JSON array of strings.
         fn json_list<S: AsRef<str>>(items: &[S]) -> Result<String, StoreError> {
@@ -53,6 +54,8 @@ macro_rules! impls {
                 scopes: list_of(row, "scopes")?,
                 audiences: list_of(row, "audiences")?,
                 redirect_uris: list_of(row, "redirect_uris")?,
+                post_logout_redirect_uris: list_of(row, "post_logout_redirect_uris")?,
+                web_origins: list_of(row, "web_origins")?,
                 public: row.try_get("public").map_err(db_error)?,
                 first_party: row.try_get("first_party").map_err(db_error)?,
                 jwks: row.try_get("jwks").map_err(db_error)?,
@@ -83,14 +86,17 @@ macro_rules! impls {
                 let scopes = json_list(&c.scopes)?;
                 let audiences = json_list(&c.audiences)?;
                 let redirect_uris = json_list(&c.redirect_uris)?;
+                let post_logout_redirect_uris = json_list(&c.post_logout_redirect_uris)?;
+                let web_origins = json_list(&c.web_origins)?;
                 within(self.call_timeout, async {
                     sqlx::query(
                         "INSERT INTO oauth_clients (id, name, grants, scopes, audiences, \
                          redirect_uris, public, first_party, disabled, jwks, jwks_uri, secret_hash, \
                          previous_secret_hash, previous_secret_expires_at, failed_auths, \
-                         last_failed_auth_at, created_at, updated_at) \
+                         last_failed_auth_at, created_at, updated_at, post_logout_redirect_uris, \
+                         web_origins) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-                         $15, $16, $17, $18)",
+                         $15, $16, $17, $18, $19, $20)",
                     )
                     .bind(&c.id)
                     .bind(&c.name)
@@ -110,6 +116,8 @@ macro_rules! impls {
                     .bind(c.failures.last_failure_at)
                     .bind(c.created_at)
                     .bind(c.updated_at)
+                    .bind(&post_logout_redirect_uris)
+                    .bind(&web_origins)
                     .execute(&self.pool)
                     .await
                     .map_err(|e| {

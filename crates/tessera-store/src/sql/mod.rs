@@ -29,9 +29,11 @@
 //! - [`users`]: `UserStore` and `RoleStore`.
 //! - [`sessions`]: `SessionStore` but the rotation, the revocation helpers and the feed
 //!   polling.
-//! - [`keys`], [`throttle`], [`audit`], [`rates`], [`feed`], [`clients`]: one trait each.
+//! - [`keys`], [`throttle`], [`audit`], [`rates`], [`feed`], [`clients`], [`authorization`]:
+//!   one trait each.
 
 pub(crate) mod audit;
+pub(crate) mod authorization;
 pub(crate) mod clients;
 pub(crate) mod feed;
 pub(crate) mod keys;
@@ -73,13 +75,13 @@ macro_rules! store {
             use ::tessera_core::domain::{Permission, RoleName, SessionId, UserId};
             use ::tessera_core::password::PasswordHash;
             use ::tessera_core::store::{
-                AuditEntry, AuditFilter, AuditStore, ClientRecord, ClientStore, FailureCount,
-                GrantType, KeyStatus, KeyStore, NewSession, NewUser, PoolUsage, RateStore,
-                RefreshRotation, RevocationEvent, RevocationFeedEntry, RevocationFeedStore,
-                RevocationSnapshot, RevokeReason, Role, RoleStore, RotationOutcome, SealedSecret,
-                Session, SessionStore, Store, StoreError, StoredSigningKey, ThrottleEntry,
-                ThrottleFilter, ThrottleScope, ThrottleState, ThrottleStore, User, UserCredentials,
-                UserStore,
+                AuditEntry, AuditFilter, AuditStore, AuthorizationCode, AuthorizationStore,
+                ClientRecord, ClientStore, CodeRedemption, Consent, FailureCount, GrantType,
+                KeyStatus, KeyStore, NewSession, NewUser, PoolUsage, RateStore, RefreshRotation,
+                RevocationEvent, RevocationFeedEntry, RevocationFeedStore, RevocationSnapshot,
+                RevokeReason, Role, RoleStore, RotationOutcome, SealedSecret, Session,
+                SessionStore, Store, StoreError, StoredSigningKey, ThrottleEntry, ThrottleFilter,
+                ThrottleScope, ThrottleState, ThrottleStore, User, UserCredentials, UserStore,
             };
             use $crate::deadline::within;
             use $crate::sql::{event_of, is_foreign_key_violation, is_unique_violation};
@@ -145,6 +147,7 @@ macro_rules! store {
             $crate::sql::rates::impls!($store, $greatest);
             $crate::sql::feed::impls!($store);
             $crate::sql::clients::impls!($store, $row, $collate);
+            $crate::sql::authorization::impls!($store, $row, $collate);
         }
     };
 }

@@ -9,7 +9,7 @@
 macro_rules! impls {
     ($store:ident, $db:ty, $row:ty, $collate:literal) => {
         pub(super) const SESSION_COLUMNS: &str = "id, user_id, client_id, created_at, last_used_at, \
-             absolute_expires_at, idle_expires_at, revoked_at, user_agent, client_ip";
+             absolute_expires_at, idle_expires_at, revoked_at, user_agent, client_ip, scope";
 
         /// Most feed entries returned by one poll; the poller asks again until it is caught up.
         const FEED_PAGE: i64 = 10_000;
@@ -26,6 +26,7 @@ macro_rules! impls {
                 revoked_at: row.try_get("revoked_at").map_err(db_error)?,
                 user_agent: row.try_get("user_agent").map_err(db_error)?,
                 client_ip: row.try_get("client_ip").map_err(db_error)?,
+                scope: row.try_get("scope").map_err(db_error)?,
             })
         }
 
@@ -146,8 +147,8 @@ macro_rules! impls {
                     let mut tx = self.begin_write().await?;
                     sqlx::query(
                         "INSERT INTO sessions (id, user_id, client_id, created_at, last_used_at, \
-                         absolute_expires_at, idle_expires_at, user_agent, client_ip) \
-                         VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8)",
+                         absolute_expires_at, idle_expires_at, user_agent, client_ip, scope) \
+                         VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9)",
                     )
                     .bind(s.id.as_str())
                     .bind(s.user_id.as_str())
@@ -157,6 +158,7 @@ macro_rules! impls {
                     .bind(s.idle_expires_at)
                     .bind(&s.user_agent)
                     .bind(&s.client_ip)
+                    .bind(&s.scope)
                     .execute(&mut *tx)
                     .await
                     .map_err(db_error)?;

@@ -11,7 +11,7 @@ use crate::{StoreUnderTest, new_session, user};
 
 /// A confidential client named `name` whose id is `<name>-id` and whose secret hashes to
 /// `[1; 32]`.
-fn client(name: &str) -> ClientRecord {
+pub(crate) fn client(name: &str) -> ClientRecord {
     ClientRecord {
         id: format!("{name}-id"),
         name: name.to_owned(),
@@ -19,6 +19,8 @@ fn client(name: &str) -> ClientRecord {
         scopes: vec!["posts:read".to_owned(), "posts:write".to_owned()],
         audiences: vec!["https://api.example".to_owned()],
         redirect_uris: vec!["https://app.example/cb?x=\"1\"".to_owned()],
+        post_logout_redirect_uris: vec!["https://app.example/bye".to_owned()],
+        web_origins: vec!["https://app.example".to_owned()],
         public: false,
         first_party: true,
         jwks: Some(r#"{"keys":[]}"#.to_owned()),

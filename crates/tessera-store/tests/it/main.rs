@@ -14,6 +14,7 @@ mod audit;
 mod clients;
 mod feed;
 mod keys;
+mod oidc;
 mod pool;
 mod postgres;
 mod rates;
@@ -115,5 +116,6 @@ pub fn new_session(user: &UserId, now: i64, first: u8) -> NewSession {
         user_agent: Some("test-agent".to_owned()),
         client_ip: Some("127.0.0.1".to_owned()),
         refresh_token_hash: [first; 32],
+        scope: None,
     }
 }

@@ -153,6 +153,8 @@ async fn an_access_token_revoked_with_oauth_revoke_is_refused_at_the_next_poll()
             scopes: vec!["orders:read".into()],
             audiences: vec![],
             redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            web_origins: vec![],
             keys: ClientKeys::Secret,
             first_party: false,
         })

@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use secrecy::SecretString;
 use tessera_core::error::AuthError;
-use tessera_core::oidc::{AuthorizeError, AuthorizeParams, Authorization, BrowserSignIn, Next};
+use tessera_core::oidc::{Authorization, AuthorizeError, AuthorizeParams, BrowserSignIn, Next};
 use tessera_core::session::{IssueOptions, LoginContext};
 use zeroize::Zeroizing;
 
@@ -54,7 +54,13 @@ fn field<'a>(pairs: &'a [(String, Zeroizing<String>)], name: &str) -> Option<&'a
 }
 
 /// Adds a `__Host-` cookie.
-pub(crate) fn set_cookie(headers: &mut HeaderMap, name: &str, value: &str, max_age: i64, same_site: &str) {
+pub(crate) fn set_cookie(
+    headers: &mut HeaderMap,
+    name: &str,
+    value: &str,
+    max_age: i64,
+    same_site: &str,
+) {
     let cookie = format!(
         "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; Secure; SameSite={same_site}"
     );
@@ -102,7 +108,13 @@ impl FormCookie {
     /// Sets the cookie on `response` if it is new.
     pub(crate) fn set_on(&self, mut response: Response) -> Response {
         if self.new {
-            set_cookie(response.headers_mut(), FORM_COOKIE, &self.nonce, FORM_COOKIE_SECS, "Strict");
+            set_cookie(
+                response.headers_mut(),
+                FORM_COOKIE,
+                &self.nonce,
+                FORM_COOKIE_SECS,
+                "Strict",
+            );
         }
         response
     }
@@ -179,7 +191,9 @@ async fn respond(
             None,
         ),
         Next::Consent(scopes) => {
-            let username = sign_in.map(|s| s.user.username.as_str()).unwrap_or_default();
+            let username = sign_in
+                .map(|s| s.user.username.as_str())
+                .unwrap_or_default();
             pages::consent(request, &sealed, &form.token(state), username, &scopes)
         }
     };
@@ -305,7 +319,14 @@ pub(crate) async fn login(
     let sealed = state.auth().seal_authorization(&request);
     let username = field(&form, "username").unwrap_or_default();
     let again = |status: StatusCode, message: &str| {
-        pages::sign_in(status, &request, &sealed, &cookie.token(&state), Some(username), Some(message))
+        pages::sign_in(
+            status,
+            &request,
+            &sealed,
+            &cookie.token(&state),
+            Some(username),
+            Some(message),
+        )
     };
     let Some(password) = field(&form, "password") else {
         return again(StatusCode::BAD_REQUEST, "Enter your username and password.");
@@ -352,7 +373,8 @@ pub(crate) async fn login(
         Err(e) => return failure(&e),
     };
     let mut response = respond(&state, &headers, &request, Some(&sign_in), true).await;
-    let lifetime = i64::try_from(state.auth().rules().session_lifetime.as_secs()).unwrap_or(i64::MAX);
+    let lifetime =
+        i64::try_from(state.auth().rules().session_lifetime.as_secs()).unwrap_or(i64::MAX);
     set_cookie(response.headers_mut(), SSO_COOKIE, &sso, lifetime, "Lax");
     browser::append_session_cookies(response.headers_mut(), &pair);
     response
@@ -366,7 +388,10 @@ fn checked_form(
     form: &[(String, Zeroizing<String>)],
 ) -> Option<Authorization> {
     if !form_is_ours(state, headers, field(form, "csrf_token")) {
-        tracing::info!(event = "authorize.form_refused", "a sign-in form without this browser's CSRF token or from another origin");
+        tracing::info!(
+            event = "authorize.form_refused",
+            "a sign-in form without this browser's CSRF token or from another origin"
+        );
         return None;
     }
     state.auth().open_authorization(field(form, "request")?)
@@ -415,7 +440,11 @@ pub(crate) async fn consent(
         Some("deny") => false,
         _ => return pages::error_page(StatusCode::BAD_REQUEST, "Choose Allow or Deny."),
     };
-    match state.auth().authorize_consent(&request, &sign_in, allow).await {
+    match state
+        .auth()
+        .authorize_consent(&request, &sign_in, allow)
+        .await
+    {
         Ok(url) => see_other(&url),
         Err(e) => refusal(e),
     }

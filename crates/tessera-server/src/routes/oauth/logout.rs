@@ -118,7 +118,10 @@ async fn end(
                 Err(e) => return failure(&e),
             };
             let fields = [
-                ("post_logout_redirect_uri", request.post_logout_redirect_uri.as_deref()),
+                (
+                    "post_logout_redirect_uri",
+                    request.post_logout_redirect_uri.as_deref(),
+                ),
                 ("state", request.state.as_deref()),
                 ("client_id", request.client_id.as_deref()),
             ];

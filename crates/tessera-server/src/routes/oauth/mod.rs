@@ -31,7 +31,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/oauth/authorize", get(authorize::authorize))
         .route("/oauth/authorize/login", post(authorize::login))
         .route("/oauth/authorize/consent", post(authorize::consent))
-        .route("/oauth/logout", get(logout::logout).post(logout::logout_form))
+        .route(
+            "/oauth/logout",
+            get(logout::logout).post(logout::logout_form),
+        )
         .route("/oauth/assets/app.css", get(super::account::style))
         .route("/oauth/token", post(token::token))
         .route("/oauth/introspect", post(introspect::introspect))

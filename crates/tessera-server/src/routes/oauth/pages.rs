@@ -62,7 +62,12 @@ pub(crate) fn escape(text: &str) -> String {
 }
 
 /// A page: `title`, then `body` (HTML, already escaped), answered with `status`.
-pub(crate) fn page(status: StatusCode, title: &str, body: &str, redirect_origin: Option<&str>) -> Response {
+pub(crate) fn page(
+    status: StatusCode,
+    title: &str,
+    body: &str,
+    redirect_origin: Option<&str>,
+) -> Response {
     let html = format!(
         r#"<!doctype html>
 <html lang="en">
@@ -89,7 +94,10 @@ pub(crate) fn page(status: StatusCode, title: &str, body: &str, redirect_origin:
     (
         status,
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
             (header::CONTENT_SECURITY_POLICY, csp),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
@@ -135,7 +143,11 @@ pub(crate) fn sign_in(
         escape(&request.client_name)
     );
     if let Some(error) = error {
-        let _ = writeln!(body, "    <p class=\"error\" role=\"alert\">{}</p>", escape(error));
+        let _ = writeln!(
+            body,
+            "    <p class=\"error\" role=\"alert\">{}</p>",
+            escape(error)
+        );
     }
     body.push_str("    <form method=\"post\" action=\"/oauth/authorize/login\">\n");
     hidden(&mut body, "request", sealed);
