@@ -639,6 +639,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::too_many_lines)] // a table of cases reads top to bottom
     fn browser_uris_and_origins_are_checked() {
         let sign_in = ClientSpec {
             name: "web".into(),

@@ -197,6 +197,102 @@ fn single(name: &str, value: Option<&String>) -> Result<Option<String>, String> 
     }
 }
 
+/// What [`protocol`] reads off a request.
+struct ProtocolParts {
+    code_challenge: String,
+    nonce: Option<String>,
+    login_hint: Option<String>,
+    prompt: Prompt,
+    max_age: Option<i64>,
+}
+
+/// A protocol refusal: the `error` code and its description.
+type Refusal = (&'static str, String);
+
+fn refuse<T>(error: &'static str, message: &str) -> Result<T, Refusal> {
+    Err((error, message.to_owned()))
+}
+
+/// The protocol parameters of a request (after its client and redirect URI are trusted):
+/// `response_type`, PKCE, `nonce`, `login_hint`, `prompt`, `max_age`, and what is refused.
+fn protocol(params: &AuthorizeParams) -> Result<ProtocolParts, Refusal> {
+    match params.response_type.as_deref() {
+        Some("code") => {}
+        None => {
+            return refuse(
+                "invalid_request",
+                "response_type is missing; it must be code",
+            );
+        }
+        Some(_) => {
+            return refuse(
+                "unsupported_response_type",
+                "only response_type=code is supported (the implicit and hybrid flows are not)",
+            );
+        }
+    }
+    if params.request.is_some() || params.request_uri.is_some() {
+        return refuse("request_not_supported", "request objects are not supported");
+    }
+    if params
+        .response_mode
+        .as_deref()
+        .is_some_and(|m| m != "query")
+    {
+        return refuse("invalid_request", "only response_mode=query is supported");
+    }
+    match params.code_challenge_method.as_deref() {
+        Some("S256") => {}
+        None | Some("plain") => {
+            return refuse(
+                "invalid_request",
+                "PKCE is required with code_challenge_method=S256 (plain is refused)",
+            );
+        }
+        Some(_) => return refuse("invalid_request", "code_challenge_method must be S256"),
+    }
+    let code_challenge = match params.code_challenge.as_deref() {
+        Some(c) if c.len() == 43 && URL_SAFE_NO_PAD.decode(c).is_ok_and(|d| d.len() == 32) => {
+            c.to_owned()
+        }
+        Some(_) => {
+            return refuse(
+                "invalid_request",
+                "code_challenge must be the base64url SHA-256 of the code verifier (43 characters)",
+            );
+        }
+        None => {
+            return refuse(
+                "invalid_request",
+                "PKCE is required: code_challenge is missing",
+            );
+        }
+    };
+    let nonce = single("nonce", params.nonce.as_ref()).map_err(|m| ("invalid_request", m))?;
+    let login_hint =
+        single("login_hint", params.login_hint.as_ref()).map_err(|m| ("invalid_request", m))?;
+    let prompt = match params.prompt.as_deref() {
+        None | Some("") => Prompt::Default,
+        Some("none") => Prompt::None,
+        Some("login") => Prompt::Login,
+        Some(_) => return refuse("invalid_request", "prompt may be none or login"),
+    };
+    let max_age = match params.max_age.as_deref() {
+        None => None,
+        Some(v) => match v.parse::<i64>() {
+            Ok(age) if age >= 0 => Some(age),
+            _ => return refuse("invalid_request", "max_age must be a number of seconds"),
+        },
+    };
+    Ok(ProtocolParts {
+        code_challenge,
+        nonce,
+        login_hint,
+        prompt,
+        max_age,
+    })
+}
+
 impl Oidc {
     /// Checks an authorization request: the client and redirect URI first (a wrong one is
     /// [`AuthorizeError::Page`]), then the rest (a wrong one goes back to the client).
@@ -259,110 +355,12 @@ impl Oidc {
         {
             return Err(back(&checked, "invalid_request", "state is too long"));
         }
-        match params.response_type.as_deref() {
-            Some("code") => {}
-            None => {
-                return Err(back(
-                    &checked,
-                    "invalid_request",
-                    "response_type is missing; it must be code",
-                ));
-            }
-            Some(_) => {
-                return Err(back(
-                    &checked,
-                    "unsupported_response_type",
-                    "only response_type=code is supported (the implicit and hybrid flows are not)",
-                ));
-            }
-        }
-        if params.request.is_some() || params.request_uri.is_some() {
-            return Err(back(
-                &checked,
-                "request_not_supported",
-                "request objects are not supported",
-            ));
-        }
-        if params
-            .response_mode
-            .as_deref()
-            .is_some_and(|m| m != "query")
-        {
-            return Err(back(
-                &checked,
-                "invalid_request",
-                "only response_mode=query is supported",
-            ));
-        }
-        match params.code_challenge_method.as_deref() {
-            Some("S256") => {}
-            None | Some("plain") => {
-                return Err(back(
-                    &checked,
-                    "invalid_request",
-                    "PKCE is required with code_challenge_method=S256 (plain is refused)",
-                ));
-            }
-            Some(_) => {
-                return Err(back(
-                    &checked,
-                    "invalid_request",
-                    "code_challenge_method must be S256",
-                ));
-            }
-        }
-        checked.code_challenge = match params.code_challenge.as_deref() {
-            Some(c) if c.len() == 43 && URL_SAFE_NO_PAD.decode(c).is_ok_and(|d| d.len() == 32) => {
-                c.to_owned()
-            }
-            Some(_) => {
-                return Err(back(
-                    &checked,
-                    "invalid_request",
-                    "code_challenge must be the base64url SHA-256 of the code verifier (43 characters)",
-                ));
-            }
-            None => {
-                return Err(back(
-                    &checked,
-                    "invalid_request",
-                    "PKCE is required: code_challenge is missing",
-                ));
-            }
-        };
-        checked.nonce = single("nonce", params.nonce.as_ref())
-            .map_err(|m| back(&checked, "invalid_request", &m))?;
-        checked.login_hint = single("login_hint", params.login_hint.as_ref())
-            .map_err(|m| back(&checked, "invalid_request", &m))?;
-        checked.prompt = match params.prompt.as_deref() {
-            None | Some("") => Prompt::Default,
-            Some("none") => Prompt::None,
-            Some("login") => Prompt::Login,
-            Some("consent" | "select_account") => {
-                return Err(back(
-                    &checked,
-                    "invalid_request",
-                    "prompt may be none or login",
-                ));
-            }
-            Some(_) => {
-                return Err(back(
-                    &checked,
-                    "invalid_request",
-                    "prompt may be none or login",
-                ));
-            }
-        };
-        checked.max_age = match params.max_age.as_deref() {
-            None => None,
-            Some(v) => Some(v.parse::<i64>().ok().filter(|a| *a >= 0).ok_or_else(|| {
-                back(
-                    &checked,
-                    "invalid_request",
-                    "max_age must be a number of seconds",
-                )
-            })?),
-        };
+        let parts = protocol(params).map_err(|(error, m)| back(&checked, error, &m))?;
+        checked.code_challenge = parts.code_challenge;
+        checked.nonce = parts.nonce;
+        checked.login_hint = parts.login_hint;
+        checked.prompt = parts.prompt;
+        checked.max_age = parts.max_age;
         checked.scopes = self
             .scopes(&client, params.scope.as_deref())
             .map_err(|m| back(&checked, "invalid_scope", &m))?;

@@ -47,7 +47,7 @@ pub fn at_hash(alg: Algorithm, access_token: &str) -> String {
     };
     let hash = digest::digest(function, access_token.as_bytes());
     let bytes = hash.as_ref();
-    URL_SAFE_NO_PAD.encode(&bytes[..bytes.len() / 2])
+    URL_SAFE_NO_PAD.encode(bytes.get(..bytes.len() / 2).unwrap_or_default())
 }
 
 /// What `/oauth/userinfo` answers for an access token.
@@ -68,38 +68,8 @@ impl Oidc {
         client: &ClientRecord,
         request: &TokenRequest<'_>,
     ) -> Result<Issued, OAuthError> {
-        let (Some(code), Some(redirect_uri), Some(verifier)) =
-            (request.code, request.redirect_uri, request.code_verifier)
-        else {
-            return Err(OAuthError::InvalidRequest(
-                "the authorization_code grant needs code, redirect_uri and code_verifier".into(),
-            ));
-        };
-        if code.is_empty() || code.len() > crate::token::MAX_REFRESH_TOKEN_LEN {
-            return Err(OAuthError::InvalidGrant(INVALID_CODE));
-        }
-        let hash = hash_refresh_token(code);
+        let (stored, hash) = self.spend(client, request).await?;
         let now = self.now();
-        let stored = match self.store().redeem_authorization_code(&hash, now).await? {
-            CodeRedemption::Unknown => return Err(OAuthError::InvalidGrant(INVALID_CODE)),
-            CodeRedemption::Reused { code, session } => {
-                self.code_reused(&code, session.as_ref(), now).await?;
-                return Err(OAuthError::InvalidGrant(INVALID_CODE));
-            }
-            CodeRedemption::Redeemed(code) => code,
-        };
-        // The code is used up whatever follows: a wrong client, URI or verifier spends it.
-        if stored.client_id != client.id
-            || stored.redirect_uri != redirect_uri
-            || stored.expires_at <= now
-        {
-            return Err(OAuthError::InvalidGrant(INVALID_CODE));
-        }
-        if !pkce_matches(verifier, &stored.code_challenge) {
-            return Err(OAuthError::InvalidGrant(
-                "the code_verifier does not match the code_challenge of the authorization request",
-            ));
-        }
         let user = self
             .store()
             .user_by_id(&stored.user_id)
@@ -149,6 +119,48 @@ impl Oidc {
         let mut issued = Issued::from_pair(pair, client.grants.contains(&GrantType::RefreshToken));
         issued.id_token = id_token;
         Ok(issued)
+    }
+
+    /// Spends the request's code and checks what it is bound to: the client, the redirect
+    /// URI, the expiry and the PKCE verifier. Returns the code and its hash.
+    async fn spend(
+        &self,
+        client: &ClientRecord,
+        request: &TokenRequest<'_>,
+    ) -> Result<(AuthorizationCode, [u8; 32]), OAuthError> {
+        let (Some(code), Some(redirect_uri), Some(verifier)) =
+            (request.code, request.redirect_uri, request.code_verifier)
+        else {
+            return Err(OAuthError::InvalidRequest(
+                "the authorization_code grant needs code, redirect_uri and code_verifier".into(),
+            ));
+        };
+        if code.is_empty() || code.len() > crate::token::MAX_REFRESH_TOKEN_LEN {
+            return Err(OAuthError::InvalidGrant(INVALID_CODE));
+        }
+        let hash = hash_refresh_token(code);
+        let now = self.now();
+        let stored = match self.store().redeem_authorization_code(&hash, now).await? {
+            CodeRedemption::Unknown => return Err(OAuthError::InvalidGrant(INVALID_CODE)),
+            CodeRedemption::Reused { code, session } => {
+                self.code_reused(&code, session.as_ref(), now).await?;
+                return Err(OAuthError::InvalidGrant(INVALID_CODE));
+            }
+            CodeRedemption::Redeemed(code) => code,
+        };
+        // The code is used up whatever follows: a wrong client, URI or verifier spends it.
+        if stored.client_id != client.id
+            || stored.redirect_uri != redirect_uri
+            || stored.expires_at <= now
+        {
+            return Err(OAuthError::InvalidGrant(INVALID_CODE));
+        }
+        if !pkce_matches(verifier, &stored.code_challenge) {
+            return Err(OAuthError::InvalidGrant(
+                "the code_verifier does not match the code_challenge of the authorization request",
+            ));
+        }
+        Ok((stored, hash))
     }
 
     /// A code presented again: the session its first use started ends (RFC 6749 §4.1.2).

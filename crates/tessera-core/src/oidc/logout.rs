@@ -15,7 +15,7 @@ use super::{BrowserSignIn, Oidc, with_query};
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::domain::SessionId;
 use crate::error::AuthError;
-use crate::store::RevokeReason;
+use crate::store::{ClientRecord, RevokeReason};
 
 /// The parameters of an end-session request.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -59,6 +59,14 @@ enum HintAudience {
     Many(Vec<String>),
 }
 
+/// A checked end-session request.
+struct Target {
+    hint: Option<Hint>,
+    client_id: Option<String>,
+    client: Option<std::sync::Arc<ClientRecord>>,
+    redirect: Option<String>,
+}
+
 #[derive(Deserialize)]
 struct Header {
     kid: Option<String>,
@@ -85,19 +93,17 @@ impl Oidc {
         (hint.iss == self.issuer()).then_some(hint)
     }
 
-    /// Handles an end-session request for the browser's sign-in; `confirmed` when the user
-    /// confirmed it on the page (a POST with the form's CSRF token).
-    pub(crate) async fn end_session(
+    /// Who and where an end-session request names, checked: the hint ours, the client the
+    /// hint's audience, the redirect registered for it. `Err` says why it is refused.
+    async fn target(
         &self,
         request: &LogoutRequest,
-        sign_in: Option<&BrowserSignIn>,
-        confirmed: bool,
-    ) -> Result<EndSession, AuthError> {
+    ) -> Result<Result<Target, &'static str>, AuthError> {
         let hint = match request.id_token_hint.as_deref() {
             Some(token) => match self.hint(token) {
                 Some(hint) => Some(hint),
                 None => {
-                    return Ok(EndSession::Refused(
+                    return Ok(Err(
                         "The id_token_hint is not an ID token this server issued.",
                     ));
                 }
@@ -111,7 +117,7 @@ impl Oidc {
         });
         let client_id = match (hinted_client, request.client_id.as_deref()) {
             (Some(a), Some(b)) if a != b => {
-                return Ok(EndSession::Refused(
+                return Ok(Err(
                     "The client_id is not the audience of the id_token_hint.",
                 ));
             }
@@ -129,12 +135,37 @@ impl Oidc {
                     .as_ref()
                     .is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r == uri));
                 if !registered {
-                    return Ok(EndSession::Refused(
+                    return Ok(Err(
                         "The post_logout_redirect_uri is not one the application registered, so you are not sent there.",
                     ));
                 }
                 Some(uri.to_owned())
             }
+        };
+        Ok(Ok(Target {
+            hint,
+            client_id,
+            client,
+            redirect,
+        }))
+    }
+
+    /// Handles an end-session request for the browser's sign-in; `confirmed` when the user
+    /// confirmed it on the page (a POST with the form's CSRF token).
+    pub(crate) async fn end_session(
+        &self,
+        request: &LogoutRequest,
+        sign_in: Option<&BrowserSignIn>,
+        confirmed: bool,
+    ) -> Result<EndSession, AuthError> {
+        let Target {
+            hint,
+            client_id,
+            client,
+            redirect,
+        } = match self.target(request).await? {
+            Ok(target) => target,
+            Err(why) => return Ok(EndSession::Refused(why)),
         };
         if hint.is_none() && !confirmed {
             return Ok(EndSession::Confirm);
@@ -190,18 +221,10 @@ impl Oidc {
             "signed out through the end-session endpoint"
         );
         Ok(match redirect {
-            Some(uri) => {
-                let params: Vec<(&str, &str)> = request
-                    .state
-                    .as_deref()
-                    .map(|s| vec![("state", s)])
-                    .unwrap_or_default();
-                EndSession::Redirect(if params.is_empty() {
-                    uri
-                } else {
-                    with_query(&uri, &params)
-                })
-            }
+            Some(uri) => EndSession::Redirect(match request.state.as_deref() {
+                Some(state) => with_query(&uri, &[("state", state)]),
+                None => uri,
+            }),
             None => EndSession::SignedOut,
         })
     }
