@@ -259,6 +259,22 @@ impl AppState {
 }
 
 /// The `aud` a compact JWS claims, unverified (at most 16 KiB; `None` if unreadable).
+/// The `client_id` a token claims, read without verification (only to choose the audiences
+/// to verify it for).
+pub(crate) fn claimed_client_id(token: &str) -> Option<String> {
+    if token.len() > 16 * 1024 {
+        return None;
+    }
+    let payload = token.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    #[derive(serde::Deserialize)]
+    struct Client {
+        client_id: String,
+    }
+    let client: Client = serde_json::from_slice(&bytes).ok()?;
+    Some(client.client_id)
+}
+
 fn claimed_audiences(token: &str) -> Option<Vec<String>> {
     if token.len() > 16 * 1024 {
         return None;

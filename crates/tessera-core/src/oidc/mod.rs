@@ -33,7 +33,7 @@ use crate::domain::{SessionId, UserId};
 use crate::error::AuthError;
 use crate::keys::keyring::{BrowserKey, MasterKey};
 use crate::session::Sessions;
-use crate::store::{Consent, Session, Store, User};
+use crate::store::{Consent, RevokeReason, Session, Store, User};
 use crate::token::FIRST_PARTY_CLIENT_ID;
 
 /// The OpenID Connect scopes: always allowed to a client with the `authorization_code`
@@ -194,7 +194,8 @@ impl Oidc {
     }
 
     /// Withdraws the user's consent to `client_id` (`None`: every consent). Returns how many
-    /// went. The client's tokens keep working until they end; the next sign-in asks again.
+    /// went. The user's sessions with each such client end too (its refresh tokens stop at
+    /// once, its access tokens at the next revocation check), and its next sign-in asks again.
     pub(crate) async fn revoke_consent(
         &self,
         user: &UserId,
@@ -210,20 +211,36 @@ impl Oidc {
                 .map(|c| c.client_id)
                 .collect(),
         };
+        let now = self.now();
         let mut revoked = 0;
+        let mut ended = 0;
         for id in ids {
-            if self.store().revoke_consent(user, &id).await? {
-                revoked += 1;
-                self.sessions
-                    .audit()
-                    .record(
-                        crate::audit::AuditRecord::new(crate::audit::AuditEvent::ConsentRevoked)
-                            .by_user(user)
-                            .subject(user)
-                            .client(&id),
-                    )
-                    .await;
+            if !self.store().revoke_consent(user, &id).await? {
+                continue;
             }
+            revoked += 1;
+            for session in self.store().active_sessions(user, now).await? {
+                if session.client_id == id
+                    && self
+                        .store()
+                        .revoke_session(&session.id, RevokeReason::EndedByUser, now)
+                        .await?
+                {
+                    ended += 1;
+                }
+            }
+            self.sessions
+                .audit()
+                .record(
+                    crate::audit::AuditRecord::new(crate::audit::AuditEvent::ConsentRevoked)
+                        .by_user(user)
+                        .subject(user)
+                        .client(&id),
+                )
+                .await;
+        }
+        if ended > 0 {
+            self.sessions.sync_revocations().await;
         }
         Ok(revoked)
     }

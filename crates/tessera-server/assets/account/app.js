@@ -85,11 +85,48 @@
     account.hidden = false;
   }
 
+  // The applications the user consented to, each with a button that withdraws the consent
+  // (which also signs the user out of that application).
+  async function loadApps() {
+    const result = await call('GET', '/auth/consents');
+    const list = el('apps');
+    list.replaceChildren();
+    const consents = result.status === 200 ? result.body.consents : [];
+    el('apps-none').hidden = consents.length > 0;
+    consents.forEach((consent) => {
+      const item = document.createElement('li');
+      const name = document.createElement('strong');
+      name.textContent = consent.client_name || consent.client_id;
+      const scopes = document.createElement('span');
+      scopes.className = 'scopes';
+      scopes.textContent = consent.scopes.join(' ');
+      const revoke = document.createElement('button');
+      revoke.type = 'button';
+      revoke.className = 'secondary revoke-app';
+      revoke.textContent = 'Remove access';
+      revoke.dataset.clientId = consent.client_id;
+      revoke.addEventListener('click', async () => {
+        revoke.disabled = true;
+        const done = await call('DELETE', '/auth/consents/' + encodeURIComponent(consent.client_id));
+        if (done.status === 204 || done.status === 404) {
+          say('Access removed for ' + name.textContent, 'ok');
+          await loadApps();
+        } else {
+          say(problem(done, 'Removing access failed'), 'error');
+          revoke.disabled = false;
+        }
+      });
+      item.append(name, ' ', scopes, ' ', revoke);
+      list.appendChild(item);
+    });
+  }
+
   // Shows the account when /auth/me answers; returns false when it does not.
   async function loadMe() {
     const me = await call('GET', '/auth/me');
     if (me.status !== 200) return false;
     showAccount(me.body);
+    await loadApps();
     return true;
   }
 

@@ -70,10 +70,12 @@ pub(crate) fn verify(state: &AppState, token: &str) -> Result<Arc<Claims>, ApiEr
 /// The token from `Authorization: Bearer <token>`. The scheme is case-insensitive (RFC 9110
 /// §11.1); anything else counts as no credentials.
 fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
-    let value = parts
-        .headers
-        .get(AUTHORIZATION)
-        .ok_or(ApiError::MissingToken)?;
+    header_token(&parts.headers)
+}
+
+/// The token of an `Authorization: Bearer <token>` header (see [`bearer_token`]).
+pub(crate) fn header_token(headers: &axum::http::HeaderMap) -> Result<&str, ApiError> {
+    let value = headers.get(AUTHORIZATION).ok_or(ApiError::MissingToken)?;
     let value = value.to_str().map_err(|_| ApiError::MissingToken)?;
     let (scheme, token) = value.split_once(' ').ok_or(ApiError::MissingToken)?;
     if !scheme.eq_ignore_ascii_case("bearer") {

@@ -2,7 +2,7 @@
 //! the access-token check (bearer header or browser-mode cookie), role/permission
 //! requirements, and browser mode's cookies and CSRF checks.
 
-mod bearer;
+pub(crate) mod bearer;
 pub mod browser;
 mod client_ip;
 mod json;

@@ -29,6 +29,14 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/auth/password", post(auth::session::change_password))
         .route("/auth/sessions", get(auth::session::list_sessions))
         .route("/auth/sessions/{id}", delete(auth::session::end_session))
+        .route(
+            "/auth/consents",
+            get(auth::consents::list_consents).delete(auth::consents::revoke_consents),
+        )
+        .route(
+            "/auth/consents/{client_id}",
+            delete(auth::consents::revoke_consent),
+        )
         .route("/.well-known/jwks.json", get(well_known::jwks))
         .route(
             "/.well-known/openid-configuration",

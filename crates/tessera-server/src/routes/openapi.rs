@@ -36,10 +36,20 @@ use super::{account, auth, health, oauth, revocations, well_known};
         auth::session::change_password,
         auth::session::list_sessions,
         auth::session::end_session,
+        auth::consents::list_consents,
+        auth::consents::revoke_consents,
+        auth::consents::revoke_consent,
         revocations::feed,
         oauth::token::token,
         oauth::introspect::introspect,
         oauth::introspect::revoke,
+        oauth::userinfo::userinfo,
+        oauth::userinfo::userinfo_post,
+        oauth::authorize::authorize,
+        oauth::authorize::login,
+        oauth::authorize::consent,
+        oauth::logout::logout,
+        oauth::logout::logout_form,
         well_known::jwks,
         well_known::discovery,
         well_known::oauth_metadata,
@@ -53,13 +63,14 @@ use super::{account, auth, health, oauth, revocations, well_known};
         openapi_json,
     ),
     // Schemas that only parameters use (utoipa collects those of bodies by itself).
-    components(schemas(auth::login::Delivery)),
+    components(schemas(auth::login::Delivery, oauth::authorize::SignInForm, oauth::authorize::ConsentForm)),
     tags(
         (name = "auth", description = "Accounts, tokens and sessions"),
         (name = "browser", description = "Browser mode (cookies and CSRF) and the sign-in page"),
         (name = "discovery", description = "Public keys and metadata for resource servers"),
         (name = "resource servers", description = "The revocation feed"),
         (name = "oauth", description = "OAuth 2.0: the token endpoint, introspection and revocation"),
+        (name = "oidc", description = "OpenID Connect sign-in: the authorization endpoint, its pages, logout"),
         (name = "operations", description = "Health, readiness and this document"),
     )
 )]
@@ -391,13 +402,30 @@ mod tests {
             let flat: String = source.split_whitespace().collect();
             for call in flat.split(".route(\"").skip(1) {
                 let (path, rest) = call.split_once("\",").unwrap();
-                let method = rest.split('(').next().unwrap();
-                assert!(
-                    ["get", "post", "delete", "put", "patch"].contains(&method),
-                    "{}: route {path} uses {method}(..); teach this test its methods",
-                    file.display()
-                );
-                ops.insert((method.to_uppercase(), path.to_owned()));
+                // The method router: up to the `)` closing `.route(`, e.g.
+                // `get(a::b).post(a::c)`; each chained method is one operation.
+                let mut depth = 1;
+                let end = rest
+                    .char_indices()
+                    .find(|(_, c)| {
+                        match c {
+                            '(' => depth += 1,
+                            ')' => depth -= 1,
+                            _ => {}
+                        }
+                        depth == 0
+                    })
+                    .map_or(rest.len(), |(i, _)| i);
+                let methods = rest[..end].trim_end_matches(',');
+                for (i, part) in methods.split(").").enumerate() {
+                    let method = part.split('(').next().unwrap();
+                    assert!(
+                        ["get", "post", "delete", "put", "patch"].contains(&method),
+                        "{}: route {path} uses {method}(..) (call {i}); teach this test its methods",
+                        file.display()
+                    );
+                    ops.insert((method.to_uppercase(), path.to_owned()));
+                }
             }
         }
         ops

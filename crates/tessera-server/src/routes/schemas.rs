@@ -52,8 +52,20 @@ pub(crate) struct DiscoverySchema {
     token_endpoint: String,
     introspection_endpoint: String,
     revocation_endpoint: String,
+    authorization_endpoint: String,
+    userinfo_endpoint: String,
+    end_session_endpoint: String,
     grant_types_supported: Vec<String>,
     response_types_supported: Vec<String>,
+    response_modes_supported: Vec<String>,
+    code_challenge_methods_supported: Vec<String>,
+    subject_types_supported: Vec<String>,
+    id_token_signing_alg_values_supported: Vec<String>,
+    prompt_values_supported: Vec<String>,
+    authorization_response_iss_parameter_supported: bool,
+    request_parameter_supported: bool,
+    request_uri_parameter_supported: bool,
+    claims_parameter_supported: bool,
     token_endpoint_auth_methods_supported: Vec<String>,
     token_endpoint_auth_signing_alg_values_supported: Vec<String>,
     introspection_endpoint_auth_methods_supported: Vec<String>,
@@ -62,7 +74,8 @@ pub(crate) struct DiscoverySchema {
     revocation_endpoint_auth_signing_alg_values_supported: Vec<String>,
     access_token_signing_alg_values_supported: Vec<String>,
     claims_supported: Vec<String>,
-    /// Every permission a role grants (absent while the database is unavailable).
+    /// The OpenID scopes, then every permission a role grants (absent while the database is
+    /// unavailable).
     #[schema(required = false)]
     scopes_supported: Vec<String>,
 }

@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use tessera_core::clients::assertion::signing_algs;
+use tessera_core::oidc::OPENID_SCOPES;
 use tessera_core::timeline::Timeline;
 
 use crate::state::AppState;
@@ -83,8 +84,20 @@ async fn metadata(state: &AppState) -> serde_json::Map<String, serde_json::Value
         "token_endpoint": format!("{base}/oauth/token"),
         "introspection_endpoint": format!("{base}/oauth/introspect"),
         "revocation_endpoint": format!("{base}/oauth/revoke"),
-        "grant_types_supported": ["client_credentials", "password", "refresh_token"],
-        "response_types_supported": [],
+        "authorization_endpoint": format!("{base}/oauth/authorize"),
+        "userinfo_endpoint": format!("{base}/oauth/userinfo"),
+        "end_session_endpoint": format!("{base}/oauth/logout"),
+        "grant_types_supported": ["authorization_code", "client_credentials", "password", "refresh_token"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": ["S256"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": published.algs,
+        "prompt_values_supported": ["none", "login"],
+        "authorization_response_iss_parameter_supported": true,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "claims_parameter_supported": false,
         "token_endpoint_auth_methods_supported": auth_methods,
         "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "introspection_endpoint_auth_methods_supported": auth_methods,
@@ -92,18 +105,24 @@ async fn metadata(state: &AppState) -> serde_json::Map<String, serde_json::Value
         "revocation_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "access_token_signing_alg_values_supported": published.algs,
-        "claims_supported": ["iss", "aud", "sub", "client_id", "iat", "nbf", "exp", "jti", "sid", "roles", "scope", "ver", "csrf"],
+        "claims_supported": ["iss", "aud", "sub", "client_id", "iat", "nbf", "exp", "jti", "sid", "roles", "scope", "ver", "csrf", "auth_time", "nonce", "at_hash", "amr", "preferred_username"],
     }) else {
         return serde_json::Map::new();
     };
-    // Every permission a role grants; left out while the database cannot say.
+    // The OpenID scopes, then every permission a role grants; left out while the database
+    // cannot say.
     if let Ok(roles) = state.auth().store().list_roles().await {
-        let mut scopes: Vec<String> = roles
+        let mut permissions: Vec<String> = roles
             .into_iter()
             .flat_map(|r| r.permissions.into_iter().map(|p| p.as_str().to_owned()))
             .collect();
-        scopes.sort();
-        scopes.dedup();
+        permissions.sort();
+        permissions.dedup();
+        let scopes: Vec<String> = OPENID_SCOPES
+            .iter()
+            .map(|s| (*s).to_owned())
+            .chain(permissions)
+            .collect();
         doc.insert("scopes_supported".into(), scopes.into());
     }
     doc
@@ -123,7 +142,7 @@ fn json_document(doc: serde_json::Map<String, serde_json::Value>) -> Response {
         .into_response()
 }
 
-/// Discovery metadata (the OpenID Provider Metadata subset Tessera has).
+/// OpenID Provider Metadata (OpenID Connect Discovery 1.0 §3).
 #[utoipa::path(
     get,
     path = "/.well-known/openid-configuration",

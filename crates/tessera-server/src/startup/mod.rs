@@ -4,6 +4,7 @@
 //! [`App::run_until_stopped`] serves until Ctrl-C or SIGTERM (tests use [`App::run_until`] with
 //! their own signal).
 
+mod cors;
 mod hmac;
 mod keys;
 mod master_key;

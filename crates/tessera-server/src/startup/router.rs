@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::http::{HeaderValue, header};
 use axum::middleware;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::Settings;
@@ -37,7 +36,7 @@ pub(super) fn app_router(
     if let Some(extra) = extra {
         routes = routes.merge(extra);
     }
-    let cors = cors_layer(settings);
+    let cors = super::cors::cors_layer(settings, state.auth().store().clone());
     let state_for_requests = state.clone();
     let mut routes = routes.with_state(state.clone());
     if settings.metrics.on_public_port {
@@ -83,41 +82,12 @@ pub(super) fn app_router(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
         ))
-        .layer(tower::util::option_layer(cors))
+        .layer(cors)
         .layer(middleware::from_fn_with_state(
             metrics.clone(),
             crate::metrics::track,
         ))
         .layer(telemetry::trace_layer())
-}
-
-/// CORS for the configured `[browser] allowed_origins` only, each by exact match and with
-/// credentials (never `*`); without any, no CORS headers at all (same-origin pages need none).
-fn cors_layer(settings: &Settings) -> Option<CorsLayer> {
-    let origins: Vec<HeaderValue> = settings
-        .browser
-        .allowed_origins
-        .as_slice()
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(o).ok())
-        .collect();
-    if origins.is_empty() {
-        return None;
-    }
-    Some(
-        CorsLayer::new()
-            .allow_origin(AllowOrigin::list(origins))
-            .allow_credentials(true)
-            .allow_methods([Method::GET, Method::POST, Method::DELETE])
-            .allow_headers([
-                header::CONTENT_TYPE,
-                header::AUTHORIZATION,
-                HeaderName::from_static(tessera_verify::csrf::CSRF_HEADER),
-                HeaderName::from_static(crate::extract::browser::DELIVERY_HEADER),
-            ])
-            .expose_headers([header::RETRY_AFTER, header::WWW_AUTHENTICATE])
-            .max_age(Duration::from_secs(600)),
-    )
 }
 
 /// Runs every state-changing request in its own task, so that neither a client hanging up nor

@@ -9,6 +9,7 @@ pub(crate) mod introspect;
 pub(crate) mod logout;
 mod pages;
 pub(crate) mod token;
+pub(crate) mod userinfo;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -35,10 +36,13 @@ pub(crate) fn router() -> Router<AppState> {
             "/oauth/logout",
             get(logout::logout).post(logout::logout_form),
         )
-        .route("/oauth/assets/app.css", get(super::account::style))
         .route("/oauth/token", post(token::token))
         .route("/oauth/introspect", post(introspect::introspect))
         .route("/oauth/revoke", post(introspect::revoke))
+        .route(
+            "/oauth/userinfo",
+            get(userinfo::userinfo).post(userinfo::userinfo_post),
+        )
         .method_not_allowed_fallback(super::method_not_allowed)
 }
 

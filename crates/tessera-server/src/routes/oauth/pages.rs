@@ -77,7 +77,7 @@ pub(crate) fn page(
   <meta name="referrer" content="no-referrer">
   <meta name="color-scheme" content="light dark">
   <title>{title} · Tessera</title>
-  <link rel="stylesheet" href="/oauth/assets/app.css">
+  <link rel="stylesheet" href="/account/app.css">
 </head>
 <body>
   <main class="card">
