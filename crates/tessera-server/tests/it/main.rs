@@ -23,6 +23,7 @@ mod me;
 mod metrics;
 mod oauth;
 mod oauth_libs;
+mod oidc;
 mod openapi;
 mod outage;
 mod refresh;
