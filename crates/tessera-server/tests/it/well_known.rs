@@ -81,8 +81,14 @@ backend_tests! {
             assert_eq!(doc["revocation_endpoint"], format!("{issuer}/oauth/revoke"));
             assert_eq!(
                 doc["grant_types_supported"],
-                serde_json::json!(["client_credentials", "password", "refresh_token"])
+                serde_json::json!(["authorization_code", "client_credentials", "password", "refresh_token"])
             );
+            assert_eq!(doc["authorization_endpoint"], format!("{issuer}/oauth/authorize"));
+            assert_eq!(doc["userinfo_endpoint"], format!("{issuer}/oauth/userinfo"));
+            assert_eq!(doc["end_session_endpoint"], format!("{issuer}/oauth/logout"));
+            assert_eq!(doc["id_token_signing_alg_values_supported"], serde_json::json!(["EdDSA"]));
+            assert_eq!(doc["subject_types_supported"], serde_json::json!(["public"]));
+            assert_eq!(doc["prompt_values_supported"], serde_json::json!(["none", "login"]));
             let methods = doc["token_endpoint_auth_methods_supported"].as_array().unwrap();
             for m in ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] {
                 assert!(methods.iter().any(|v| v == m), "{m}");
