@@ -16,11 +16,11 @@ use crate::error::AuthError;
 use crate::keys::keyring::MasterKey;
 use crate::login::Login;
 use crate::login::throttle::ThrottlePolicy;
-use crate::oauth::{Caller, Introspection, Issued, OAuth, OAuthError, TokenRequest};
-use crate::oidc::{
+use crate::oauth::oidc::{
     Authorization, AuthorizeError, AuthorizeParams, BrowserSignIn, ConsentInfo, EndSession,
     LogoutRequest, Next, UserInfo,
 };
+use crate::oauth::{Caller, Introspection, Issued, OAuth, OAuthError, TokenRequest};
 use crate::revocation::Revocations;
 use crate::session::{IssueOptions, LoginContext, SessionInfo, SessionPolicy, Sessions, TokenPair};
 use crate::store::{ClientRecord, Session, Store, User};
@@ -306,7 +306,7 @@ impl AuthService {
         self.oauth.revoke(client, token, claims).await
     }
 
-    /// Checks an authorization request (see [`crate::oidc`]).
+    /// Checks an authorization request (see [`crate::oauth::oidc`]).
     pub async fn authorize(
         &self,
         params: &AuthorizeParams,
@@ -341,7 +341,7 @@ impl AuthService {
     }
 
     /// Opens a sealed request from a form, if authentic and at most
-    /// [`crate::oidc::PAGE_LIFETIME_SECS`] old.
+    /// [`crate::oauth::oidc::PAGE_LIFETIME_SECS`] old.
     pub fn open_authorization(&self, sealed: &str) -> Option<Authorization> {
         self.oauth.oidc().open_request(sealed)
     }
@@ -358,7 +358,7 @@ impl AuthService {
 
     /// A new random value for the sign-in form's cookie.
     pub fn form_nonce(&self) -> Result<String, AuthError> {
-        crate::oidc::Oidc::form_nonce()
+        crate::oauth::oidc::Oidc::form_nonce()
     }
 
     /// The sign-in form's CSRF token for the form cookie `nonce`.
@@ -376,7 +376,7 @@ impl AuthService {
         self.oauth.oidc().userinfo(claims).await
     }
 
-    /// RP-initiated logout (see [`crate::oidc::EndSession`]).
+    /// RP-initiated logout (see [`crate::oauth::oidc::EndSession`]).
     pub async fn end_browser_session(
         &self,
         request: &LogoutRequest,

@@ -46,7 +46,7 @@ pub mod error;
 pub mod keys;
 pub mod login;
 pub mod oauth;
-pub mod oidc;
+pub use oauth::oidc;
 pub mod password;
 pub mod refresh_rule;
 pub mod revocation;

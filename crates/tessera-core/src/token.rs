@@ -314,3 +314,12 @@ mod tests {
         }
     }
 }
+
+/// The OpenID Connect scopes: always allowed to a client with the `authorization_code`
+/// grant, beside the permissions it was registered with.
+pub const OPENID_SCOPES: [&str; 4] = ["openid", "profile", "roles", "offline_access"];
+
+/// Whether `scope` is one of [`OPENID_SCOPES`].
+pub fn is_openid_scope(scope: &str) -> bool {
+    OPENID_SCOPES.contains(&scope)
+}

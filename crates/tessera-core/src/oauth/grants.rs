@@ -3,7 +3,7 @@
 
 use super::{Issued, OAuth, OAuthError, TokenRequest, allows, requested_scopes};
 use crate::error::AuthError;
-use crate::oidc::{OPENID_SCOPES, is_openid_scope};
+use crate::oauth::oidc::{OPENID_SCOPES, is_openid_scope};
 use crate::session::{IssueOptions, LoginContext};
 use crate::store::{ClientRecord, GrantType};
 use crate::token::ClientGrant;
@@ -37,7 +37,7 @@ impl OAuth {
         client: &ClientRecord,
         resource: Option<&str>,
     ) -> Result<Option<String>, OAuthError> {
-        crate::oidc::audience(client, resource, self.sessions.issuer().audience())
+        crate::oauth::oidc::audience(client, resource, self.sessions.issuer().audience())
             .map_err(|m| OAuthError::InvalidTarget(m.into()))
     }
 

@@ -11,6 +11,7 @@
 
 mod grants;
 mod introspect;
+pub mod oidc;
 
 pub use introspect::{Caller, Introspection};
 
@@ -19,7 +20,7 @@ use std::sync::Arc;
 use crate::clients::authn::{ClientAuthError, ClientAuthenticator, Credentials};
 use crate::error::AuthError;
 use crate::login::Login;
-use crate::oidc::Oidc;
+use crate::oauth::oidc::Oidc;
 use crate::revocation::Revocations;
 use crate::session::{Sessions, TokenPair};
 use crate::store::{ClientRecord, GrantType};

@@ -83,7 +83,7 @@ impl IssueOptions {
         if let Some(granted) = granted {
             for scope in granted
                 .split(' ')
-                .filter(|s| crate::oidc::is_openid_scope(s))
+                .filter(|s| crate::token::is_openid_scope(s))
             {
                 if allowed(scope) && !permissions.iter().any(|p| p == scope) {
                     permissions.push(scope.to_owned());

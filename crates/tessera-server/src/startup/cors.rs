@@ -129,6 +129,6 @@ pub(super) fn cors_layer(settings: &Settings, store: Arc<dyn Store>) -> CorsLaye
             HeaderName::from_static(tessera_verify::csrf::CSRF_HEADER),
             HeaderName::from_static(crate::extract::browser::DELIVERY_HEADER),
         ])
-        .expose_headers([header::RETRY_AFTER, header::WWW_AUTHENTICATE])
+        .expose_headers([header::RETRY_AFTER])
         .max_age(Duration::from_secs(600))
 }

@@ -36,9 +36,7 @@ use crate::session::Sessions;
 use crate::store::{Consent, RevokeReason, Session, Store, User};
 use crate::token::FIRST_PARTY_CLIENT_ID;
 
-/// The OpenID Connect scopes: always allowed to a client with the `authorization_code`
-/// grant, beside the permissions it was registered with.
-pub const OPENID_SCOPES: [&str; 4] = ["openid", "profile", "roles", "offline_access"];
+pub use crate::token::{OPENID_SCOPES, is_openid_scope};
 
 /// Seconds an authorization code works (RFC 6749 §4.1.2 recommends at most 10 minutes).
 pub const CODE_LIFETIME_SECS: i64 = 60;
@@ -50,11 +48,6 @@ pub const PAGE_LIFETIME_SECS: i64 = 600;
 const SSO_PURPOSE: &str = "sso";
 const REQUEST_PURPOSE: &str = "authorization request";
 const CSRF_PURPOSE: &str = "sign-in form";
-
-/// Whether `scope` is one of [`OPENID_SCOPES`].
-pub fn is_openid_scope(scope: &str) -> bool {
-    OPENID_SCOPES.contains(&scope)
-}
 
 /// The browser's sign-in, as its single sign-on cookie names it.
 #[derive(Debug, Clone)]
