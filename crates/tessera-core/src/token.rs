@@ -253,6 +253,15 @@ pub fn hash_refresh_token(token: &str) -> [u8; 32] {
     out
 }
 
+/// The OpenID Connect scopes: always allowed to a client with the `authorization_code`
+/// grant, beside the permissions it was registered with.
+pub const OPENID_SCOPES: [&str; 4] = ["openid", "profile", "roles", "offline_access"];
+
+/// Whether `scope` is one of [`OPENID_SCOPES`].
+pub fn is_openid_scope(scope: &str) -> bool {
+    OPENID_SCOPES.contains(&scope)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,13 +322,4 @@ mod tests {
             assert_eq!(RefreshToken::is_plausible(token), plausible, "{case}");
         }
     }
-}
-
-/// The OpenID Connect scopes: always allowed to a client with the `authorization_code`
-/// grant, beside the permissions it was registered with.
-pub const OPENID_SCOPES: [&str; 4] = ["openid", "profile", "roles", "offline_access"];
-
-/// Whether `scope` is one of [`OPENID_SCOPES`].
-pub fn is_openid_scope(scope: &str) -> bool {
-    OPENID_SCOPES.contains(&scope)
 }
