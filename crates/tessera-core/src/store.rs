@@ -971,7 +971,6 @@ pub trait AuthorizationStore: Send + Sync {
     async fn redeem_authorization_code(
         &self,
         code_hash: &[u8; 32],
-        now: i64,
     ) -> Result<CodeRedemption, StoreError>;
     /// Records the session a redeemed code started. Returns `false` if the code was reused
     /// in between (the caller then revokes the session).

@@ -258,33 +258,30 @@ impl AppState {
     }
 }
 
-/// The `aud` a compact JWS claims, unverified (at most 16 KiB; `None` if unreadable).
-/// The `client_id` a token claims, read without verification (only to choose the audiences
-/// to verify it for).
-pub(crate) fn claimed_client_id(token: &str) -> Option<String> {
+/// The payload of a compact JWS as `T`, unverified (at most 16 KiB; `None` if unreadable):
+/// only to choose how to verify it.
+fn unverified<T: serde::de::DeserializeOwned>(token: &str) -> Option<T> {
     if token.len() > 16 * 1024 {
         return None;
     }
     let payload = token.split('.').nth(1)?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
+}
+
+/// The `client_id` a token claims, unverified (only to choose the audiences to verify it for).
+pub(crate) fn claimed_client_id(token: &str) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct Client {
         client_id: String,
     }
-    let client: Client = serde_json::from_slice(&bytes).ok()?;
-    Some(client.client_id)
+    unverified::<Client>(token).map(|c| c.client_id)
 }
 
+/// The `aud` a token claims, unverified.
 fn claimed_audiences(token: &str) -> Option<Vec<String>> {
-    if token.len() > 16 * 1024 {
-        return None;
-    }
-    let payload = token.split('.').nth(1)?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
     #[derive(serde::Deserialize)]
     struct Aud {
         aud: tessera_verify::Audience,
     }
-    let aud: Aud = serde_json::from_slice(&bytes).ok()?;
-    Some(aud.aud.iter().map(str::to_owned).collect())
+    unverified::<Aud>(token).map(|a| a.aud.iter().map(str::to_owned).collect())
 }

@@ -182,20 +182,22 @@ fn check_uri(uri: &str, what: &str) -> Result<(), AuthError> {
 /// page of the client.
 const FORBIDDEN_SCHEMES: [&str; 5] = ["javascript", "data", "vbscript", "file", "blob"];
 
-/// The host of an `http://` or `https://` URI, lowercased, without the port.
-fn http_host(uri: &str) -> Option<String> {
+/// The authority (`[user@]host[:port]`) of an `http://` or `https://` URI, lowercased.
+fn http_authority(uri: &str) -> Option<String> {
     let lower = uri.to_ascii_lowercase();
     let rest = lower
         .strip_prefix("https://")
         .or_else(|| lower.strip_prefix("http://"))?;
-    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
-    let authority = authority.rsplit('@').next().unwrap_or(authority);
-    let host = if authority.starts_with('[') {
+    Some(rest[..rest.find(['/', '?']).unwrap_or(rest.len())].to_owned())
+}
+
+/// The host of an authority without user information, without the port.
+fn host_of(authority: &str) -> &str {
+    if authority.starts_with('[') {
         &authority[..authority.find(']').map_or(authority.len(), |i| i + 1)]
     } else {
         authority.split(':').next().unwrap_or("")
-    };
-    Some(host.to_owned())
+    }
 }
 
 fn is_loopback_host(host: &str) -> bool {
@@ -215,19 +217,17 @@ fn check_browser_uri(uri: &str, what: &str) -> Result<(), AuthError> {
         )));
     }
     if scheme == "http" || scheme == "https" {
-        let host = http_host(uri).unwrap_or_default();
-        if host.is_empty() {
-            return Err(invalid(format!("{what} {uri} names no host")));
-        }
-        let after = uri[scheme.len()..]
-            .trim_start_matches(':')
-            .trim_start_matches('/');
-        if after[..after.find(['/', '?']).unwrap_or(after.len())].contains('@') {
+        let authority = http_authority(uri).unwrap_or_default();
+        if authority.contains('@') {
             return Err(invalid(format!(
                 "{what} must not carry user information (user@host)"
             )));
         }
-        if scheme == "http" && !is_loopback_host(&host) {
+        let host = host_of(&authority);
+        if host.is_empty() {
+            return Err(invalid(format!("{what} {uri} names no host")));
+        }
+        if scheme == "http" && !is_loopback_host(host) {
             return Err(invalid(format!(
                 "{what} {uri} uses plain http to another machine: use https (http is only for 127.0.0.1, [::1] or localhost)"
             )));

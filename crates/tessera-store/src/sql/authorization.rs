@@ -36,6 +36,15 @@ macro_rules! impls {
             })
         }
 
+        /// A write naming a client or user that does not exist is `NotFound`.
+        fn owner_error(e: sqlx::Error) -> StoreError {
+            if is_foreign_key_violation(&e) {
+                StoreError::NotFound("client or user")
+            } else {
+                db_error(e)
+            }
+        }
+
         fn consent_from_row(row: &$row) -> Result<Consent, StoreError> {
             let scopes: String = row.try_get("scopes").map_err(db_error)?;
             Ok(Consent {
@@ -78,10 +87,8 @@ macro_rules! impls {
                     .map_err(|e| {
                         if is_unique_violation(&e) {
                             StoreError::Conflict("authorization code")
-                        } else if is_foreign_key_violation(&e) {
-                            StoreError::NotFound("client or user")
                         } else {
-                            db_error(e)
+                            owner_error(e)
                         }
                     })?;
                     Ok(())
@@ -92,7 +99,6 @@ macro_rules! impls {
             async fn redeem_authorization_code(
                 &self,
                 code_hash: &[u8; 32],
-                _now: i64,
             ) -> Result<CodeRedemption, StoreError> {
                 within(self.call_timeout, async {
                     let row = sqlx::query(&format!(
@@ -192,13 +198,7 @@ macro_rules! impls {
                     .bind(c.granted_at)
                     .execute(&self.pool)
                     .await
-                    .map_err(|e| {
-                        if is_foreign_key_violation(&e) {
-                            StoreError::NotFound("client or user")
-                        } else {
-                            db_error(e)
-                        }
-                    })?;
+                    .map_err(owner_error)?;
                     Ok(())
                 })
                 .await

@@ -52,25 +52,25 @@ backend_tests! {
         let again = store.create_authorization_code(&issued).await.unwrap_err();
         assert!(matches!(again, StoreError::Conflict("authorization code")), "{again:?}");
 
-        let first = store.redeem_authorization_code(&[1; 32], 1_010).await.unwrap();
+        let first = store.redeem_authorization_code(&[1; 32]).await.unwrap();
         assert_eq!(first, CodeRedemption::Redeemed(issued.clone()), "every binding reads back");
         let session = SessionId::random();
         assert!(store.record_code_session(&[1; 32], &session).await.unwrap());
 
         for _ in 0..2 {
-            let later = store.redeem_authorization_code(&[1; 32], 1_020).await.unwrap();
+            let later = store.redeem_authorization_code(&[1; 32]).await.unwrap();
             assert_eq!(later, CodeRedemption::Reused { code: issued.clone(), session: Some(session.clone()) });
         }
-        assert_eq!(store.redeem_authorization_code(&[9; 32], 1_020).await.unwrap(), CodeRedemption::Unknown);
+        assert_eq!(store.redeem_authorization_code(&[9; 32]).await.unwrap(), CodeRedemption::Unknown);
     }
 
     async fn a_reuse_before_the_session_is_recorded_makes_the_record_fail(store: StoreUnderTest) {
         let alice = user(&store, "alice").await;
         store.create_client(&client("web")).await.unwrap();
         store.create_authorization_code(&code(1, "web-id", &alice.id)).await.unwrap();
-        assert!(matches!(store.redeem_authorization_code(&[1; 32], 1_010).await.unwrap(), CodeRedemption::Redeemed(_)));
+        assert!(matches!(store.redeem_authorization_code(&[1; 32]).await.unwrap(), CodeRedemption::Redeemed(_)));
 
-        let reuse = store.redeem_authorization_code(&[1; 32], 1_011).await.unwrap();
+        let reuse = store.redeem_authorization_code(&[1; 32]).await.unwrap();
         assert!(matches!(reuse, CodeRedemption::Reused { session: None, .. }), "{reuse:?}");
         assert!(!store.record_code_session(&[1; 32], &SessionId::random()).await.unwrap(), "the first use must revoke what it started");
         assert!(!store.record_code_session(&[7; 32], &SessionId::random()).await.unwrap(), "no such code");
@@ -84,7 +84,7 @@ backend_tests! {
         let tasks: Vec<_> = (0..8)
             .map(|_| {
                 let store = Arc::clone(&store);
-                tokio::spawn(async move { store.redeem_authorization_code(&[1; 32], 1_010).await.unwrap() })
+                tokio::spawn(async move { store.redeem_authorization_code(&[1; 32]).await.unwrap() })
             })
             .collect();
         let mut redeemed = 0;
@@ -110,11 +110,11 @@ backend_tests! {
 
         assert_eq!(store.prune_authorization_codes(1_060).await.unwrap(), 0, "expired at, not before");
         assert_eq!(store.prune_authorization_codes(1_061).await.unwrap(), 2);
-        assert_eq!(store.redeem_authorization_code(&[1; 32], 1_100).await.unwrap(), CodeRedemption::Unknown);
-        assert!(matches!(store.redeem_authorization_code(&[2; 32], 1_100).await.unwrap(), CodeRedemption::Redeemed(_)));
+        assert_eq!(store.redeem_authorization_code(&[1; 32]).await.unwrap(), CodeRedemption::Unknown);
+        assert!(matches!(store.redeem_authorization_code(&[2; 32]).await.unwrap(), CodeRedemption::Redeemed(_)));
 
         store.remove_client("web-id", 1_200).await.unwrap();
-        assert_eq!(store.redeem_authorization_code(&[2; 32], 1_300).await.unwrap(), CodeRedemption::Unknown);
+        assert_eq!(store.redeem_authorization_code(&[2; 32]).await.unwrap(), CodeRedemption::Unknown);
         let orphan = store.create_authorization_code(&code(4, "web-id", &alice.id)).await.unwrap_err();
         assert!(matches!(orphan, StoreError::NotFound(_)), "{orphan:?}");
     }

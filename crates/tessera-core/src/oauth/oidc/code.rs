@@ -140,7 +140,7 @@ impl Oidc {
         }
         let hash = hash_refresh_token(code);
         let now = self.now();
-        let stored = match self.store().redeem_authorization_code(&hash, now).await? {
+        let stored = match self.store().redeem_authorization_code(&hash).await? {
             CodeRedemption::Unknown => return Err(OAuthError::InvalidGrant(INVALID_CODE)),
             CodeRedemption::Reused { code, session } => {
                 self.code_reused(&code, session.as_ref(), now).await?;

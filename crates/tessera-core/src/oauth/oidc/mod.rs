@@ -205,6 +205,7 @@ impl Oidc {
                 .collect(),
         };
         let now = self.now();
+        let sessions = self.store().active_sessions(user, now).await?;
         let mut revoked = 0;
         let mut ended = 0;
         for id in ids {
@@ -212,12 +213,11 @@ impl Oidc {
                 continue;
             }
             revoked += 1;
-            for session in self.store().active_sessions(user, now).await? {
-                if session.client_id == id
-                    && self
-                        .store()
-                        .revoke_session(&session.id, RevokeReason::EndedByUser, now)
-                        .await?
+            for session in sessions.iter().filter(|s| s.client_id == id) {
+                if self
+                    .store()
+                    .revoke_session(&session.id, RevokeReason::EndedByUser, now)
+                    .await?
                 {
                     ended += 1;
                 }
