@@ -46,6 +46,18 @@ impl Browser {
     /// Starts chromedriver on a free port, waits until it is ready, and opens a headless
     /// session with a 1280x900 window.
     pub async fn launch() -> Self {
+        Self::launch_with(true).await
+    }
+
+    /// [`Browser::launch`] with JavaScript turned off for every page (Chromium's content
+    /// setting, as a user or an administrator turns it off). WebDriver's own scripts
+    /// ([`Browser::execute`], [`Browser::find`]) still run: they come from the driver, not
+    /// from a page.
+    pub async fn launch_without_javascript() -> Self {
+        Self::launch_with(false).await
+    }
+
+    async fn launch_with(javascript: bool) -> Self {
         if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
             panic!(
                 "install Debian's chromium and chromium-driver: apt-get install -y chromium chromium-driver"
@@ -96,6 +108,10 @@ impl Browser {
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
                     "--disable-dev-shm-usage", "--disable-background-networking",
                     "--disable-extensions", "--no-first-run", "--window-size=1280,900"],
+                "prefs": {
+                    "profile.managed_default_content_settings.javascript":
+                        if javascript { 1 } else { 2 },
+                },
             },
         }}});
         let created = browser.post("", capabilities).await;
@@ -144,6 +160,12 @@ impl Browser {
     /// Navigates to `url` and waits for the page to load.
     pub async fn goto(&self, url: &str) {
         self.post("/url", json!({ "url": url })).await;
+    }
+
+    /// The address of the current page (after any redirects).
+    pub async fn current_url(&self) -> String {
+        let url = self.get("/url").await;
+        url.as_str().expect("a URL").to_owned()
     }
 
     /// Resizes the window so that the page's viewport is `width` x `height` CSS pixels (the

@@ -65,9 +65,9 @@ pub(super) fn app_router(
             header::X_FRAME_OPTIONS,
             HeaderValue::from_static("DENY"),
         ))
-        // Nothing this server serves should leak its URL (which may carry a code or a token
-        // in a future flow) to another site.
-        .layer(SetResponseHeaderLayer::overriding(
+        // Nothing this server serves should leak its URL (which may carry a code or a token)
+        // to another site. The sign-in pages set `same-origin` themselves (routes/oauth/pages.rs).
+        .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))

@@ -25,5 +25,12 @@ backend_tests! {
                 "{url}: HSTS only when serving TLS"
             );
         }
+
+        // The sign-in pages send their own origin with their forms' POSTs (under no-referrer a
+        // browser sends `Origin: null`), and still no Referer to another origin.
+        let page = app.get("/oauth/authorize", None).await;
+        assert_eq!(page.status(), 400);
+        assert_eq!(page.headers()["referrer-policy"], "same-origin");
+        assert_eq!(page.headers()["x-frame-options"], "DENY");
     }
 }

@@ -24,6 +24,7 @@ mod metrics;
 mod oauth;
 mod oauth_libs;
 mod oidc;
+mod oidc_browser;
 mod openapi;
 mod outage;
 mod refresh;

@@ -16,10 +16,10 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use oauth2::basic::{BasicClient, BasicErrorResponse, BasicErrorResponseType};
 use oauth2::{
-    AccessToken, AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, HttpRequest,
-    HttpResponse, IntrospectionUrl, RefreshToken, RequestTokenError, ResourceOwnerPassword,
-    ResourceOwnerUsername, RevocationErrorResponseType, RevocationUrl, Scope,
-    StandardRevocableToken, TokenIntrospectionResponse, TokenResponse, TokenUrl,
+    AccessToken, AsyncHttpClient, AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet,
+    HttpRequest, HttpResponse, IntrospectionUrl, RefreshToken, RequestTokenError,
+    ResourceOwnerPassword, ResourceOwnerUsername, RevocationErrorResponseType, RevocationUrl,
+    Scope, StandardRevocableToken, TokenIntrospectionResponse, TokenResponse, TokenUrl,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -55,20 +55,30 @@ fn lib(app: &TestApp, client: &Registered, auth: AuthType) -> Lib {
     }
 }
 
-/// The library's HTTP client: a plain reqwest client, as an application would build one.
-type Http = Box<dyn Fn(HttpRequest) -> BoxFuture<'static, Result<HttpResponse, reqwest::Error>>>;
+/// The library's HTTP client: a plain reqwest client, as an application would build one (a
+/// named type rather than a closure, so that an axum handler awaiting the library's requests
+/// is provably `Send`).
+#[derive(Debug, Clone)]
+pub(crate) struct Http(reqwest::Client);
 
-fn http() -> Http {
+pub(crate) fn http() -> Http {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    Box::new(move |request: HttpRequest| {
-        let client = client.clone();
+    Http(client)
+}
+
+impl<'c> AsyncHttpClient<'c> for Http {
+    type Error = reqwest::Error;
+    type Future = BoxFuture<'c, Result<HttpResponse, reqwest::Error>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(async move {
             let (parts, body) = request.into_parts();
             let url = parts.uri.to_string().replacen("https://", "http://", 1);
-            let response = client
+            let response = self
+                .0
                 .request(parts.method, url)
                 .headers(parts.headers)
                 .body(body)
@@ -81,7 +91,7 @@ fn http() -> Http {
             *answer.headers_mut() = headers;
             Ok(answer)
         })
-    })
+    }
 }
 
 /// The RFC 6749 error code the library parsed from a refusal.

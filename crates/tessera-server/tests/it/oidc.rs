@@ -2,8 +2,8 @@
 //! it: the authorization endpoint and its refusals (on a page, or back to the client with
 //! `state` and `iss`), the sign-in and consent forms, PKCE (computed by the `oauth2` crate),
 //! codes (single use, bound, 60 s), ID tokens, userinfo, consents, single sign-on, logout and
-//! CORS for registered web origins. The same flow in Chromium with authlib as the relying
-//! party is in `oidc_browser.rs`.
+//! CORS for registered web origins. The same flow in Chromium with the `openidconnect`
+//! crate as the relying party is in `oidc_browser.rs`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

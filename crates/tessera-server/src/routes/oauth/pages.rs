@@ -74,7 +74,7 @@ pub(crate) fn page(
 <head>
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
-  <meta name="referrer" content="no-referrer">
+  <meta name="referrer" content="same-origin">
   <meta name="color-scheme" content="light dark">
   <title>{title} · Tessera</title>
   <link rel="stylesheet" href="/account/app.css">
@@ -100,6 +100,14 @@ pub(crate) fn page(
             ),
             (header::CONTENT_SECURITY_POLICY, csp),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            // Not the server's `no-referrer`: under it a browser sends a form's POST with
+            // `Origin: null` (Fetch, "append a request `Origin` header"), which the form's
+            // origin check must refuse. `same-origin` sends the real origin to this server
+            // and still no `Referer` to the client or anyone else.
+            (
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("same-origin"),
+            ),
         ],
         html,
     )
