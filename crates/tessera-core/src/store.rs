@@ -979,6 +979,13 @@ pub trait AuthorizationStore: Send + Sync {
         code_hash: &[u8; 32],
         session: &SessionId,
     ) -> Result<bool, StoreError>;
+    /// The live sessions of `client_id` started from the browser sign-in `browser_session`
+    /// (through codes it issued): what RP-initiated logout ends with the browser session.
+    async fn client_sessions_of_browser(
+        &self,
+        browser_session: &SessionId,
+        client_id: &str,
+    ) -> Result<Vec<SessionId>, StoreError>;
     /// Deletes codes that expired before `before`.
     async fn prune_authorization_codes(&self, before: i64) -> Result<u64, StoreError>;
     /// The user's consent to the client, if any.

@@ -90,6 +90,7 @@ macro_rules! sources {
             9 "rotation revokes reuse" "0009_rotation_revokes_reuse",
             10 "clients" "0010_clients",
             11 "openid connect" "0011_oidc",
+            12 "browser sessions" "0012_browser_sessions",
         )
     };
     (@ $dir:literal; $($version:literal $description:literal $file:literal,)+) => {

@@ -808,6 +808,9 @@ backend_tests! {
         let r = request();
         assert!(agent.authorize(&r.query(&client, "openid")).await.back().contains_key("code"), "still signed in");
 
+        let earlier = tokens;
+        let wiki = rp(&app, "wiki", true).await;
+        let (_, at_wiki) = signed_in(&app, &mut agent, &wiki, "openid offline_access").await;
         let (_, tokens) = signed_in(&app, &mut agent, &client, "openid offline_access").await;
         let id_token = tokens["id_token"].as_str().unwrap().to_owned();
         app.clock.advance(Duration::from_secs(3600));
@@ -818,6 +821,11 @@ backend_tests! {
         assert_eq!(out.location.as_deref(), Some(format!("{LOGOUT}?state=bye-1").as_str()));
         crate::assert_error(refresh(&app, &client, tokens["refresh_token"].as_str().unwrap()).await, 400, "invalid_grant").await;
         assert!(agent.authorize(&r.query(&client, "openid")).await.is_sign_in(), "the browser's sign-in ended too");
+        // Every session this browser started with the client ended, not only the hint's;
+        // its session with another client did not.
+        app.state.auth().sync_revocations().await;
+        assert_eq!(app.get("/auth/me", earlier["access_token"].as_str()).await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(refresh(&app, &wiki, at_wiki["refresh_token"].as_str().unwrap()).await.status(), StatusCode::OK);
     }
 
     async fn registered_web_origins_may_call_the_token_endpoint_from_a_browser(app: TestApp) {

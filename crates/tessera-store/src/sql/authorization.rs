@@ -132,16 +132,58 @@ macro_rules! impls {
                 session: &SessionId,
             ) -> Result<bool, StoreError> {
                 within(self.call_timeout, async {
+                    let mut tx = self.begin_write().await?;
                     let done = sqlx::query(
                         "UPDATE authorization_codes SET session_id = $1 \
                          WHERE code_hash = $2 AND uses = 1",
                     )
                     .bind(session.as_str())
                     .bind(&code_hash[..])
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(db_error)?;
-                    Ok(done.rows_affected() == 1)
+                    if done.rows_affected() != 1 {
+                        return Ok(false);
+                    }
+                    // The session keeps the browser sign-in it came from (logout reads it).
+                    sqlx::query(
+                        "UPDATE sessions SET browser_session = \
+                         (SELECT browser_session FROM authorization_codes WHERE code_hash = $1) \
+                         WHERE id = $2",
+                    )
+                    .bind(&code_hash[..])
+                    .bind(session.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                    tx.commit().await.map_err(db_error)?;
+                    Ok(true)
+                })
+                .await
+            }
+
+            async fn client_sessions_of_browser(
+                &self,
+                browser_session: &SessionId,
+                client_id: &str,
+            ) -> Result<Vec<SessionId>, StoreError> {
+                within(self.call_timeout, async {
+                    let rows = sqlx::query(
+                        "SELECT id FROM sessions WHERE browser_session = $1 AND client_id = $2 \
+                         AND revoked_at IS NULL",
+                    )
+                    .bind(browser_session.as_str())
+                    .bind(client_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                    rows.iter()
+                        .map(|row| {
+                            row.try_get::<String, _>("id")
+                                .map(SessionId::from_trusted)
+                                .map_err(db_error)
+                        })
+                        .collect()
                 })
                 .await
             }

@@ -98,6 +98,47 @@ backend_tests! {
         assert_eq!(redeemed, 1);
     }
 
+    async fn a_session_started_by_a_code_keeps_its_browser_sign_in_after_the_code_is_pruned(store: StoreUnderTest) {
+        let alice = user(&store, "alice").await;
+        store.create_client(&client("web")).await.unwrap();
+        store.create_client(&client("cli")).await.unwrap();
+        let browser = SessionId::from_trusted("browser-session".to_owned());
+        let mut started = Vec::new();
+        for (hash, client_id) in [(1, "web-id"), (2, "web-id"), (3, "cli-id")] {
+            let mut session = new_session(&alice.id, 1_000, hash);
+            session.client_id = client_id.to_owned();
+            store.create_session(&session).await.unwrap();
+            store.create_authorization_code(&code(hash, client_id, &alice.id)).await.unwrap();
+            store.redeem_authorization_code(&[hash; 32]).await.unwrap();
+            assert!(store.record_code_session(&[hash; 32], &session.id).await.unwrap());
+            started.push(session.id);
+        }
+        // Another browser's code, and a session not started by a code.
+        let mut elsewhere = code(4, "web-id", &alice.id);
+        elsewhere.browser_session = Some(SessionId::from_trusted("other-browser".to_owned()));
+        let mut other = new_session(&alice.id, 1_000, 4);
+        other.client_id = "web-id".to_owned();
+        store.create_session(&other).await.unwrap();
+        store.create_authorization_code(&elsewhere).await.unwrap();
+        store.redeem_authorization_code(&[4; 32]).await.unwrap();
+        assert!(store.record_code_session(&[4; 32], &other.id).await.unwrap());
+        let mut plain = new_session(&alice.id, 1_000, 5);
+        plain.client_id = "web-id".to_owned();
+        store.create_session(&plain).await.unwrap();
+
+        assert_eq!(store.prune_authorization_codes(5_000).await.unwrap(), 4);
+        let mut of_web = store.client_sessions_of_browser(&browser, "web-id").await.unwrap();
+        of_web.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        let mut expected = started[..2].to_vec();
+        expected.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        assert_eq!(of_web, expected);
+        assert_eq!(store.client_sessions_of_browser(&browser, "cli-id").await.unwrap(), [started[2].clone()]);
+
+        // A revoked session is no longer listed.
+        store.revoke_session(&started[0], tessera_core::store::RevokeReason::EndSession, 1_100).await.unwrap();
+        assert_eq!(store.client_sessions_of_browser(&browser, "web-id").await.unwrap(), [started[1].clone()]);
+    }
+
     async fn codes_are_pruned_after_expiry_and_go_with_their_client(store: StoreUnderTest) {
         let alice = user(&store, "alice").await;
         store.create_client(&client("web")).await.unwrap();

@@ -190,6 +190,18 @@ impl Oidc {
                 .as_ref()
                 .is_none_or(|h| h.sub == sign_in.user.id.as_str())
         {
+            // The browser session, and every session it started with this client.
+            if let Some(client) = &client {
+                for id in self
+                    .store()
+                    .client_sessions_of_browser(&sign_in.session.id, &client.id)
+                    .await?
+                {
+                    if !ended.contains(&id) {
+                        ended.push(id);
+                    }
+                }
+            }
             ended.push(sign_in.session.id.clone());
         }
         for id in &ended {
