@@ -171,39 +171,9 @@ impl Oidc {
             return Ok(EndSession::Confirm);
         }
         let now = self.now();
-        let mut ended: Vec<SessionId> = Vec::new();
-        if let (Some(hint), Some(client)) = (&hint, &client)
-            && let Some(sid) = &hint.sid
-        {
-            let id = SessionId::from_trusted(sid.clone());
-            let theirs = self
-                .store()
-                .session(&id)
-                .await?
-                .is_some_and(|s| s.client_id == client.id && s.user_id.as_str() == hint.sub);
-            if theirs {
-                ended.push(id);
-            }
-        }
-        if let Some(sign_in) = sign_in
-            && hint
-                .as_ref()
-                .is_none_or(|h| h.sub == sign_in.user.id.as_str())
-        {
-            // The browser session, and every session it started with this client.
-            if let Some(client) = &client {
-                for id in self
-                    .store()
-                    .client_sessions_of_browser(&sign_in.session.id, &client.id)
-                    .await?
-                {
-                    if !ended.contains(&id) {
-                        ended.push(id);
-                    }
-                }
-            }
-            ended.push(sign_in.session.id.clone());
-        }
+        let ended = self
+            .sessions_to_end(hint.as_ref(), client.as_deref(), sign_in)
+            .await?;
         for id in &ended {
             self.store()
                 .revoke_session(id, RevokeReason::EndSession, now)
@@ -239,5 +209,47 @@ impl Oidc {
             }),
             None => EndSession::SignedOut,
         })
+    }
+
+    /// What a logout ends: the client's session the hint names (if it is the hint's user's at
+    /// that client), and, when the browser's sign-in is the hint's user's, that sign-in and
+    /// every session it started with the client.
+    async fn sessions_to_end(
+        &self,
+        hint: Option<&Hint>,
+        client: Option<&ClientRecord>,
+        sign_in: Option<&BrowserSignIn>,
+    ) -> Result<Vec<SessionId>, AuthError> {
+        let mut ended: Vec<SessionId> = Vec::new();
+        if let (Some(hint), Some(client)) = (hint, client)
+            && let Some(sid) = &hint.sid
+        {
+            let id = SessionId::from_trusted(sid.clone());
+            let theirs = self
+                .store()
+                .session(&id)
+                .await?
+                .is_some_and(|s| s.client_id == client.id && s.user_id.as_str() == hint.sub);
+            if theirs {
+                ended.push(id);
+            }
+        }
+        if let Some(sign_in) = sign_in
+            && hint.is_none_or(|h| h.sub == sign_in.user.id.as_str())
+        {
+            if let Some(client) = client {
+                for id in self
+                    .store()
+                    .client_sessions_of_browser(&sign_in.session.id, &client.id)
+                    .await?
+                {
+                    if !ended.contains(&id) {
+                        ended.push(id);
+                    }
+                }
+            }
+            ended.push(sign_in.session.id.clone());
+        }
+        Ok(ended)
     }
 }
