@@ -94,6 +94,14 @@ pub enum AuditEvent {
     ConsentRevoked,
     /// An authorization code was presented a second time; the tokens of its first use end.
     CodeReused,
+    /// A user was created at their first sign-in through an identity provider.
+    IdentityProvisioned,
+    /// A user was linked to an identity at a provider.
+    IdentityLinked,
+    /// A user's link to a provider was removed.
+    IdentityUnlinked,
+    /// An identity provider did not answer a login (the login was answered 503).
+    ProviderFailed,
 }
 
 impl AuditEvent {
@@ -131,11 +139,15 @@ impl AuditEvent {
             Self::ConsentGranted => "consent.granted",
             Self::ConsentRevoked => "consent.revoked",
             Self::CodeReused => "authorization_code.reused",
+            Self::IdentityProvisioned => "identity.provisioned",
+            Self::IdentityLinked => "identity.linked",
+            Self::IdentityUnlinked => "identity.unlinked",
+            Self::ProviderFailed => "identity.provider_failed",
         }
     }
 
     /// Every event, for documentation and the CLI's `--event` check.
-    pub const ALL: [Self; 31] = [
+    pub const ALL: [Self; 35] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::LoginLockedOut,
@@ -167,6 +179,10 @@ impl AuditEvent {
         Self::ConsentGranted,
         Self::ConsentRevoked,
         Self::CodeReused,
+        Self::IdentityProvisioned,
+        Self::IdentityLinked,
+        Self::IdentityUnlinked,
+        Self::ProviderFailed,
     ];
 
     /// Parses a stored name.
@@ -178,9 +194,10 @@ impl AuditEvent {
     /// change that was made.
     fn outcome(self) -> AuditOutcome {
         match self {
-            Self::LoginFailed | Self::PasswordChangeRefused | Self::ClientAuthFailed => {
-                AuditOutcome::Failure
-            }
+            Self::LoginFailed
+            | Self::PasswordChangeRefused
+            | Self::ClientAuthFailed
+            | Self::ProviderFailed => AuditOutcome::Failure,
             Self::LoginLockedOut | Self::RefreshReuseDetected => AuditOutcome::Refused,
             _ => AuditOutcome::Success,
         }

@@ -23,6 +23,7 @@ use crate::oauth::oidc::{
 use crate::oauth::{Caller, Introspection, Issued, OAuth, OAuthError, TokenRequest};
 use crate::revocation::Revocations;
 use crate::session::{IssueOptions, LoginContext, SessionInfo, SessionPolicy, Sessions, TokenPair};
+use crate::identity::IdentityProviders;
 use crate::store::{ClientRecord, Session, Store, User};
 use crate::token::TokenIssuer;
 
@@ -45,6 +46,8 @@ pub struct AuthPolicy {
     pub audit_retention: Duration,
     /// Usernames cached for the profile (`/auth/me`); 0 turns the cache off (default 10000).
     pub username_cache_entries: usize,
+    /// External identity providers that check their users' passwords (default none).
+    pub identity_providers: IdentityProviders,
 }
 
 impl Default for AuthPolicy {
@@ -57,6 +60,7 @@ impl Default for AuthPolicy {
             login_throttle: ThrottlePolicy::default(),
             audit_retention: Duration::from_secs(90 * 24 * 3600),
             username_cache_entries: 10_000,
+            identity_providers: IdentityProviders::default(),
         }
     }
 }
@@ -98,6 +102,7 @@ impl AuthService {
             sessions.clone(),
             rules.registration_open,
             rules.login_throttle,
+            rules.identity_providers.clone(),
         );
         let profiles = Profiles::new(
             accounts.store().clone(),

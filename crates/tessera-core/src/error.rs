@@ -44,6 +44,10 @@ pub enum AuthError {
     /// Too many password hashes are queued; try again shortly.
     #[error("the server is busy; retry shortly")]
     Busy,
+    /// The identity provider that must check this login did not answer (503, `Retry-After`):
+    /// neither let in nor counted as a failure.
+    #[error("the identity provider is unavailable; retry shortly")]
+    ProviderUnavailable,
     /// Too many failed logins for this username or address; refused without a password check.
     #[error("too many failed logins; retry later")]
     RateLimited {

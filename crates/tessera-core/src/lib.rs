@@ -43,6 +43,7 @@ pub mod clients;
 pub mod clock;
 pub mod domain;
 pub mod error;
+pub mod identity;
 pub mod keys;
 pub mod login;
 pub mod oauth;

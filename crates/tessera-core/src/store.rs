@@ -961,6 +961,57 @@ pub struct Consent {
     pub granted_at: i64,
 }
 
+/// An identity at an external provider (LDAP, upstream OpenID Connect) linked to a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedIdentity {
+    /// The provider's `id` in the configuration.
+    pub provider: String,
+    /// The provider's stable subject (an LDAP `entryUUID`/`objectGUID`; an issuer and `sub`).
+    pub subject: String,
+    /// The Tessera user.
+    pub user_id: UserId,
+    /// The name the provider knows the user by (what an LDAP login searches for).
+    pub upstream_username: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds of the last sign-in through the provider.
+    pub last_seen_at: i64,
+}
+
+/// Links between users and their identities at external providers.
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
+    /// Links an identity. `Conflict("identity")` if that provider subject is linked already
+    /// (to anyone); `NotFound("user")` if the user does not exist.
+    async fn link_identity(&self, identity: &LinkedIdentity) -> Result<(), StoreError>;
+    /// The link of a provider subject, if any.
+    async fn identity(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<LinkedIdentity>, StoreError>;
+    /// A user's links, by provider.
+    async fn identities_of(&self, user: &UserId) -> Result<Vec<LinkedIdentity>, StoreError>;
+    /// Records a sign-in through a linked identity: the upstream username now, and when.
+    async fn touch_identity(
+        &self,
+        provider: &str,
+        subject: &str,
+        upstream_username: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Removes the user's link to `provider`; `false` if there was none.
+    async fn unlink_identity(&self, user: &UserId, provider: &str) -> Result<bool, StoreError>;
+    /// Creates a user (with no roles) and links it to `identity` in one transaction, so that
+    /// two first sign-ins at once leave one user: `Conflict("identity")` if the subject was
+    /// linked meanwhile, `Conflict("username")` if the name is taken; nothing is written then.
+    async fn provision_user(
+        &self,
+        user: &NewUser,
+        identity: &LinkedIdentity,
+    ) -> Result<User, StoreError>;
+}
+
 /// Authorization codes and consents (the OpenID Connect sign-in).
 #[async_trait]
 pub trait AuthorizationStore: Send + Sync {
@@ -1004,6 +1055,7 @@ pub trait Store:
     UserStore
     + ClientStore
     + AuthorizationStore
+    + IdentityStore
     + RoleStore
     + SessionStore
     + KeyStore

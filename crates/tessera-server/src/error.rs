@@ -224,6 +224,9 @@ impl From<AuthError> for ApiError {
                 Self::InvalidToken("the token's user no longer exists or is disabled")
             }
             AuthError::Busy => Self::Unavailable("the server is busy; retry shortly"),
+            AuthError::ProviderUnavailable => {
+                Self::Unavailable("the identity provider is unavailable; retry shortly")
+            }
             AuthError::NotFound => Self::NotFound,
             AuthError::RateLimited { retry_after_secs } => Self::RateLimited { retry_after_secs },
             AuthError::Store(e) => e.into(),

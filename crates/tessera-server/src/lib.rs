@@ -23,6 +23,7 @@
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod identity;
 pub mod metrics;
 pub mod ratelimit;
 mod routes;

@@ -91,6 +91,7 @@ macro_rules! sources {
             10 "clients" "0010_clients",
             11 "openid connect" "0011_oidc",
             12 "browser sessions" "0012_browser_sessions",
+            13 "identities" "0013_identities",
         )
     };
     (@ $dir:literal; $($version:literal $description:literal $file:literal,)+) => {

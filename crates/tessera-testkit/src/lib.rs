@@ -12,6 +12,7 @@
 //! - `clock.rs`: [`ManualClock`].
 //! - `browser.rs`: [`browser::Browser`], headless Chromium over WebDriver (chromedriver) for
 //!   the account page's tests.
+//! - `ldap.rs`: [`ldap::Slapd`], a real OpenLDAP server (Debian's slapd) on a loopback port.
 
 #![allow(
     clippy::unwrap_used,
@@ -24,6 +25,7 @@
 pub mod browser;
 mod clock;
 mod db;
+pub mod ldap;
 pub mod proxy;
 
 use std::future::Future;

@@ -89,11 +89,60 @@ pub(crate) async fn user(settings: Settings, action: UserAction) -> anyhow::Resu
                 .find(&username)
                 .await
                 .context("cannot show the user")?;
+            let identities = store.identities_of(&user.id).await?;
             if json {
-                println!("{}", user_json(&user));
+                let mut out = user_json(&user);
+                out["identities"] = identities
+                    .iter()
+                    .map(|i| {
+                        json!({
+                            "provider": i.provider,
+                            "subject": i.subject,
+                            "upstream_username": i.upstream_username,
+                            "created_at": i.created_at,
+                            "last_seen_at": i.last_seen_at,
+                        })
+                    })
+                    .collect();
+                println!("{out}");
             } else {
                 print_user(&user);
+                for i in &identities {
+                    println!(
+                        "linked:   {} subject {} as {} (last sign-in {}, unix seconds)",
+                        i.provider, i.subject, i.upstream_username, i.last_seen_at
+                    );
+                }
             }
+        }
+        UserAction::Link {
+            username,
+            provider,
+            subject,
+            upstream_username,
+        } => {
+            if !settings
+                .identity_providers
+                .iter()
+                .any(|p| p.id() == provider)
+            {
+                anyhow::bail!(
+                    "no identity provider {provider:?} in the configuration ([[identity_providers]])"
+                );
+            }
+            let upstream = upstream_username.unwrap_or_else(|| username.clone());
+            accounts
+                .link_identity(&username, &provider, &subject, &upstream)
+                .await
+                .context("cannot link the user (is that subject linked already?)")?;
+            println!("linked {username} to {provider} subject {subject}");
+        }
+        UserAction::Unlink { username, provider } => {
+            accounts
+                .unlink_identity(&username, &provider)
+                .await
+                .context("cannot unlink the user")?;
+            println!("unlinked {username} from {provider}");
         }
         UserAction::Disable { username } => {
             accounts

@@ -23,6 +23,27 @@ pub(crate) fn check_config(args: &ServeArgs) -> anyhow::Result<()> {
     for warning in &warnings {
         println!("warning: {warning}");
     }
+    // Built as `serve` builds them (CA files read), without connecting.
+    tessera_server::identity::providers(&loaded.settings.identity_providers)
+        .map_err(anyhow::Error::msg)
+        .context("invalid configuration")?;
+    for provider in &loaded.settings.identity_providers {
+        let tessera_server::config::IdentityProviderSettings::Ldap(ldap) = provider;
+        println!(
+            "identity provider {}: ldap {}{}, users under {}, {} group mapping{}{}",
+            ldap.id,
+            ldap.url,
+            if ldap.start_tls { " (StartTLS)" } else { "" },
+            ldap.user_base,
+            ldap.roles.len(),
+            if ldap.roles.len() == 1 { "" } else { "s" },
+            if ldap.link_existing {
+                ", links existing users by username"
+            } else {
+                ""
+            }
+        );
+    }
     println!(
         "ok: the configuration is valid ({} warning{})",
         warnings.len(),

@@ -293,6 +293,29 @@ pub(crate) enum UserAction {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Link a user to an identity at a configured provider (an LDAP entry's entryUUID, or
+    /// objectGUID in hex for Active Directory): their logins are checked there from then on.
+    Link {
+        /// The username.
+        username: String,
+        /// The provider's `id` in `[[identity_providers]]`.
+        #[arg(long)]
+        provider: String,
+        /// The provider's stable subject for this person.
+        #[arg(long)]
+        subject: String,
+        /// The name the provider knows them by (default: the username).
+        #[arg(long)]
+        upstream_username: Option<String>,
+    },
+    /// Remove a user's link to a provider: their logins are checked locally again.
+    Unlink {
+        /// The username.
+        username: String,
+        /// The provider's `id`.
+        #[arg(long)]
+        provider: String,
+    },
     /// Replace a user's roles (no --role removes them all).
     SetRoles {
         /// The username.

@@ -262,6 +262,56 @@ impl Accounts {
         self.find(username).await
     }
 
+    /// Links a user to a provider subject (`tessera user link`). `Conflict` if that subject
+    /// is linked already, to this user or another.
+    pub async fn link_identity(
+        &self,
+        username: &str,
+        provider: &str,
+        subject: &str,
+        upstream_username: &str,
+    ) -> Result<User, AuthError> {
+        let user = self.find(username).await?;
+        let now = self.clock.unix();
+        let identity = crate::store::LinkedIdentity {
+            provider: provider.to_owned(),
+            subject: subject.to_owned(),
+            user_id: user.id.clone(),
+            upstream_username: upstream_username.to_owned(),
+            created_at: now,
+            last_seen_at: now,
+        };
+        self.store.link_identity(&identity).await.map_err(map_store)?;
+        tracing::info!(event = "identity.linked", user_id = %user.id, provider, "identity linked");
+        self.audit
+            .record(
+                AuditRecord::new(AuditEvent::IdentityLinked)
+                    .by(self.audit.operator())
+                    .subject(&user.id)
+                    .detail(format!("provider {provider}")),
+            )
+            .await;
+        Ok(user)
+    }
+
+    /// Removes a user's link to `provider` (`tessera user unlink`); `NotFound` if none.
+    pub async fn unlink_identity(&self, username: &str, provider: &str) -> Result<(), AuthError> {
+        let user = self.find(username).await?;
+        if !self.store.unlink_identity(&user.id, provider).await? {
+            return Err(AuthError::NotFound);
+        }
+        tracing::info!(event = "identity.unlinked", user_id = %user.id, provider, "identity unlinked");
+        self.audit
+            .record(
+                AuditRecord::new(AuditEvent::IdentityUnlinked)
+                    .by(self.audit.operator())
+                    .subject(&user.id)
+                    .detail(format!("provider {provider}")),
+            )
+            .await;
+        Ok(())
+    }
+
     /// Creates a role with the given permissions. `Conflict` if it exists.
     pub async fn create_role(
         &self,

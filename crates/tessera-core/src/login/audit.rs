@@ -31,6 +31,8 @@ pub(crate) enum Rejection {
     Disabled(UserId),
     /// The password is over the maximum length (refused before any lookup).
     PasswordTooLong,
+    /// A directory holds the (not yet provisioned) username, and the password is wrong.
+    DirectoryPassword,
 }
 
 impl Rejection {
@@ -40,13 +42,14 @@ impl Rejection {
             Self::WrongPassword(_) => "wrong password",
             Self::Disabled(_) => "user disabled",
             Self::PasswordTooLong => "password too long",
+            Self::DirectoryPassword => "wrong password at the directory",
         }
     }
 
     fn user(&self) -> Option<&UserId> {
         match self {
             Self::WrongPassword(id) | Self::Disabled(id) => Some(id),
-            Self::UnknownUser | Self::PasswordTooLong => None,
+            Self::UnknownUser | Self::PasswordTooLong | Self::DirectoryPassword => None,
         }
     }
 }

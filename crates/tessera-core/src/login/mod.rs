@@ -4,6 +4,7 @@
 //! logins are throttled ([`throttle`]); a successful one starts a session (`crate::session`).
 
 mod audit;
+mod directory;
 pub mod throttle;
 
 use secrecy::SecretString;
@@ -14,6 +15,7 @@ use self::throttle::{ThrottlePolicy, throttle_name};
 use crate::accounts::Accounts;
 use crate::domain::UserId;
 use crate::error::AuthError;
+use crate::identity::IdentityProviders;
 use crate::password::{Password, PasswordError, Verification};
 use crate::session::{LoginContext, Sessions, TokenPair};
 use crate::store::{ThrottleState, User};
@@ -26,6 +28,7 @@ pub(crate) struct Login {
     sessions: Sessions,
     registration_open: bool,
     throttle: ThrottlePolicy,
+    providers: IdentityProviders,
 }
 
 impl Login {
@@ -35,12 +38,14 @@ impl Login {
         sessions: Sessions,
         registration_open: bool,
         throttle: ThrottlePolicy,
+        providers: IdentityProviders,
     ) -> Self {
         Self {
             accounts,
             sessions,
             registration_open,
             throttle,
+            providers,
         }
     }
 
@@ -127,6 +132,12 @@ impl Login {
 
     /// Checks a username and password: the user, or why the login is refused (the client is
     /// told `InvalidCredentials` for an unknown, disabled or wrong-password login alike).
+    ///
+    /// Which check a login gets: a user linked to a configured directory is checked there;
+    /// a local user is checked locally (their password never goes to a directory, unless a
+    /// directory is configured with `link_existing`); an unknown username is looked up in each
+    /// directory in order, and the first that holds it decides. A directory that does not
+    /// answer makes the login fail with `ProviderUnavailable`, never fall through.
     async fn authenticate(
         &self,
         username: &str,
@@ -145,6 +156,12 @@ impl Login {
             }
             Err(_) => None,
         };
+        if let Some(decided) = self
+            .through_directories(username, found.as_ref(), &password)
+            .await?
+        {
+            return Ok(decided);
+        }
         let found = match found {
             Some(c) if !c.user.disabled => c,
             other => {

@@ -24,6 +24,7 @@ use tessera_core::password::{PasswordHasher, PasswordParams, PasswordPolicy};
 use tessera_core::store::Role;
 use tessera_verify::csrf::AllowedOrigins;
 
+use super::identity_providers::{IdentityProviderLayer, IdentityProviderSettings};
 use super::resource_servers::{ResourceServer, ResourceServerLayer};
 use super::schema::{Back, Conv, DaysOrOff, Millis, Secs, settings_struct};
 use super::{ConfigError, TrustedProxies};
@@ -90,6 +91,9 @@ settings_struct! {
         /// `[resource_servers.<name>]`: who may read the revocation feed.
         resource_servers: Vec<ResourceServer> = resource_servers: BTreeMap<String, ResourceServerLayer>,
             default (None, "none") via ResourceServer;
+        /// `[[identity_providers]]`: directories that check their users' passwords.
+        identity_providers: Vec<IdentityProviderSettings> = identity_providers: Vec<IdentityProviderLayer>,
+            default (None, "none") via IdentityProviderSettings;
         @sections {
             /// `[password]`: Argon2id parameters and password rules.
             password: PasswordSettings = password: PasswordLayer => PasswordValues;

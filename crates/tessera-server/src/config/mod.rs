@@ -25,6 +25,7 @@ mod browser;
 mod declared;
 mod env;
 mod file;
+mod identity_providers;
 mod proxies;
 mod resource_servers;
 mod schema;
@@ -44,6 +45,7 @@ pub use declared::{
     LimitsSettings, LoginThrottleSettings, MetricsSettings, PasswordSettings, SessionSettings,
     Settings, TlsSettings,
 };
+pub use identity_providers::{BindPassword, IdentityProviderSettings, LdapProviderSettings};
 pub use proxies::TrustedProxies;
 pub use resource_servers::{MIN_SECRET_LEN, ResourceServer};
 
@@ -196,7 +198,8 @@ impl Settings {
         env: impl IntoIterator<Item = (String, String)>,
         overrides: CliOverrides,
     ) -> Result<Loaded, ConfigError> {
-        let env = env::read(env)?;
+        let vars: Vec<(String, String)> = env.into_iter().collect();
+        let env = env::read(vars.iter().cloned())?;
         let path = file
             .map(Path::to_path_buf)
             .or_else(|| env.config_file.clone());
@@ -211,7 +214,7 @@ impl Settings {
             }
             None => Layer::default(),
         };
-        Self::from_layers(file_layer, env, overrides)
+        Self::from_layers(file_layer, env, overrides, &vars)
     }
 
     /// Loads settings as [`Settings::load`] does from a file at `path` whose text is `text`
@@ -226,8 +229,9 @@ impl Settings {
         env: impl IntoIterator<Item = (String, String)>,
         overrides: CliOverrides,
     ) -> Result<Loaded, ConfigError> {
-        let env = env::read(env)?;
-        Self::from_layers(Layer::from_toml(path, text)?, env, overrides)
+        let vars: Vec<(String, String)> = env.into_iter().collect();
+        let env = env::read(vars.iter().cloned())?;
+        Self::from_layers(Layer::from_toml(path, text)?, env, overrides, &vars)
     }
 
     /// Merges the layers (flags over environment over file), applies defaults, validates.
@@ -235,6 +239,7 @@ impl Settings {
         file: Layer,
         env: env::EnvLayer,
         overrides: CliOverrides,
+        vars: &[(String, String)],
     ) -> Result<Loaded, ConfigError> {
         let CliOverrides {
             listen,
@@ -255,6 +260,7 @@ impl Settings {
         let mut settings = Settings::from_layer(layer)?;
         settings.master_key = env.master_key;
         settings.keys.hmac_secret = env.hmac_secret;
+        identity_providers::resolve_env(&mut settings.identity_providers, vars)?;
         settings.validate()?;
         if settings.keys.algorithm.is_hmac() {
             // HMAC keys never rotate by themselves: verifiers share the secret.

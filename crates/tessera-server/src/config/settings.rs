@@ -289,6 +289,7 @@ impl Settings {
             login_throttle: self.login_throttle.policy,
             audit_retention: self.audit.retention(),
             username_cache_entries: self.cache.usernames,
+            identity_providers: tessera_core::identity::IdentityProviders::default(),
         }
     }
 

@@ -397,10 +397,13 @@ async fn build_state(parts: Parts<'_>) -> Result<(AppState, bool), StartupError>
         audience.to_owned(),
         settings.access_token_ttl(),
     );
+    let mut policy = settings.auth_policy();
+    policy.identity_providers =
+        crate::identity::providers(&settings.identity_providers).map_err(StartupError::Config)?;
     let auth = AuthService::new(
         accounts,
         token_issuer,
-        settings.auth_policy(),
+        policy,
         &master,
         revocations,
     )

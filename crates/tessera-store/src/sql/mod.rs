@@ -34,6 +34,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod authorization;
+pub(crate) mod identities;
 pub(crate) mod clients;
 pub(crate) mod feed;
 pub(crate) mod keys;
@@ -77,6 +78,7 @@ macro_rules! store {
             use ::tessera_core::store::{
                 AuditEntry, AuditFilter, AuditStore, AuthorizationCode, AuthorizationStore,
                 ClientRecord, ClientStore, CodeRedemption, Consent, FailureCount, GrantType,
+                IdentityStore, LinkedIdentity,
                 KeyStatus, KeyStore, NewSession, NewUser, PoolUsage, RateStore, RefreshRotation,
                 RevocationEvent, RevocationFeedEntry, RevocationFeedStore, RevocationSnapshot,
                 RevokeReason, Role, RoleStore, RotationOutcome, SealedSecret, Session,
@@ -148,6 +150,7 @@ macro_rules! store {
             $crate::sql::feed::impls!($store);
             $crate::sql::clients::impls!($store, $row, $collate);
             $crate::sql::authorization::impls!($store, $row, $collate);
+            $crate::sql::identities::impls!($store, $row, $collate);
         }
     };
 }

@@ -145,6 +145,10 @@ pub(crate) fn failure(e: &AuthError) -> Response {
             StatusCode::SERVICE_UNAVAILABLE,
             "The server is busy. Try again in a moment.",
         ),
+        AuthError::ProviderUnavailable => pages::error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The directory that checks your password does not answer. Try again in a moment.",
+        ),
         other => {
             tracing::error!(event = "authorize.failed", error.message = %other, "the sign-in failed on the server");
             pages::error_page(
