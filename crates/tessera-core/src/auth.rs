@@ -13,6 +13,7 @@ use crate::accounts::{Accounts, Profile, Profiles};
 use crate::clients::authn::{ClientAuthenticator, Credentials};
 use crate::clock::{Clock, secs};
 use crate::error::AuthError;
+use crate::identity::IdentityProviders;
 use crate::keys::keyring::MasterKey;
 use crate::login::Login;
 use crate::login::throttle::ThrottlePolicy;
@@ -23,7 +24,6 @@ use crate::oauth::oidc::{
 use crate::oauth::{Caller, Introspection, Issued, OAuth, OAuthError, TokenRequest};
 use crate::revocation::Revocations;
 use crate::session::{IssueOptions, LoginContext, SessionInfo, SessionPolicy, Sessions, TokenPair};
-use crate::identity::IdentityProviders;
 use crate::store::{ClientRecord, Session, Store, User};
 use crate::token::TokenIssuer;
 

@@ -93,12 +93,7 @@ impl DirectoryProvider {
 /// A DN in a form for comparison: ASCII lower case, no spaces around `,` and `=`.
 fn normalize_dn(dn: &str) -> String {
     dn.split(',')
-        .map(|rdn| {
-            rdn.split('=')
-                .map(str::trim)
-                .collect::<Vec<_>>()
-                .join("=")
-        })
+        .map(|rdn| rdn.split('=').map(str::trim).collect::<Vec<_>>().join("="))
         .collect::<Vec<_>>()
         .join(",")
         .to_ascii_lowercase()
@@ -159,7 +154,10 @@ mod tests {
                     "cn=admins,ou=groups,dc=example,dc=org".into(),
                     vec![role("admin"), role("editor")],
                 ),
-                ("cn=editors,ou=groups,dc=example,dc=org".into(), vec![role("editor")]),
+                (
+                    "cn=editors,ou=groups,dc=example,dc=org".into(),
+                    vec![role("editor")],
+                ),
             ],
             link_existing: false,
         };

@@ -76,7 +76,10 @@ impl LdapDirectory {
         let bind_password = match &settings.bind_password {
             BindPassword::Known(secret) => secret.clone(),
             BindPassword::Env(name) => {
-                return Err(format!("{}: bind_password_env {name} was not resolved", settings.id));
+                return Err(format!(
+                    "{}: bind_password_env {name} was not resolved",
+                    settings.id
+                ));
             }
         };
         let tls = match &settings.ca_file {
@@ -192,7 +195,12 @@ impl LdapDirectory {
         ];
         let (entries, _) = ldap
             .with_timeout(self.timeout())
-            .search(&self.settings.user_base, Scope::Subtree, &filter, attributes)
+            .search(
+                &self.settings.user_base,
+                Scope::Subtree,
+                &filter,
+                attributes,
+            )
             .await
             .and_then(ldap3::SearchResult::success)
             .map_err(|e| format!("user search: {e}"))?;
@@ -290,13 +298,11 @@ impl Directory for LdapDirectory {
             .map_err(|_| unavailable("connect: timed out".to_owned()))?
             .map_err(unavailable)?;
         // Bound the whole check too: each operation has the timeout, several in a row add up.
-        let outcome = tokio::time::timeout(
-            self.timeout() * 2,
-            self.run(&mut ldap, username, password),
-        )
-        .await
-        .map_err(|_| "timed out".to_owned())
-        .and_then(|r| r);
+        let outcome =
+            tokio::time::timeout(self.timeout() * 2, self.run(&mut ldap, username, password))
+                .await
+                .map_err(|_| "timed out".to_owned())
+                .and_then(|r| r);
         match outcome {
             Ok(check) => {
                 self.give_back(ldap);

@@ -488,8 +488,14 @@ member: uid=bob,ou=people,dc=example,dc=org
 
     #[tokio::test]
     async fn tmp_bad_ldif() {
-        let r = tokio::spawn(Slapd::start("dn: uid=x,ou=nowhere,dc=example,dc=org\nobjectClass: inetOrgPerson\ncn: x\nsn: x\n")).await;
-        eprintln!("BAD LDIF: {}", r.unwrap_err().into_panic().downcast::<String>().unwrap());
+        let r = tokio::spawn(Slapd::start(
+            "dn: uid=x,ou=nowhere,dc=example,dc=org\nobjectClass: inetOrgPerson\ncn: x\nsn: x\n",
+        ))
+        .await;
+        eprintln!(
+            "BAD LDIF: {}",
+            r.unwrap_err().into_panic().downcast::<String>().unwrap()
+        );
     }
     #[tokio::test]
     async fn tmp_port_taken() {
@@ -498,12 +504,24 @@ member: uid=bob,ou=people,dc=example,dc=org
         let _l = std::net::TcpListener::bind(("127.0.0.1", slapd.port())).unwrap();
         let t = std::time::Instant::now();
         let r = tokio::spawn(async move { slapd.restart().await }).await;
-        eprintln!("PORT TAKEN ({:?}): {}", t.elapsed(), r.unwrap_err().into_panic().downcast::<String>().unwrap());
+        eprintln!(
+            "PORT TAKEN ({:?}): {}",
+            t.elapsed(),
+            r.unwrap_err().into_panic().downcast::<String>().unwrap()
+        );
     }
     #[tokio::test]
     async fn tmp_modify_fail() {
         let slapd = Slapd::start(ENTRIES).await;
-        let r = tokio::spawn(async move { slapd.modify(&format!("dn: {ADMINS_DN}\nchangetype: modify\ndelete: member\nmember: {BOB_DN}\n")) }).await;
-        eprintln!("MODIFY: {}", r.unwrap_err().into_panic().downcast::<String>().unwrap());
+        let r = tokio::spawn(async move {
+            slapd.modify(&format!(
+                "dn: {ADMINS_DN}\nchangetype: modify\ndelete: member\nmember: {BOB_DN}\n"
+            ))
+        })
+        .await;
+        eprintln!(
+            "MODIFY: {}",
+            r.unwrap_err().into_panic().downcast::<String>().unwrap()
+        );
     }
 }

@@ -85,35 +85,7 @@ pub(crate) async fn user(settings: Settings, action: UserAction) -> anyhow::Resu
         }
         UserAction::List { json } => print_users(&store.list_users().await?, json),
         UserAction::Show { username, json } => {
-            let user = accounts
-                .find(&username)
-                .await
-                .context("cannot show the user")?;
-            let identities = store.identities_of(&user.id).await?;
-            if json {
-                let mut out = user_json(&user);
-                out["identities"] = identities
-                    .iter()
-                    .map(|i| {
-                        json!({
-                            "provider": i.provider,
-                            "subject": i.subject,
-                            "upstream_username": i.upstream_username,
-                            "created_at": i.created_at,
-                            "last_seen_at": i.last_seen_at,
-                        })
-                    })
-                    .collect();
-                println!("{out}");
-            } else {
-                print_user(&user);
-                for i in &identities {
-                    println!(
-                        "linked:   {} subject {} as {} (last sign-in {}, unix seconds)",
-                        i.provider, i.subject, i.upstream_username, i.last_seen_at
-                    );
-                }
-            }
+            show_user(&*store, &accounts, &username, json).await?
         }
         UserAction::Link {
             username,
@@ -121,28 +93,18 @@ pub(crate) async fn user(settings: Settings, action: UserAction) -> anyhow::Resu
             subject,
             upstream_username,
         } => {
-            if !settings
-                .identity_providers
-                .iter()
-                .any(|p| p.id() == provider)
-            {
-                anyhow::bail!(
-                    "no identity provider {provider:?} in the configuration ([[identity_providers]])"
-                );
-            }
-            let upstream = upstream_username.unwrap_or_else(|| username.clone());
-            accounts
-                .link_identity(&username, &provider, &subject, &upstream)
-                .await
-                .context("cannot link the user (is that subject linked already?)")?;
-            println!("linked {username} to {provider} subject {subject}");
+            link_user(
+                &settings,
+                &accounts,
+                &username,
+                &provider,
+                &subject,
+                upstream_username,
+            )
+            .await?
         }
         UserAction::Unlink { username, provider } => {
-            accounts
-                .unlink_identity(&username, &provider)
-                .await
-                .context("cannot unlink the user")?;
-            println!("unlinked {username} from {provider}");
+            unlink_user(&accounts, &username, &provider).await?;
         }
         UserAction::Disable { username } => {
             accounts
@@ -176,6 +138,85 @@ pub(crate) async fn user(settings: Settings, action: UserAction) -> anyhow::Resu
                 .await
                 .context("cannot set the roles")?;
             println!("{}: roles {}", user.username, roles_text(&user));
+        }
+    }
+    Ok(())
+}
+
+/// `tessera user link`: the provider must be configured.
+async fn link_user(
+    settings: &Settings,
+    accounts: &Accounts,
+    username: &str,
+    provider: &str,
+    subject: &str,
+    upstream_username: Option<String>,
+) -> anyhow::Result<()> {
+    if !settings
+        .identity_providers
+        .iter()
+        .any(|p| p.id() == provider)
+    {
+        anyhow::bail!(
+            "no identity provider {provider:?} in the configuration ([[identity_providers]])"
+        );
+    }
+    let upstream = upstream_username.unwrap_or_else(|| username.to_owned());
+    accounts
+        .link_identity(username, provider, subject, &upstream)
+        .await
+        .context("cannot link the user (is that subject linked already?)")?;
+    println!("linked {username} to {provider} subject {subject}");
+    Ok(())
+}
+
+/// `tessera user unlink`.
+async fn unlink_user(accounts: &Accounts, username: &str, provider: &str) -> anyhow::Result<()> {
+    accounts
+        .unlink_identity(username, provider)
+        .await
+        .context("cannot unlink the user")?;
+    println!("unlinked {username} from {provider}");
+    Ok(())
+}
+
+/// `tessera user show`: the user and their linked identities.
+async fn show_user(
+    store: &dyn Store,
+    accounts: &Accounts,
+    username: &str,
+    json: bool,
+) -> anyhow::Result<()> {
+    let user = accounts
+        .find(username)
+        .await
+        .context("cannot show the user")?;
+    let identities = store.identities_of(&user.id).await?;
+    if json {
+        let mut out = user_json(&user);
+        let linked: Vec<serde_json::Value> = identities
+            .iter()
+            .map(|i| {
+                json!({
+                    "provider": i.provider,
+                    "subject": i.subject,
+                    "upstream_username": i.upstream_username,
+                    "created_at": i.created_at,
+                    "last_seen_at": i.last_seen_at,
+                })
+            })
+            .collect();
+        if let Some(object) = out.as_object_mut() {
+            object.insert("identities".to_owned(), linked.into());
+        }
+        println!("{out}");
+    } else {
+        print_user(&user);
+        for i in &identities {
+            println!(
+                "linked:   {} subject {} as {} (last sign-in {}, unix seconds)",
+                i.provider, i.subject, i.upstream_username, i.last_seen_at
+            );
         }
     }
     Ok(())

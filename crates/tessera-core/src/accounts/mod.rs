@@ -281,7 +281,10 @@ impl Accounts {
             created_at: now,
             last_seen_at: now,
         };
-        self.store.link_identity(&identity).await.map_err(map_store)?;
+        self.store
+            .link_identity(&identity)
+            .await
+            .map_err(map_store)?;
         tracing::info!(event = "identity.linked", user_id = %user.id, provider, "identity linked");
         self.audit
             .record(

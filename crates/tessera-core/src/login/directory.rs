@@ -60,7 +60,12 @@ impl Login {
             return Ok(None);
         }
         // A local user: checked locally, unless a trusted directory links them by name.
-        for provider in self.providers.directories().iter().filter(|p| p.link_existing) {
+        for provider in self
+            .providers
+            .directories()
+            .iter()
+            .filter(|p| p.link_existing)
+        {
             match self.ask(provider, username, password).await? {
                 DirectoryCheck::NoSuchUser => {}
                 DirectoryCheck::WrongPassword { .. } => {
@@ -94,7 +99,10 @@ impl Login {
             }));
         }
         Ok(
-            match self.ask(provider, &link.upstream_username, password).await? {
+            match self
+                .ask(provider, &link.upstream_username, password)
+                .await?
+            {
                 // Gone from the directory, or excluded by its filter (disabled).
                 DirectoryCheck::NoSuchUser => Authenticated::Rejected(Rejection::Disabled(id)),
                 DirectoryCheck::WrongPassword { .. } => {
@@ -187,7 +195,10 @@ impl Login {
                 AuditRecord::new(AuditEvent::IdentityLinked)
                     .by_user(user)
                     .subject(user)
-                    .detail(format!("provider {} (link_existing, at sign-in)", provider.id)),
+                    .detail(format!(
+                        "provider {} (link_existing, at sign-in)",
+                        provider.id
+                    )),
             )
             .await;
         Ok(())
@@ -206,11 +217,7 @@ impl Login {
             tracing::warn!(event = "identity.bad_username", provider = %provider.id, "a directory entry's username is not a valid username");
             return Ok(None);
         };
-        let password_hash = self
-            .accounts
-            .hasher()
-            .hash(&Password::random()?)
-            .await?;
+        let password_hash = self.accounts.hasher().hash(&Password::random()?).await?;
         let store = self.accounts.store();
         for n in 1..=NAME_TRIES {
             let name = if n == 1 {

@@ -127,7 +127,8 @@ impl ThrottlePolicy {
 /// when it is not a valid username, the submitted text itself (bounded), so that invalid names
 /// are throttled like any other.
 pub fn throttle_name(submitted: &str) -> String {
-    match Username::parse(submitted) {
+    // Surrounding spaces are not part of a name: `bob ` and `Bob` count as one account.
+    match Username::parse(submitted.trim()) {
         Ok(name) => name.canonical().to_owned(),
         Err(_) => truncate(submitted.to_owned(), MAX_THROTTLE_NAME),
     }

@@ -178,6 +178,7 @@ fn parse(index: usize, l: IdentityProviderLayer) -> Result<IdentityProviderSetti
 }
 
 fn parse_ldap(id: String, l: IdentityProviderLayer) -> Result<LdapProviderSettings, ConfigError> {
+    check_groups(&id, &l)?;
     let need = |value: Option<String>, key: &str, example: &str| {
         value
             .filter(|v| !v.trim().is_empty())
@@ -186,28 +187,12 @@ fn parse_ldap(id: String, l: IdentityProviderLayer) -> Result<LdapProviderSettin
     let url = need(l.url, "url", "\"ldaps://ldap.example.org\"")?;
     let start_tls = l.start_tls.unwrap_or(false);
     check_url(&id, &url, start_tls)?;
-    if l.bind_password.is_some() {
-        return Err(invalid(format!(
-            "{id}: `bind_password` is not accepted in the file; put the password in a file only \
-             the server can read and set `bind_password_file`, or set `bind_password_env` to the \
-             name of an environment variable"
-        )));
-    }
-    let bind_password = match (l.bind_password_file, l.bind_password_env) {
-        (Some(file), None) => BindPassword::Known(read_secret(&id, &file)?),
-        (None, Some(name)) if !name.trim().is_empty() => BindPassword::Env(name),
-        (Some(_), Some(_)) => {
-            return Err(invalid(format!(
-                "{id}: set one of `bind_password_file` and `bind_password_env`, not both"
-            )));
-        }
-        _ => {
-            return Err(invalid(format!(
-                "{id}: the service account's password is missing; set `bind_password_file` (a \
-                 file only the server can read) or `bind_password_env` (a variable's name)"
-            )));
-        }
-    };
+    let bind_password = bind_password_of(
+        &id,
+        l.bind_password.is_some(),
+        l.bind_password_file,
+        l.bind_password_env,
+    )?;
     let user_filter = need(
         l.user_filter,
         "user_filter",
@@ -219,24 +204,6 @@ fn parse_ldap(id: String, l: IdentityProviderLayer) -> Result<LdapProviderSettin
         )));
     }
     check_filter(&id, "user_filter", &user_filter)?;
-    if let Some(filter) = &l.group_filter {
-        if !filter.contains("{dn}") {
-            return Err(invalid(format!(
-                "{id}: `group_filter` must contain {{dn}} where the user's escaped DN goes"
-            )));
-        }
-        check_filter(&id, "group_filter", filter)?;
-        if l.group_base.is_none() {
-            return Err(invalid(format!(
-                "{id}: `group_filter` needs `group_base`, where groups are searched"
-            )));
-        }
-    }
-    if l.roles.as_ref().is_some_and(|r| !r.is_empty()) && l.group_filter.is_none() {
-        return Err(invalid(format!(
-            "{id}: `roles` map groups, which needs `group_base` and `group_filter`"
-        )));
-    }
     let roles = parse_roles(&id, l.roles.unwrap_or_default())?;
     let link_existing = match l.link_existing.as_deref() {
         None | Some("off") => false,
@@ -268,7 +235,9 @@ fn parse_ldap(id: String, l: IdentityProviderLayer) -> Result<LdapProviderSettin
         bind_dn: need(l.bind_dn, "bind_dn", "\"cn=svc,dc=example,dc=org\"")?,
         user_base: need(l.user_base, "user_base", "\"ou=people,dc=example,dc=org\"")?,
         username_attribute: l.username_attribute.unwrap_or_else(|| "uid".to_owned()),
-        subject_attribute: l.subject_attribute.unwrap_or_else(|| "entryUUID".to_owned()),
+        subject_attribute: l
+            .subject_attribute
+            .unwrap_or_else(|| "entryUUID".to_owned()),
         group_base: l.group_base,
         group_filter: l.group_filter,
         id,
@@ -284,11 +253,67 @@ fn parse_ldap(id: String, l: IdentityProviderLayer) -> Result<LdapProviderSettin
     })
 }
 
+/// The service account's password: from a file or a variable, never inline.
+fn bind_password_of(
+    id: &str,
+    inline: bool,
+    file: Option<PathBuf>,
+    env: Option<String>,
+) -> Result<BindPassword, ConfigError> {
+    if inline {
+        return Err(invalid(format!(
+            "{id}: `bind_password` is not accepted in the file; put the password in a file only \
+             the server can read and set `bind_password_file`, or set `bind_password_env` to the \
+             name of an environment variable"
+        )));
+    }
+    Ok(match (file, env) {
+        (Some(file), None) => BindPassword::Known(read_secret(id, &file)?),
+        (None, Some(name)) if !name.trim().is_empty() => BindPassword::Env(name),
+        (Some(_), Some(_)) => {
+            return Err(invalid(format!(
+                "{id}: set one of `bind_password_file` and `bind_password_env`, not both"
+            )));
+        }
+        _ => {
+            return Err(invalid(format!(
+                "{id}: the service account's password is missing; set `bind_password_file` (a \
+                 file only the server can read) or `bind_password_env` (a variable's name)"
+            )));
+        }
+    })
+}
+
+/// `group_filter` needs `{dn}` and `group_base`; `roles` need groups.
+fn check_groups(id: &str, l: &IdentityProviderLayer) -> Result<(), ConfigError> {
+    if let Some(filter) = &l.group_filter {
+        if !filter.contains("{dn}") {
+            return Err(invalid(format!(
+                "{id}: `group_filter` must contain {{dn}} where the user's escaped DN goes"
+            )));
+        }
+        check_filter(id, "group_filter", filter)?;
+        if l.group_base.is_none() {
+            return Err(invalid(format!(
+                "{id}: `group_filter` needs `group_base`, where groups are searched"
+            )));
+        }
+    }
+    if l.roles.as_ref().is_some_and(|r| !r.is_empty()) && l.group_filter.is_none() {
+        return Err(invalid(format!(
+            "{id}: `roles` map groups, which needs `group_base` and `group_filter`"
+        )));
+    }
+    Ok(())
+}
+
 /// `ldaps://` anywhere; `ldap://` only on loopback or with StartTLS.
 fn check_url(id: &str, url: &str, start_tls: bool) -> Result<(), ConfigError> {
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| invalid(format!("{id}: url {url:?} must be ldaps://host[:port] or ldap://host[:port]")))?;
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+        invalid(format!(
+            "{id}: url {url:?} must be ldaps://host[:port] or ldap://host[:port]"
+        ))
+    })?;
     let host = rest.split('/').next().unwrap_or_default();
     let host = match host.rsplit_once(':') {
         Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
@@ -341,9 +366,8 @@ fn parse_roles(
             let names = names
                 .iter()
                 .map(|n| {
-                    RoleName::parse(n).map_err(|e| {
-                        invalid(format!("{id}: roles for {group:?}: {n:?}: {e}"))
-                    })
+                    RoleName::parse(n)
+                        .map_err(|e| invalid(format!("{id}: roles for {group:?}: {n:?}: {e}")))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok((group, names))

@@ -13,12 +13,12 @@ use super::*;
 
 fn load_str(toml: &str, env: &[(&str, &str)], flags: CliOverrides) -> Result<Loaded, ConfigError> {
     let file = Layer::from_toml(Path::new("test.toml"), toml)?;
-    let env = env::read(
-        env.iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect::<Vec<_>>(),
-    )?;
-    Settings::from_layers(file, env, flags)
+    let vars: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let env = env::read(vars.clone())?;
+    Settings::from_layers(file, env, flags, &vars)
 }
 
 fn settings(toml: &str, env: &[(&str, &str)]) -> Settings {

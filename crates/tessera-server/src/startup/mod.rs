@@ -400,14 +400,8 @@ async fn build_state(parts: Parts<'_>) -> Result<(AppState, bool), StartupError>
     let mut policy = settings.auth_policy();
     policy.identity_providers =
         crate::identity::providers(&settings.identity_providers).map_err(StartupError::Config)?;
-    let auth = AuthService::new(
-        accounts,
-        token_issuer,
-        policy,
-        &master,
-        revocations,
-    )
-    .with_jwks_fetcher(Arc::new(ClientJwks));
+    let auth = AuthService::new(accounts, token_issuer, policy, &master, revocations)
+        .with_jwks_fetcher(Arc::new(ClientJwks));
     Ok((
         AppState::new(
             auth,

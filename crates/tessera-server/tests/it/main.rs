@@ -17,6 +17,7 @@ mod extract;
 mod headers;
 mod instances;
 mod keys;
+mod ldap;
 mod limits;
 mod login;
 mod me;

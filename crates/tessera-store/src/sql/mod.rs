@@ -34,9 +34,9 @@
 
 pub(crate) mod audit;
 pub(crate) mod authorization;
-pub(crate) mod identities;
 pub(crate) mod clients;
 pub(crate) mod feed;
+pub(crate) mod identities;
 pub(crate) mod keys;
 pub(crate) mod rates;
 pub(crate) mod sessions;
@@ -78,12 +78,12 @@ macro_rules! store {
             use ::tessera_core::store::{
                 AuditEntry, AuditFilter, AuditStore, AuthorizationCode, AuthorizationStore,
                 ClientRecord, ClientStore, CodeRedemption, Consent, FailureCount, GrantType,
-                IdentityStore, LinkedIdentity,
-                KeyStatus, KeyStore, NewSession, NewUser, PoolUsage, RateStore, RefreshRotation,
-                RevocationEvent, RevocationFeedEntry, RevocationFeedStore, RevocationSnapshot,
-                RevokeReason, Role, RoleStore, RotationOutcome, SealedSecret, Session,
-                SessionStore, Store, StoreError, StoredSigningKey, ThrottleEntry, ThrottleFilter,
-                ThrottleScope, ThrottleState, ThrottleStore, User, UserCredentials, UserStore,
+                IdentityStore, KeyStatus, KeyStore, LinkedIdentity, NewSession, NewUser, PoolUsage,
+                RateStore, RefreshRotation, RevocationEvent, RevocationFeedEntry,
+                RevocationFeedStore, RevocationSnapshot, RevokeReason, Role, RoleStore,
+                RotationOutcome, SealedSecret, Session, SessionStore, Store, StoreError,
+                StoredSigningKey, ThrottleEntry, ThrottleFilter, ThrottleScope, ThrottleState,
+                ThrottleStore, User, UserCredentials, UserStore,
             };
             use $crate::deadline::within;
             use $crate::sql::{event_of, is_foreign_key_violation, is_unique_violation};

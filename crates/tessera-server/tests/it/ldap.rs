@@ -1,0 +1,301 @@
+//! Passwords checked against a real OpenLDAP server (Debian's `slapd`, started per test on a
+//! free loopback port by `tessera_testkit::ldap`) through `/auth/login`: provisioning and
+//! linking, group-to-role mapping, wrong, empty and metacharacter-laden input, disabled
+//! entries, local users beside directory users, and the directory stopped and restarted. On
+//! both backends.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tessera_core::domain::{Permission, RoleName};
+use tessera_core::store::{AuditEntry, AuditFilter, Role};
+use tessera_server::config::{BindPassword, IdentityProviderSettings, LdapProviderSettings};
+use tessera_testkit::ldap::{GROUPS_DN, PEOPLE_DN, SERVICE_DN, SERVICE_PASSWORD, Slapd};
+use tessera_testkit::{Backend, GOOD_PASSWORD, TestApp, backend_tests};
+
+use crate::assert_error;
+
+const BOB_PASSWORD: &str = "bob's directory password";
+const CAROL_PASSWORD: &str = "carol's directory password";
+const ADMINS: &str = "cn=admins,ou=groups,dc=example,dc=org";
+
+/// bob (in admins), carol (in no group), dave (disabled by the filter), and a local user's
+/// namesake, alice, with another password than hers.
+fn entries() -> String {
+    let person = |uid: &str, password: &str, extra: &str| {
+        format!(
+            "dn: uid={uid},{PEOPLE_DN}\nobjectClass: inetOrgPerson\nuid: {uid}\ncn: {uid}\nsn: {uid}\n\
+             userPassword: {password}\n{extra}\n"
+        )
+    };
+    [
+        person("bob", BOB_PASSWORD, ""),
+        person("carol", CAROL_PASSWORD, ""),
+        person("dave", "dave's password", "description: disabled\n"),
+        person("alice", "the directory's alice", ""),
+        format!(
+            // groupOfNames needs a member: the service account stays when bob is removed.
+            "dn: {ADMINS}\nobjectClass: groupOfNames\ncn: admins\nmember: uid=bob,{PEOPLE_DN}\n\
+             member: {SERVICE_DN}\n\n"
+        ),
+        format!(
+            "dn: cn=staff,{GROUPS_DN}\nobjectClass: groupOfNames\ncn: staff\n\
+             member: uid=carol,{PEOPLE_DN}\n\n"
+        ),
+    ]
+    .concat()
+}
+
+/// The provider `corp` over `slapd`: disabled entries are excluded by the filter (as
+/// Active Directory's userAccountControl bit is), admins map to the role `admin`.
+fn corp(slapd: &Slapd) -> IdentityProviderSettings {
+    IdentityProviderSettings::Ldap(LdapProviderSettings {
+        id: "corp".into(),
+        url: slapd.url(),
+        start_tls: false,
+        ca_file: None,
+        bind_dn: SERVICE_DN.into(),
+        bind_password: BindPassword::Known(SecretString::from(SERVICE_PASSWORD)),
+        user_base: PEOPLE_DN.into(),
+        user_filter: "(&(objectClass=inetOrgPerson)(uid={username})(!(description=disabled)))"
+            .into(),
+        username_attribute: "uid".into(),
+        subject_attribute: "entryUUID".into(),
+        group_base: Some(GROUPS_DN.into()),
+        group_filter: Some("(&(objectClass=groupOfNames)(member={dn}))".into()),
+        roles: vec![(ADMINS.into(), vec![RoleName::parse("admin").unwrap()])],
+        link_existing: false,
+        timeout: Duration::from_secs(2),
+        pool_size: 2,
+    })
+}
+
+/// A server with `corp`, the role `admin`, and a local user alice.
+async fn server(backend: Backend, slapd: &Slapd) -> TestApp {
+    let provider = corp(slapd);
+    let app = TestApp::spawn_with(backend, |s| s.identity_providers = vec![provider]).await;
+    let admin = Role {
+        name: RoleName::parse("admin").unwrap(),
+        permissions: vec![Permission::parse("users:admin").unwrap()],
+    };
+    app.state
+        .auth()
+        .store()
+        .ensure_role(&admin, 0)
+        .await
+        .unwrap();
+    app.register("alice").await;
+    app
+}
+
+async fn login(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
+    app.post_json(
+        "/auth/login",
+        &json!({ "username": username, "password": password }),
+    )
+    .await
+}
+
+async fn signed_in(app: &TestApp, username: &str, password: &str) -> Value {
+    let response = login(app, username, password).await;
+    assert_eq!(response.status(), StatusCode::OK, "{username} signs in");
+    response.json().await.unwrap()
+}
+
+async fn me(app: &TestApp, tokens: &Value) -> reqwest::Response {
+    app.get("/auth/me", tokens["access_token"].as_str()).await
+}
+
+async fn audit_of(app: &TestApp, event: &str) -> Vec<AuditEntry> {
+    let filter = AuditFilter {
+        event: Some(event.to_owned()),
+        limit: 100,
+        ..AuditFilter::default()
+    };
+    app.state
+        .auth()
+        .store()
+        .audit_entries(&filter)
+        .await
+        .unwrap()
+}
+
+/// The entryUUID of `dn`, read with `ldapsearch` as the service account.
+fn entry_uuid(slapd: &Slapd, dn: &str) -> String {
+    let out = std::process::Command::new("/usr/bin/ldapsearch")
+        .args([
+            "-x",
+            "-LLL",
+            "-H",
+            &slapd.url(),
+            "-D",
+            SERVICE_DN,
+            "-w",
+            SERVICE_PASSWORD,
+        ])
+        .args(["-b", dn, "-s", "base", "entryUUID"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix("entryUUID: "))
+        .unwrap_or_else(|| panic!("no entryUUID for {dn}: {text}"))
+        .to_owned()
+}
+
+/// The user named `username` and their links.
+async fn linked(app: &TestApp, username: &str) -> Vec<tessera_core::store::LinkedIdentity> {
+    let store = app.state.auth().store();
+    let user = store
+        .user_by_username(username)
+        .await
+        .unwrap()
+        .unwrap()
+        .user;
+    store.identities_of(&user.id).await.unwrap()
+}
+
+backend_tests! {
+    async fn a_directory_user_is_provisioned_at_first_sign_in_with_the_roles_of_their_groups(backend: Backend) {
+        let slapd = Slapd::start(&entries()).await;
+        let app = server(backend, &slapd).await;
+
+        let first = signed_in(&app, "bob", BOB_PASSWORD).await;
+        let profile: Value = me(&app, &first).await.json().await.unwrap();
+        assert_eq!(profile["username"], "bob");
+        assert_eq!(profile["roles"], json!(["admin"]));
+        let links = linked(&app, "bob").await;
+        assert_eq!(links.len(), 1);
+        assert_eq!(links[0].provider, "corp");
+        assert_eq!(links[0].subject, entry_uuid(&slapd, &format!("uid=bob,{PEOPLE_DN}")));
+
+        // The second sign-in finds the same user; the directory's case rules apply to the name.
+        let second = signed_in(&app, "Bob", BOB_PASSWORD).await;
+        let again: Value = me(&app, &second).await.json().await.unwrap();
+        assert_eq!(again["id"], profile["id"]);
+        assert_eq!(audit_of(&app, "identity.provisioned").await.len(), 1);
+
+        // A user in no mapped group gets no role.
+        let carol = signed_in(&app, "carol", CAROL_PASSWORD).await;
+        let carol: Value = me(&app, &carol).await.json().await.unwrap();
+        assert_eq!(carol["roles"], json!([]));
+        app.finish().await;
+    }
+
+    async fn wrong_empty_and_unknown_are_refused_alike_and_count_toward_the_lockout(backend: Backend) {
+        let slapd = Slapd::start(&entries()).await;
+        let app = server(backend, &slapd).await;
+        let unknown = assert_error(login(&app, "nobody", BOB_PASSWORD).await, 401, "invalid_credentials").await;
+        let wrong = assert_error(login(&app, "bob", "not bob's password").await, 401, "invalid_credentials").await;
+        assert_eq!(unknown, wrong, "the same answer for an unknown user and a wrong password");
+        // An empty password is never an (anonymous, successful) bind.
+        let empty = login(&app, "bob", "").await;
+        assert!(matches!(empty.status().as_u16(), 400 | 401), "{}", empty.status());
+        assert!(app.state.auth().store().user_by_username("bob").await.unwrap().is_none(), "nobody provisioned");
+
+        // Five failures lock the name out, however it is written; the right password too.
+        for name in ["bob", "Bob", "BOB", "bob "] {
+            let _ = login(&app, name, "not bob's password").await;
+        }
+        let locked = login(&app, "bob", BOB_PASSWORD).await;
+        assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(locked.headers().contains_key("retry-after"));
+        app.finish().await;
+    }
+
+    async fn a_group_removed_upstream_removes_the_role_and_revokes_the_access_tokens(backend: Backend) {
+        let slapd = Slapd::start(&entries()).await;
+        let app = server(backend, &slapd).await;
+        let before = signed_in(&app, "bob", BOB_PASSWORD).await;
+        assert_eq!(me(&app, &before).await.status(), StatusCode::OK);
+
+        slapd.modify(&format!("dn: {ADMINS}\nchangetype: modify\ndelete: member\nmember: uid=bob,{PEOPLE_DN}\n"));
+        let after = signed_in(&app, "bob", BOB_PASSWORD).await;
+        let profile: Value = me(&app, &after).await.json().await.unwrap();
+        assert_eq!(profile["roles"], json!([]));
+        app.state.auth().sync_revocations().await;
+        assert_eq!(me(&app, &before).await.status(), StatusCode::UNAUTHORIZED, "the old token carried admin");
+        let changed = audit_of(&app, "user.roles_changed").await;
+        assert!(changed.iter().any(|e| e.actor.as_deref() == Some("provider:corp")), "{changed:?}");
+        app.finish().await;
+    }
+
+    async fn a_disabled_entry_is_refused_before_and_after_provisioning(backend: Backend) {
+        let slapd = Slapd::start(&entries()).await;
+        let app = server(backend, &slapd).await;
+        assert_error(login(&app, "dave", "dave's password").await, 401, "invalid_credentials").await;
+        assert!(app.state.auth().store().user_by_username("dave").await.unwrap().is_none());
+
+        signed_in(&app, "carol", CAROL_PASSWORD).await;
+        slapd.modify(&format!("dn: uid=carol,{PEOPLE_DN}\nchangetype: modify\nadd: description\ndescription: disabled\n"));
+        assert_error(login(&app, "carol", CAROL_PASSWORD).await, 401, "invalid_credentials").await;
+        app.finish().await;
+    }
+
+    async fn filter_metacharacters_in_a_username_match_nobody(backend: Backend) {
+        let slapd = Slapd::start(&entries()).await;
+        let app = server(backend, &slapd).await;
+        for name in ["*", "*)(uid=*", "bo*", "bob)(|(uid=*", "*)(objectClass=*", "\\2a"] {
+            assert_error(login(&app, name, BOB_PASSWORD).await, 401, "invalid_credentials").await;
+        }
+        assert!(app.state.auth().store().user_by_username("bob").await.unwrap().is_none());
+        assert_eq!(app.state.auth().store().list_users().await.unwrap().len(), 1, "only alice");
+        app.finish().await;
+    }
+
+    async fn a_local_users_password_never_goes_to_the_directory(backend: Backend) {
+        let slapd = Slapd::start(&entries()).await;
+        let app = server(backend, &slapd).await;
+        // The directory has an alice too, with another password: the local one decides.
+        assert_error(login(&app, "alice", "the directory's alice").await, 401, "invalid_credentials").await;
+        signed_in(&app, "alice", GOOD_PASSWORD).await;
+        assert!(linked(&app, "alice").await.is_empty());
+        app.finish().await;
+    }
+
+    async fn an_administrator_links_and_unlinks_a_local_user(backend: Backend) {
+        let slapd = Slapd::start(&entries()).await;
+        let app = server(backend, &slapd).await;
+        let subject = entry_uuid(&slapd, &format!("uid=alice,{PEOPLE_DN}"));
+        let accounts = app.state.auth().accounts();
+        accounts.link_identity("alice", "corp", &subject, "alice").await.unwrap();
+        assert_eq!(audit_of(&app, "identity.linked").await.len(), 1);
+        // Linked: the directory decides, the local password no longer works.
+        signed_in(&app, "alice", "the directory's alice").await;
+        assert_error(login(&app, "alice", GOOD_PASSWORD).await, 401, "invalid_credentials").await;
+        // The same subject cannot be linked twice.
+        app.register("mallory").await;
+        assert!(accounts.link_identity("mallory", "corp", &subject, "alice").await.is_err());
+
+        accounts.unlink_identity("alice", "corp").await.unwrap();
+        signed_in(&app, "alice", GOOD_PASSWORD).await;
+        assert_eq!(audit_of(&app, "identity.unlinked").await.len(), 1);
+        app.finish().await;
+    }
+
+    async fn a_stopped_directory_gives_503_and_local_users_still_sign_in(backend: Backend) {
+        let mut slapd = Slapd::start(&entries()).await;
+        let app = server(backend, &slapd).await;
+        signed_in(&app, "bob", BOB_PASSWORD).await;
+
+        slapd.stop();
+        for (name, password) in [("bob", BOB_PASSWORD), ("bob", "wrong"), ("carol", CAROL_PASSWORD)] {
+            let refused = login(&app, name, password).await;
+            assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE, "{name}");
+            assert!(refused.headers().contains_key("retry-after"));
+            assert_error(refused, 503, "temporarily_unavailable").await;
+        }
+        signed_in(&app, "alice", GOOD_PASSWORD).await;
+        assert!(!audit_of(&app, "identity.provider_failed").await.is_empty());
+        // Nothing was counted against bob meanwhile.
+        let state = app.state.auth().store().throttle_state("bob", "127.0.0.1").await.unwrap();
+        assert!(state.pair.is_none() && state.user.is_none() && state.ip.is_none(), "{state:?}");
+
+        slapd.restart().await;
+        signed_in(&app, "bob", BOB_PASSWORD).await;
+        signed_in(&app, "carol", CAROL_PASSWORD).await;
+        app.finish().await;
+    }
+}
