@@ -99,16 +99,65 @@ fn normalize_dn(dn: &str) -> String {
         .to_ascii_lowercase()
 }
 
+/// How a provider answered one check (for metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderOutcome {
+    /// The password was right.
+    Success,
+    /// The provider holds the user; the password was wrong.
+    WrongPassword,
+    /// The provider does not hold the user (or its filter excludes them).
+    NoSuchUser,
+    /// The provider did not answer.
+    Unavailable,
+}
+
+impl ProviderOutcome {
+    /// The metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::WrongPassword => "wrong_password",
+            Self::NoSuchUser => "no_such_user",
+            Self::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// Told of each provider check (the server counts them); must return at once.
+pub trait ProviderObserver: Send + Sync + fmt::Debug {
+    /// `provider` (a configured id) answered with `outcome`.
+    fn observe(&self, provider: &str, outcome: ProviderOutcome);
+}
+
 /// The configured providers, in the order of the configuration file.
 #[derive(Debug, Clone, Default)]
 pub struct IdentityProviders {
     directories: Vec<DirectoryProvider>,
+    observer: Option<Arc<dyn ProviderObserver>>,
 }
 
 impl IdentityProviders {
     /// The providers, in the order an unknown username is looked up in.
     pub fn new(directories: Vec<DirectoryProvider>) -> Self {
-        Self { directories }
+        Self {
+            directories,
+            observer: None,
+        }
+    }
+
+    /// The same, telling `observer` of each check.
+    #[must_use]
+    pub fn with_observer(mut self, observer: Arc<dyn ProviderObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Reports one check to the observer, if any.
+    pub(crate) fn observe(&self, provider: &str, outcome: ProviderOutcome) {
+        if let Some(observer) = &self.observer {
+            observer.observe(provider, outcome);
+        }
     }
 
     /// The directory providers, in order.

@@ -9,7 +9,7 @@ use super::audit::{Authenticated, Rejection};
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::domain::UserId;
 use crate::error::AuthError;
-use crate::identity::{DirectoryCheck, DirectoryEntry, DirectoryProvider};
+use crate::identity::{DirectoryCheck, DirectoryEntry, DirectoryProvider, ProviderOutcome};
 use crate::password::Password;
 use crate::store::{LinkedIdentity, NewUser, StoreError, User, UserCredentials};
 use crate::username::Username;
@@ -129,8 +129,18 @@ impl Login {
         password: &Password,
     ) -> Result<DirectoryCheck, AuthError> {
         match provider.directory.check(username, password.secret()).await {
-            Ok(check) => Ok(check),
+            Ok(check) => {
+                let outcome = match &check {
+                    DirectoryCheck::Valid(_) => ProviderOutcome::Success,
+                    DirectoryCheck::WrongPassword { .. } => ProviderOutcome::WrongPassword,
+                    DirectoryCheck::NoSuchUser => ProviderOutcome::NoSuchUser,
+                };
+                self.providers.observe(&provider.id, outcome);
+                Ok(check)
+            }
             Err(e) => {
+                self.providers
+                    .observe(&provider.id, ProviderOutcome::Unavailable);
                 tracing::warn!(event = "identity.provider_failed", provider = %provider.id, error.message = %e, "an identity provider did not answer");
                 self.accounts
                     .audit()

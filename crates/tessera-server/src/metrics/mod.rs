@@ -32,6 +32,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Metric, Registry, Unit};
 use tessera_core::audit::{AuditEvent, AuditObserver};
+use tessera_core::identity::{ProviderObserver, ProviderOutcome};
 use tessera_core::password::{PasswordHasher, WaitObserver};
 
 use crate::state::AppState;
@@ -71,6 +72,12 @@ struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProviderLabels {
+    provider: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EventLabels {
     event: &'static str,
 }
@@ -96,6 +103,7 @@ pub struct Metrics {
     reuse_detected: Counter,
     lockouts: Counter,
     audit_events: Family<EventLabels, Counter>,
+    provider_checks: Family<ProviderLabels, Counter>,
     hash_queue_depth: Gauge,
     hash_wait: Histogram,
     pool_connections: Family<StateLabels, Gauge>,
@@ -124,6 +132,11 @@ const REQUEST_DURATION: Desc = Desc(
 const LOGINS: Desc = Desc(
     "tessera_logins",
     "Password logins (POST /auth/login) by outcome",
+    None,
+);
+const PROVIDER_CHECKS: Desc = Desc(
+    "tessera_identity_provider_checks",
+    "Sign-ins checked by an identity provider, by provider id and outcome",
     None,
 );
 const REFRESHES: Desc = Desc(
@@ -210,6 +223,11 @@ impl Metrics {
                 &AUDIT_EVENTS,
                 Family::<EventLabels, Counter>::default(),
             ),
+            provider_checks: registered(
+                &mut r,
+                &PROVIDER_CHECKS,
+                Family::<ProviderLabels, Counter>::default(),
+            ),
             hash_queue_depth: registered(&mut r, &HASH_QUEUE_DEPTH, Gauge::default()),
             hash_wait: registered(
                 &mut r,
@@ -273,6 +291,17 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+impl ProviderObserver for Metrics {
+    fn observe(&self, provider: &str, outcome: ProviderOutcome) {
+        self.provider_checks
+            .get_or_create(&ProviderLabels {
+                provider: provider.to_owned(),
+                outcome: outcome.as_str(),
+            })
+            .inc();
     }
 }
 

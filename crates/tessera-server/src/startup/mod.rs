@@ -398,8 +398,9 @@ async fn build_state(parts: Parts<'_>) -> Result<(AppState, bool), StartupError>
         settings.access_token_ttl(),
     );
     let mut policy = settings.auth_policy();
-    policy.identity_providers =
-        crate::identity::providers(&settings.identity_providers).map_err(StartupError::Config)?;
+    policy.identity_providers = crate::identity::providers(&settings.identity_providers)
+        .map_err(StartupError::Config)?
+        .with_observer(metrics.clone());
     let auth = AuthService::new(accounts, token_issuer, policy, &master, revocations)
         .with_jwks_fetcher(Arc::new(ClientJwks));
     Ok((

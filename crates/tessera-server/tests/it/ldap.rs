@@ -9,8 +9,9 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::{Value, json};
+use tessera_core::clients::ClientKeys;
 use tessera_core::domain::{Permission, RoleName};
-use tessera_core::store::{AuditEntry, AuditFilter, Role};
+use tessera_core::store::{AuditEntry, AuditFilter, GrantType, Role};
 use tessera_server::config::{BindPassword, IdentityProviderSettings, LdapProviderSettings};
 use tessera_testkit::ldap::{GROUPS_DN, PEOPLE_DN, SERVICE_DN, SERVICE_PASSWORD, Slapd};
 use tessera_testkit::{Backend, GOOD_PASSWORD, TestApp, backend_tests};
@@ -275,6 +276,31 @@ backend_tests! {
         app.finish().await;
     }
 
+    async fn the_password_grant_checks_directory_users_too(backend: Backend) {
+        let mut slapd = Slapd::start(&entries()).await;
+        let app = server(backend, &slapd).await;
+        let client = crate::oauth::add_client(&app, "mobile",
+            &[GrantType::Password, GrantType::RefreshToken], &[], &[], ClientKeys::Public, true).await;
+        let grant = |password: &'static str| {
+            let app = &app;
+            let id = client.id.clone();
+            async move {
+                crate::oauth::post_form(app, "/oauth/token", None, &[
+                    ("grant_type", "password"), ("client_id", &id),
+                    ("username", "bob"), ("password", password),
+                ]).await
+            }
+        };
+        let tokens: Value = grant(BOB_PASSWORD).await.json().await.unwrap();
+        assert!(tokens["access_token"].is_string(), "{tokens}");
+        let profile: Value = me(&app, &tokens).await.json().await.unwrap();
+        assert_eq!(profile["roles"], json!(["admin"]));
+        assert_error(grant("not bob's password").await, 400, "invalid_grant").await;
+        slapd.stop();
+        assert_error(grant(BOB_PASSWORD).await, 503, "temporarily_unavailable").await;
+        app.finish().await;
+    }
+
     async fn a_stopped_directory_gives_503_and_local_users_still_sign_in(backend: Backend) {
         let mut slapd = Slapd::start(&entries()).await;
         let app = server(backend, &slapd).await;
@@ -296,6 +322,15 @@ backend_tests! {
         slapd.restart().await;
         signed_in(&app, "bob", BOB_PASSWORD).await;
         signed_in(&app, "carol", CAROL_PASSWORD).await;
+
+        // Counted per provider and outcome: bob twice and carol once, three failures.
+        let text = app.scrape_metrics().await;
+        for (outcome, count) in [("success", 3), ("unavailable", 3)] {
+            let line = format!(
+                r#"tessera_identity_provider_checks_total{{provider="corp",outcome="{outcome}"}} {count}"#
+            );
+            assert!(text.lines().any(|l| l == line), "{line} in {text}");
+        }
         app.finish().await;
     }
 }
