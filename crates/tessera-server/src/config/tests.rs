@@ -969,3 +969,111 @@ fn sections_follow_the_precedence_key_by_key() {
         "HMAC keys never rotate by themselves"
     );
 }
+
+/// An LDAP provider table with `extra` lines, reading its bind password from `$LDAP_PW`.
+fn ldap_table(extra: &str) -> String {
+    format!(
+        "[[identity_providers]]\nid = \"corp\"\nkind = \"ldap\"\nurl = \"ldaps://ldap.example.org\"\n\
+         bind_dn = \"cn=svc,dc=example,dc=org\"\nbind_password_env = \"LDAP_PW\"\n\
+         user_base = \"ou=people,dc=example,dc=org\"\n\
+         user_filter = \"(&(objectClass=inetOrgPerson)(uid={{username}}))\"\n{extra}"
+    )
+}
+
+#[test]
+fn an_ldap_provider_loads_with_its_defaults_and_a_password_from_the_environment() {
+    let s = settings(
+        &ldap_table(
+            "group_base = \"ou=groups,dc=example,dc=org\"\n\
+             group_filter = \"(&(objectClass=groupOfNames)(member={dn}))\"\n\
+             [identity_providers.roles]\n\"cn=admins,ou=groups,dc=example,dc=org\" = [\"admin\"]\n",
+        ),
+        &[("LDAP_PW", "s3cret service password")],
+    );
+    assert_eq!(s.identity_providers.len(), 1);
+    let IdentityProviderSettings::Ldap(ldap) = &s.identity_providers[0];
+    assert_eq!(ldap.id, "corp");
+    assert_eq!(
+        (ldap.username_attribute.as_str(), ldap.subject_attribute.as_str()),
+        ("uid", "entryUUID")
+    );
+    assert_eq!((ldap.timeout, ldap.pool_size), (Duration::from_secs(5), 4));
+    assert!(!ldap.link_existing && !ldap.start_tls);
+    assert_eq!(ldap.roles.len(), 1);
+    match &ldap.bind_password {
+        BindPassword::Known(p) => assert_eq!(p.expose_secret(), "s3cret service password"),
+        BindPassword::Env(_) => panic!("resolved at load"),
+    }
+    let shown = format!("{ldap:?}");
+    assert!(
+        !shown.contains("s3cret"),
+        "Debug never shows the password: {shown}"
+    );
+}
+
+#[test]
+fn ldap_mistakes_are_refused_with_how_to_fix_them() {
+    let pw = [("LDAP_PW", "pw")];
+    let cases: &[(String, &[(&str, &str)], &str)] = &[
+        (ldap_table(""), &[], "LDAP_PW, which is not set"),
+        (
+            ldap_table("bind_password = \"inline\"\n"),
+            &pw,
+            "not accepted in the file",
+        ),
+        (
+            ldap_table("").replace("ldaps://ldap.example.org", "ldap://ldap.example.org"),
+            &pw,
+            "start_tls = true",
+        ),
+        (
+            ldap_table("").replace("(uid={username})", "(uid=bob)"),
+            &pw,
+            "{username}",
+        ),
+        (
+            ldap_table("").replace("{username}))", "{username})"),
+            &pw,
+            "balanced",
+        ),
+        (ldap_table("link_existing = \"email\"\n"), &pw, "link_existing"),
+        (
+            ldap_table("[identity_providers.roles]\n\"cn=a,dc=x\" = [\"admin\"]\n"),
+            &pw,
+            "group_filter",
+        ),
+        (
+            ldap_table("group_base = \"ou=g\"\ngroup_filter = \"(member=x)\"\n"),
+            &pw,
+            "{dn}",
+        ),
+        (ldap_table("timeout_secs = 0\n"), &pw, "timeout_secs"),
+        (
+            format!("{}\n{}", ldap_table(""), ldap_table("")),
+            &pw,
+            "used twice",
+        ),
+        (
+            ldap_table("").replace("kind = \"ldap\"", "kind = \"saml\""),
+            &pw,
+            "unknown kind",
+        ),
+        (
+            ldap_table("").replace("id = \"corp\"", "id = \"Corp Directory\""),
+            &pw,
+            "a-z 0-9",
+        ),
+    ];
+    for (toml, env, expected) in cases {
+        let message = refusal(toml, env);
+        assert!(
+            message.contains(expected) && message.contains("identity_providers"),
+            "{expected:?} in {message:?}"
+        );
+    }
+    // Plain ldap:// on loopback is accepted (tests, a local directory).
+    settings(
+        &ldap_table("").replace("ldaps://ldap.example.org", "ldap://127.0.0.1:3890"),
+        &pw,
+    );
+}
