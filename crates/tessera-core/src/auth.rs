@@ -192,6 +192,24 @@ impl AuthService {
         self.login.login(username, password, context).await
     }
 
+    /// Starts a session for an identity the upstream OpenID Connect provider `provider`
+    /// vouched for (the server ran the flow and verified its ID token): the linked user, or
+    /// one provisioned and linked now, with the roles the identity's groups map to.
+    /// `InvalidCredentials` for a disabled user; `NotFound` for an unknown provider.
+    pub async fn login_upstream(
+        &self,
+        provider: &str,
+        identity: crate::identity::UpstreamIdentity,
+        context: LoginContext,
+    ) -> Result<TokenPair, AuthError> {
+        self.login.login_upstream(provider, identity, context).await
+    }
+
+    /// The configured identity providers.
+    pub fn identity_providers(&self) -> &IdentityProviders {
+        &self.rules.identity_providers
+    }
+
     /// The caller's profile (see [`crate::accounts::Profile`]).
     pub async fn profile(&self, claims: &Claims) -> Result<Profile, AuthError> {
         self.profiles.profile(claims).await
@@ -328,6 +346,16 @@ impl AuthService {
         fresh: bool,
     ) -> Result<Next, AuthorizeError> {
         self.oauth.oidc().next(request, sign_in, fresh).await
+    }
+
+    /// Seals an upstream sign-in's browser state (a cookie value).
+    pub fn seal_upstream(&self, value: &str) -> String {
+        self.oauth.oidc().seal_upstream(value)
+    }
+
+    /// Opens [`Auth::seal_upstream`]'s output, if authentic.
+    pub fn open_upstream(&self, sealed: &str) -> Option<String> {
+        self.oauth.oidc().open_upstream(sealed)
     }
 
     /// The user's answer on the consent screen: the redirect back to the client.

@@ -59,35 +59,65 @@ pub trait Directory: Send + Sync + fmt::Debug {
     ) -> Result<DirectoryCheck, DirectoryUnavailable>;
 }
 
-/// One configured directory provider.
+/// An identity an upstream OpenID Connect provider vouched for: the subject is its issuer
+/// and `sub`, the username its configured claim, the groups its groups claim.
+pub type UpstreamIdentity = DirectoryEntry;
+
+/// What every provider applies at a sign-in: its id (links name it) and its group-to-role
+/// mapping.
 #[derive(Debug, Clone)]
-pub struct DirectoryProvider {
+pub struct ProviderRules {
     /// The provider's `id` (stable; links name it).
     pub id: String,
-    /// The directory.
-    pub directory: Arc<dyn Directory>,
-    /// Group DN -> roles, applied at each sign-in.
+    /// Group -> roles, applied at each sign-in.
     pub roles: Vec<(String, Vec<RoleName>)>,
-    /// Whether a local user of the same username is linked at their first directory sign-in
-    /// (`link_existing = "username"`, for a directory the operator trusts; off by default).
-    pub link_existing: bool,
+    /// Groups are LDAP DNs (compared without regard to ASCII case and to spaces around `,`
+    /// and `=`); otherwise names compared exactly.
+    pub groups_are_dns: bool,
 }
 
-impl DirectoryProvider {
-    /// The roles the entry's groups map to, sorted, without repeats. DNs are compared without
-    /// regard to ASCII case and to spaces after separators, as directories write them.
+impl ProviderRules {
+    /// The roles `groups` map to, sorted, without repeats.
     pub fn roles_for(&self, groups: &[String]) -> Vec<RoleName> {
-        let groups: Vec<String> = groups.iter().map(|g| normalize_dn(g)).collect();
+        let form = |g: &str| {
+            if self.groups_are_dns {
+                normalize_dn(g)
+            } else {
+                g.to_owned()
+            }
+        };
+        let groups: Vec<String> = groups.iter().map(|g| form(g)).collect();
         let mut roles: Vec<RoleName> = self
             .roles
             .iter()
-            .filter(|(dn, _)| groups.contains(&normalize_dn(dn)))
+            .filter(|(group, _)| groups.contains(&form(group)))
             .flat_map(|(_, roles)| roles.iter().cloned())
             .collect();
         roles.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         roles.dedup();
         roles
     }
+}
+
+/// One configured directory provider.
+#[derive(Debug, Clone)]
+pub struct DirectoryProvider {
+    /// Its id and role mapping.
+    pub rules: ProviderRules,
+    /// The directory.
+    pub directory: Arc<dyn Directory>,
+    /// Whether a local user of the same username is linked at their first directory sign-in
+    /// (`link_existing = "username"`, for a directory the operator trusts; off by default).
+    pub link_existing: bool,
+}
+
+/// One configured upstream OpenID Connect provider (the sign-in flow itself is the server's).
+#[derive(Debug, Clone)]
+pub struct UpstreamProvider {
+    /// Its id and role mapping.
+    pub rules: ProviderRules,
+    /// The sign-in button's label.
+    pub name: String,
 }
 
 /// A DN in a form for comparison: ASCII lower case, no spaces around `,` and `=`.
@@ -134,16 +164,29 @@ pub trait ProviderObserver: Send + Sync + fmt::Debug {
 #[derive(Debug, Clone, Default)]
 pub struct IdentityProviders {
     directories: Vec<DirectoryProvider>,
+    upstreams: Vec<UpstreamProvider>,
     observer: Option<Arc<dyn ProviderObserver>>,
 }
 
 impl IdentityProviders {
-    /// The providers, in the order an unknown username is looked up in.
-    pub fn new(directories: Vec<DirectoryProvider>) -> Self {
+    /// The providers: directories in the order an unknown username is looked up in, and the
+    /// upstream OpenID Connect providers in the order of their buttons.
+    pub fn new(directories: Vec<DirectoryProvider>, upstreams: Vec<UpstreamProvider>) -> Self {
         Self {
             directories,
+            upstreams,
             observer: None,
         }
+    }
+
+    /// The upstream OpenID Connect providers, in order.
+    pub fn upstreams(&self) -> &[UpstreamProvider] {
+        &self.upstreams
+    }
+
+    /// The upstream provider with this id.
+    pub fn upstream(&self, id: &str) -> Option<&UpstreamProvider> {
+        self.upstreams.iter().find(|u| u.rules.id == id)
     }
 
     /// The same, telling `observer` of each check.
@@ -167,7 +210,7 @@ impl IdentityProviders {
 
     /// The directory provider with this id.
     pub fn directory(&self, id: &str) -> Option<&DirectoryProvider> {
-        self.directories.iter().find(|d| d.id == id)
+        self.directories.iter().find(|d| d.rules.id == id)
     }
 }
 
@@ -195,9 +238,9 @@ mod tests {
 
     #[test]
     fn groups_map_to_roles_whatever_the_case_and_spacing_of_their_dns() {
-        let provider = DirectoryProvider {
+        let provider = ProviderRules {
             id: "corp".into(),
-            directory: Arc::new(Nothing),
+            groups_are_dns: true,
             roles: vec![
                 (
                     "cn=admins,ou=groups,dc=example,dc=org".into(),
@@ -208,6 +251,10 @@ mod tests {
                     vec![role("editor")],
                 ),
             ],
+        };
+        let _ = DirectoryProvider {
+            rules: provider.clone(),
+            directory: Arc::new(Nothing),
             link_existing: false,
         };
         let groups = vec![
@@ -218,5 +265,13 @@ mod tests {
         assert_eq!(provider.roles_for(&groups), [role("admin"), role("editor")]);
         assert!(provider.roles_for(&groups[2..]).is_empty());
         assert!(provider.roles_for(&[]).is_empty());
+        // Plain group names (an upstream's claim) are compared exactly.
+        let names = ProviderRules {
+            groups_are_dns: false,
+            roles: vec![("admins".into(), vec![role("admin")])],
+            ..provider
+        };
+        assert_eq!(names.roles_for(&["admins".to_owned()]), [role("admin")]);
+        assert!(names.roles_for(&["Admins".to_owned()]).is_empty());
     }
 }

@@ -1,5 +1,6 @@
 //! The LDAP adapter of `tessera_core::identity::Directory` (the `ldap3` crate, TLS through
-//! rustls on aws-lc-rs), and the registry built from `[[identity_providers]]`.
+//! rustls on aws-lc-rs), and the registry built from `[[identity_providers]]` (the upstream
+//! OpenID Connect clients are `crate::upstream`'s).
 //!
 //! A check is: bind as the service account, search the user (the username RFC 4515-escaped
 //! into `user_filter`), bind as the one entry found with the given password, then, as the
@@ -19,11 +20,11 @@ use rustls::pki_types::pem::PemObject as _;
 use secrecy::{ExposeSecret, SecretString};
 use tessera_core::identity::{
     Directory, DirectoryCheck, DirectoryEntry, DirectoryProvider, DirectoryUnavailable,
-    IdentityProviders,
+    IdentityProviders, ProviderRules, UpstreamProvider,
 };
 use tokio::sync::Semaphore;
 
-use crate::config::{BindPassword, IdentityProviderSettings, LdapProviderSettings};
+use crate::config::{SecretSource, IdentityProviderSettings, LdapProviderSettings};
 
 /// LDAP result code `invalidCredentials` (RFC 4511 §4.1.9).
 const INVALID_CREDENTIALS: u32 = 49;
@@ -34,16 +35,29 @@ const INVALID_CREDENTIALS: u32 = 49;
 /// A CA file that holds no certificate, or a bind password left unresolved.
 pub fn providers(settings: &[IdentityProviderSettings]) -> Result<IdentityProviders, String> {
     let mut directories = Vec::new();
+    let mut upstreams = Vec::new();
     for provider in settings {
-        let IdentityProviderSettings::Ldap(ldap) = provider;
-        directories.push(DirectoryProvider {
-            id: ldap.id.clone(),
-            directory: Arc::new(LdapDirectory::new(ldap)?),
-            roles: ldap.roles.clone(),
-            link_existing: ldap.link_existing,
-        });
+        match provider {
+            IdentityProviderSettings::Ldap(ldap) => directories.push(DirectoryProvider {
+                rules: ProviderRules {
+                    id: ldap.id.clone(),
+                    roles: ldap.roles.clone(),
+                    groups_are_dns: true,
+                },
+                directory: Arc::new(LdapDirectory::new(ldap)?),
+                link_existing: ldap.link_existing,
+            }),
+            IdentityProviderSettings::Oidc(oidc) => upstreams.push(UpstreamProvider {
+                rules: ProviderRules {
+                    id: oidc.id.clone(),
+                    roles: oidc.roles.clone(),
+                    groups_are_dns: false,
+                },
+                name: oidc.name.clone(),
+            }),
+        }
     }
-    Ok(IdentityProviders::new(directories))
+    Ok(IdentityProviders::new(directories, upstreams))
 }
 
 /// An LDAP directory.
@@ -74,8 +88,8 @@ impl LdapDirectory {
     /// An unusable CA file, or a bind password not yet resolved from the environment.
     pub fn new(settings: &LdapProviderSettings) -> Result<Self, String> {
         let bind_password = match &settings.bind_password {
-            BindPassword::Known(secret) => secret.clone(),
-            BindPassword::Env(name) => {
+            SecretSource::Known(secret) => secret.clone(),
+            SecretSource::Env(name) => {
                 return Err(format!(
                     "{}: bind_password_env {name} was not resolved",
                     settings.id

@@ -31,5 +31,6 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod token_cache;
+pub mod upstream;
 
 pub use startup::{App, BuildOptions, StartupError, Summary};

@@ -44,6 +44,8 @@ pub struct Edge {
     pub rate_limits: RateLimits,
     /// The verified-token cache, unless turned off.
     pub token_cache: Option<TokenCache>,
+    /// The upstream OpenID Connect providers' clients.
+    pub upstreams: crate::upstream::Upstreams,
 }
 
 /// What is derived from one key ring.
@@ -181,6 +183,11 @@ impl AppState {
     /// The origins whose pages may use cookie mode (the server's own, then `[browser]`'s).
     pub fn origins(&self) -> &AllowedOrigins {
         &self.0.edge.origins
+    }
+
+    /// The upstream OpenID Connect providers' clients.
+    pub fn upstreams(&self) -> &crate::upstream::Upstreams {
+        &self.0.edge.upstreams
     }
 
     /// The per-IP limits on registration and refresh.

@@ -28,7 +28,21 @@ pub(crate) fn check_config(args: &ServeArgs) -> anyhow::Result<()> {
         .map_err(anyhow::Error::msg)
         .context("invalid configuration")?;
     for provider in &loaded.settings.identity_providers {
-        let tessera_server::config::IdentityProviderSettings::Ldap(ldap) = provider;
+        let ldap = match provider {
+            tessera_server::config::IdentityProviderSettings::Ldap(ldap) => ldap,
+            tessera_server::config::IdentityProviderSettings::Oidc(oidc) => {
+                println!(
+                    "identity provider {}: oidc {} (client {}), callback <issuer>/oauth/upstream/{}/callback, {} group mapping{}",
+                    oidc.id,
+                    oidc.issuer,
+                    oidc.client_id,
+                    oidc.id,
+                    oidc.roles.len(),
+                    if oidc.roles.len() == 1 { "" } else { "s" },
+                );
+                continue;
+            }
+        };
         println!(
             "identity provider {}: ldap {}{}, users under {}, {} group mapping{}{}",
             ldap.id,

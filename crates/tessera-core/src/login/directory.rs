@@ -9,8 +9,11 @@ use super::audit::{Authenticated, Rejection};
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::domain::UserId;
 use crate::error::AuthError;
-use crate::identity::{DirectoryCheck, DirectoryEntry, DirectoryProvider, ProviderOutcome};
+use crate::identity::{
+    DirectoryCheck, DirectoryEntry, DirectoryProvider, ProviderOutcome, ProviderRules,
+};
 use crate::password::Password;
+use crate::session::{LoginContext, TokenPair};
 use crate::store::{LinkedIdentity, NewUser, StoreError, User, UserCredentials};
 use crate::username::Username;
 
@@ -42,7 +45,7 @@ impl Login {
                         return Ok(Some(Authenticated::Rejected(Rejection::DirectoryPassword)));
                     }
                     DirectoryCheck::Valid(entry) => {
-                        return self.signed_in(provider, entry, None).await.map(Some);
+                        return self.signed_in(&provider.rules, entry, None).await.map(Some);
                     }
                 }
             }
@@ -73,7 +76,7 @@ impl Login {
                     return Ok(Some(Authenticated::Rejected(rejection)));
                 }
                 DirectoryCheck::Valid(entry) => {
-                    return self.signed_in(provider, entry, Some(user)).await.map(Some);
+                    return self.signed_in(&provider.rules, entry, Some(user)).await.map(Some);
                 }
             }
         }
@@ -111,14 +114,48 @@ impl Login {
                 DirectoryCheck::Valid(entry) if entry.subject != link.subject => {
                     tracing::warn!(
                         event = "identity.subject_changed",
-                        provider = %provider.id,
+                        provider = %provider.rules.id,
                         "the directory entry of a linked user's name is another entry now"
                     );
                     Authenticated::Rejected(Rejection::WrongPassword(id))
                 }
-                DirectoryCheck::Valid(entry) => self.signed_in(provider, entry, None).await?,
+                DirectoryCheck::Valid(entry) => self.signed_in(&provider.rules, entry, None).await?,
             },
         )
+    }
+
+    /// A session for an upstream identity (see `Auth::login_upstream`).
+    pub(crate) async fn login_upstream(
+        &self,
+        provider: &str,
+        identity: DirectoryEntry,
+        context: LoginContext,
+    ) -> Result<TokenPair, AuthError> {
+        let Some(upstream) = self.providers.upstream(provider) else {
+            return Err(AuthError::NotFound);
+        };
+        let rules = upstream.rules.clone();
+        match self.signed_in(&rules, identity, None).await? {
+            Authenticated::User(user) => {
+                self.providers.observe(&rules.id, ProviderOutcome::Success);
+                let pair = self.sessions.start(&user, context).await?;
+                tracing::info!(event = "login.succeeded", provider = %rules.id, "upstream sign-in succeeded");
+                Ok(pair)
+            }
+            Authenticated::Rejected(rejection) => {
+                self.providers.observe(&rules.id, ProviderOutcome::WrongPassword);
+                tracing::info!(event = "login.failed", provider = %rules.id, "upstream sign-in refused");
+                let ip = context.client_ip.clone().unwrap_or_default();
+                let attempt = super::audit::FailedLogin {
+                    rejection,
+                    submitted: "",
+                    ip: &ip,
+                    now: self.accounts.clock().unix(),
+                };
+                attempt.record_failure(self.accounts.audit()).await;
+                Err(AuthError::InvalidCredentials)
+            }
+        }
     }
 
     /// Asks a directory; one that does not answer fails the login (audited), never decides it.
@@ -128,6 +165,7 @@ impl Login {
         username: &str,
         password: &Password,
     ) -> Result<DirectoryCheck, AuthError> {
+        let id = &provider.rules.id;
         match provider.directory.check(username, password.secret()).await {
             Ok(check) => {
                 let outcome = match &check {
@@ -135,18 +173,17 @@ impl Login {
                     DirectoryCheck::WrongPassword { .. } => ProviderOutcome::WrongPassword,
                     DirectoryCheck::NoSuchUser => ProviderOutcome::NoSuchUser,
                 };
-                self.providers.observe(&provider.id, outcome);
+                self.providers.observe(id, outcome);
                 Ok(check)
             }
             Err(e) => {
-                self.providers
-                    .observe(&provider.id, ProviderOutcome::Unavailable);
-                tracing::warn!(event = "identity.provider_failed", provider = %provider.id, error.message = %e, "an identity provider did not answer");
+                self.providers.observe(id, ProviderOutcome::Unavailable);
+                tracing::warn!(event = "identity.provider_failed", provider = %id, error.message = %e, "an identity provider did not answer");
                 self.accounts
                     .audit()
                     .record(
                         AuditRecord::new(AuditEvent::ProviderFailed)
-                            .detail(format!("provider {}", provider.id)),
+                            .detail(format!("provider {id}")),
                     )
                     .await;
                 Err(AuthError::ProviderUnavailable)
@@ -156,9 +193,9 @@ impl Login {
 
     /// A directory said yes: the linked user (linking `local`, or provisioning one, on the
     /// first sign-in), with the roles the entry's groups map to.
-    async fn signed_in(
+    pub(super) async fn signed_in(
         &self,
-        provider: &DirectoryProvider,
+        provider: &ProviderRules,
         entry: DirectoryEntry,
         local: Option<&User>,
     ) -> Result<Authenticated, AuthError> {
@@ -192,7 +229,7 @@ impl Login {
 
     async fn link(
         &self,
-        provider: &DirectoryProvider,
+        provider: &ProviderRules,
         entry: &DirectoryEntry,
         user: &UserId,
         now: i64,
@@ -219,7 +256,7 @@ impl Login {
     /// `None` if the entry's name cannot be a username.
     async fn provision(
         &self,
-        provider: &DirectoryProvider,
+        provider: &ProviderRules,
         entry: &DirectoryEntry,
         now: i64,
     ) -> Result<Option<User>, AuthError> {
@@ -284,7 +321,7 @@ impl Login {
     /// revokes the user's access tokens, as every role change does).
     async fn apply_roles(
         &self,
-        provider: &DirectoryProvider,
+        provider: &ProviderRules,
         entry: &DirectoryEntry,
         user: User,
     ) -> Result<User, AuthError> {
@@ -315,7 +352,7 @@ impl Login {
 }
 
 fn identity_of(
-    provider: &DirectoryProvider,
+    provider: &ProviderRules,
     entry: &DirectoryEntry,
     user: &UserId,
     now: i64,

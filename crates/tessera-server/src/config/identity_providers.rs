@@ -1,10 +1,11 @@
-//! `[[identity_providers]]`: external identity providers, in the order an unknown username is
-//! looked up in. Kind `ldap` (OpenLDAP, Active Directory, FreeIPA): a directory that checks
-//! its users' passwords. See `docs/identity-providers.md`.
+//! `[[identity_providers]]`: external identity providers. Kind `ldap` (OpenLDAP, Active
+//! Directory, FreeIPA): a directory that checks its users' passwords, asked in the file's
+//! order for an unknown username. Kind `oidc`: an upstream OpenID Connect provider the
+//! sign-in page offers a button for. See `docs/identity-providers.md`.
 //!
-//! Secrets never sit in the file: the bind password comes from `bind_password_file` (read
-//! here) or `bind_password_env` (the variable's name; [`resolve_env`] reads it from the
-//! variables the caller passed in). `Debug` never shows it.
+//! Secrets never sit in the file: a bind password or client secret comes from a `…_file`
+//! (read here) or a `…_env` (the variable's name; [`resolve_env`] reads it from the
+//! variables the caller passed in). `Debug` never shows them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -44,11 +45,23 @@ pub(crate) struct IdentityProviderLayer {
     link_existing: Option<String>,
     timeout_secs: Option<u64>,
     pool_size: Option<usize>,
+    // kind = "oidc"
+    name: Option<String>,
+    issuer: Option<String>,
+    client_id: Option<String>,
+    /// Refused with a message: secrets are not written in the file.
+    client_secret: Option<toml::Value>,
+    client_secret_file: Option<PathBuf>,
+    client_secret_env: Option<String>,
+    scopes: Option<Vec<String>>,
+    username_claim: Option<String>,
+    groups_claim: Option<String>,
+    userinfo: Option<bool>,
 }
 
-/// Where the bind password comes from (`Debug` shows no secret).
+/// Where a bind password or client secret comes from (`Debug` shows no secret).
 #[derive(Debug, Clone)]
-pub enum BindPassword {
+pub enum SecretSource {
     /// Read from `bind_password_file` (or resolved from the environment).
     Known(SecretString),
     /// `bind_password_env`, not yet resolved.
@@ -69,7 +82,7 @@ pub struct LdapProviderSettings {
     /// The service account that searches.
     pub bind_dn: String,
     /// Its password.
-    pub bind_password: BindPassword,
+    pub bind_password: SecretSource,
     /// Where users are searched.
     pub user_base: String,
     /// The search filter; `{username}` is replaced by the RFC 4515-escaped username.
@@ -108,11 +121,55 @@ impl fmt::Debug for LdapProviderSettings {
     }
 }
 
+/// A configured upstream OpenID Connect provider.
+#[derive(Clone)]
+pub struct OidcProviderSettings {
+    /// Stable id; links name it, and it is in the callback URL
+    /// (`{issuer}/auth/upstream/{id}/callback`, to register at the provider).
+    pub id: String,
+    /// The button's label ("Sign in with {name}").
+    pub name: String,
+    /// The provider's issuer URL (discovery: `{issuer}/.well-known/openid-configuration`).
+    pub issuer: String,
+    /// Tessera's client id at the provider.
+    pub client_id: String,
+    /// Its client secret (`client_secret_basic`).
+    pub client_secret: SecretSource,
+    /// Scopes asked for (always with `openid`).
+    pub scopes: Vec<String>,
+    /// The claim the Tessera username is taken from at provisioning (default
+    /// `preferred_username`; `sub` when absent).
+    pub username_claim: String,
+    /// The claim holding group names, for `roles` (default `groups`).
+    pub groups_claim: String,
+    /// Group name -> roles.
+    pub roles: Vec<(String, Vec<RoleName>)>,
+    /// Whether the userinfo endpoint is read too (its claims complete the ID token's).
+    pub userinfo: bool,
+    /// Bound on each exchange with the provider, default 5 s.
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for OidcProviderSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OidcProviderSettings")
+            .field("id", &self.id)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .field("scopes", &self.scopes)
+            .field("roles", &self.roles)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A configured identity provider.
 #[derive(Debug, Clone)]
 pub enum IdentityProviderSettings {
     /// `kind = "ldap"`.
     Ldap(LdapProviderSettings),
+    /// `kind = "oidc"`.
+    Oidc(OidcProviderSettings),
 }
 
 impl IdentityProviderSettings {
@@ -120,6 +177,7 @@ impl IdentityProviderSettings {
     pub fn id(&self) -> &str {
         match self {
             Self::Ldap(l) => &l.id,
+            Self::Oidc(o) => &o.id,
         }
     }
 }
@@ -166,14 +224,13 @@ fn parse(index: usize, l: IdentityProviderLayer) -> Result<IdentityProviderSetti
     }
     match l.kind.as_deref() {
         Some("ldap") => parse_ldap(id, l).map(IdentityProviderSettings::Ldap),
-        Some("oidc") => Err(invalid(format!(
-            "{id}: kind \"oidc\" (an upstream OpenID Connect provider) is not available in this version; \
-             only \"ldap\" is"
-        ))),
+        Some("oidc") => parse_oidc(id, l).map(IdentityProviderSettings::Oidc),
         Some(other) => Err(invalid(format!(
-            "{id}: unknown kind {other:?}; use \"ldap\""
+            "{id}: unknown kind {other:?}; use \"ldap\" or \"oidc\""
         ))),
-        None => Err(invalid(format!("{id}: `kind` is missing; use \"ldap\""))),
+        None => Err(invalid(format!(
+            "{id}: `kind` is missing; use \"ldap\" or \"oidc\""
+        ))),
     }
 }
 
@@ -259,7 +316,7 @@ fn bind_password_of(
     inline: bool,
     file: Option<PathBuf>,
     env: Option<String>,
-) -> Result<BindPassword, ConfigError> {
+) -> Result<SecretSource, ConfigError> {
     if inline {
         return Err(invalid(format!(
             "{id}: `bind_password` is not accepted in the file; put the password in a file only \
@@ -268,8 +325,8 @@ fn bind_password_of(
         )));
     }
     Ok(match (file, env) {
-        (Some(file), None) => BindPassword::Known(read_secret(id, &file)?),
-        (None, Some(name)) if !name.trim().is_empty() => BindPassword::Env(name),
+        (Some(file), None) => SecretSource::Known(read_secret(id, &file)?),
+        (None, Some(name)) if !name.trim().is_empty() => SecretSource::Env(name),
         (Some(_), Some(_)) => {
             return Err(invalid(format!(
                 "{id}: set one of `bind_password_file` and `bind_password_env`, not both"
@@ -305,6 +362,86 @@ fn check_groups(id: &str, l: &IdentityProviderLayer) -> Result<(), ConfigError> 
         )));
     }
     Ok(())
+}
+
+fn parse_oidc(id: String, l: IdentityProviderLayer) -> Result<OidcProviderSettings, ConfigError> {
+    let issuer = l
+        .issuer
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| invalid(format!("{id}: `issuer` is missing (for example \"https://accounts.google.com\")")))?;
+    let host = issuer
+        .strip_prefix("https://")
+        .or_else(|| issuer.strip_prefix("http://"))
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_default();
+    let loopback = ["127.0.0.1", "[::1]", "localhost"]
+        .iter()
+        .any(|h| host == *h || host.starts_with(&format!("{h}:")));
+    if !(issuer.starts_with("https://") || (issuer.starts_with("http://") && loopback))
+        || host.is_empty()
+        || issuer.contains(['?', '#'])
+    {
+        return Err(invalid(format!(
+            "{id}: issuer {issuer:?} must be an https:// URL without query or fragment (http:// only on loopback)"
+        )));
+    }
+    let client_id = l
+        .client_id
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| invalid(format!("{id}: `client_id` is missing: Tessera's client id at the provider")))?;
+    if l.client_secret.is_some() {
+        return Err(invalid(format!(
+            "{id}: `client_secret` is not accepted in the file; set `client_secret_file` or `client_secret_env`"
+        )));
+    }
+    let client_secret = match (l.client_secret_file, l.client_secret_env) {
+        (Some(file), None) => SecretSource::Known(read_secret(&id, &file)?),
+        (None, Some(name)) if !name.trim().is_empty() => SecretSource::Env(name),
+        (Some(_), Some(_)) => {
+            return Err(invalid(format!(
+                "{id}: set one of `client_secret_file` and `client_secret_env`, not both"
+            )));
+        }
+        _ => {
+            return Err(invalid(format!(
+                "{id}: the client secret is missing; set `client_secret_file` or `client_secret_env`"
+            )));
+        }
+    };
+    let mut scopes = l.scopes.unwrap_or_else(|| vec!["openid".into(), "profile".into()]);
+    if !scopes.iter().any(|s| s == "openid") {
+        scopes.insert(0, "openid".into());
+    }
+    if scopes.iter().any(|s| s.is_empty() || s.contains(char::is_whitespace)) {
+        return Err(invalid(format!("{id}: scopes are single words such as \"profile\"")));
+    }
+    let timeout_secs = l.timeout_secs.unwrap_or(5);
+    if !(1..=60).contains(&timeout_secs) {
+        return Err(invalid(format!("{id}: timeout_secs must be 1 to 60")));
+    }
+    let ldap_only = [
+        ("url", l.url.is_some()),
+        ("bind_dn", l.bind_dn.is_some()),
+        ("user_filter", l.user_filter.is_some()),
+        ("group_filter", l.group_filter.is_some()),
+        ("link_existing", l.link_existing.is_some()),
+    ];
+    if let Some((key, _)) = ldap_only.iter().find(|(_, set)| *set) {
+        return Err(invalid(format!("{id}: `{key}` is an LDAP setting; an oidc provider has none")));
+    }
+    Ok(OidcProviderSettings {
+        name: l.name.unwrap_or_else(|| id.clone()),
+        roles: parse_roles(&id, l.roles.unwrap_or_default())?,
+        id,
+        issuer: issuer.trim_end_matches('/').to_owned(),
+        client_id,
+        client_secret,
+        scopes,
+        username_claim: l.username_claim.unwrap_or_else(|| "preferred_username".into()),
+        groups_claim: l.groups_claim.unwrap_or_else(|| "groups".into()),
+        userinfo: l.userinfo.unwrap_or(false),
+        timeout: Duration::from_secs(timeout_secs),
+    })
 }
 
 /// `ldaps://` anywhere; `ldap://` only on loopback or with StartTLS.
@@ -402,8 +539,11 @@ pub(crate) fn resolve_env(
     vars: &[(String, String)],
 ) -> Result<(), ConfigError> {
     for provider in providers {
-        let IdentityProviderSettings::Ldap(ldap) = provider;
-        if let BindPassword::Env(name) = &ldap.bind_password {
+        let (id, secret, key) = match provider {
+            IdentityProviderSettings::Ldap(l) => (&l.id, &mut l.bind_password, "bind_password_env"),
+            IdentityProviderSettings::Oidc(o) => (&o.id, &mut o.client_secret, "client_secret_env"),
+        };
+        if let SecretSource::Env(name) = secret {
             let value = vars
                 .iter()
                 .find(|(n, _)| n == name)
@@ -411,11 +551,10 @@ pub(crate) fn resolve_env(
                 .filter(|v| !v.is_empty())
                 .ok_or_else(|| {
                     invalid(format!(
-                        "{}: bind_password_env names {name}, which is not set (or is empty)",
-                        ldap.id
+                        "{id}: {key} names {name}, which is not set (or is empty)"
                     ))
                 })?;
-            ldap.bind_password = BindPassword::Known(SecretString::from(value));
+            *secret = SecretSource::Known(SecretString::from(value));
         }
     }
     Ok(())

@@ -45,7 +45,9 @@ pub use declared::{
     LimitsSettings, LoginThrottleSettings, MetricsSettings, PasswordSettings, SessionSettings,
     Settings, TlsSettings,
 };
-pub use identity_providers::{BindPassword, IdentityProviderSettings, LdapProviderSettings};
+pub use identity_providers::{
+    IdentityProviderSettings, LdapProviderSettings, OidcProviderSettings, SecretSource,
+};
 pub use proxies::TrustedProxies;
 pub use resource_servers::{MIN_SECRET_LEN, ResourceServer};
 

@@ -1001,8 +1001,8 @@ fn an_ldap_provider_loads_with_its_defaults_and_a_password_from_the_environment(
     assert!(!ldap.link_existing && !ldap.start_tls);
     assert_eq!(ldap.roles.len(), 1);
     match &ldap.bind_password {
-        BindPassword::Known(p) => assert_eq!(p.expose_secret(), "s3cret service password"),
-        BindPassword::Env(_) => panic!("resolved at load"),
+        SecretSource::Known(p) => assert_eq!(p.expose_secret(), "s3cret service password"),
+        SecretSource::Env(_) => panic!("resolved at load"),
     }
     let shown = format!("{ldap:?}");
     assert!(

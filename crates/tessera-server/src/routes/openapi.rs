@@ -50,6 +50,8 @@ use super::{account, auth, health, oauth, revocations, well_known};
         oauth::authorize::consent,
         oauth::logout::logout,
         oauth::logout::logout_form,
+        oauth::upstream::start,
+        oauth::upstream::callback,
         well_known::jwks,
         well_known::discovery,
         well_known::oauth_metadata,

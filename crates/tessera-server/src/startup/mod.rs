@@ -389,6 +389,8 @@ async fn build_state(parts: Parts<'_>) -> Result<(AppState, bool), StartupError>
     let published = Published::build(&ring, issuer, audience)
         .map_err(|e| StartupError::Config(e.to_string()))?;
     let current = Arc::new(CurrentKeys::new(ring));
+    let upstreams = crate::upstream::Upstreams::new(&settings.identity_providers, clock.clone())
+        .map_err(StartupError::Config)?;
     let accounts = accounts(settings, store, clock).with_audit_observer(metrics.clone());
     metrics.observe_hasher(accounts.hasher());
     let token_issuer = TokenIssuer::new(
@@ -416,6 +418,7 @@ async fn build_state(parts: Parts<'_>) -> Result<(AppState, bool), StartupError>
                     .origins(&own_origins(settings, issuer, address)),
                 rate_limits: crate::ratelimit::RateLimits::from_settings(&settings.limits),
                 token_cache: crate::token_cache::TokenCache::new(settings.cache.verified_tokens),
+                upstreams,
             },
         ),
         created,

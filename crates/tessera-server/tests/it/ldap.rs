@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tessera_core::clients::ClientKeys;
 use tessera_core::domain::{Permission, RoleName};
 use tessera_core::store::{AuditEntry, AuditFilter, GrantType, Role};
-use tessera_server::config::{BindPassword, IdentityProviderSettings, LdapProviderSettings};
+use tessera_server::config::{SecretSource, IdentityProviderSettings, LdapProviderSettings};
 use tessera_testkit::ldap::{GROUPS_DN, PEOPLE_DN, SERVICE_DN, SERVICE_PASSWORD, Slapd};
 use tessera_testkit::{Backend, GOOD_PASSWORD, TestApp, backend_tests};
 
@@ -58,7 +58,7 @@ fn corp(slapd: &Slapd) -> IdentityProviderSettings {
         start_tls: false,
         ca_file: None,
         bind_dn: SERVICE_DN.into(),
-        bind_password: BindPassword::Known(SecretString::from(SERVICE_PASSWORD)),
+        bind_password: SecretSource::Known(SecretString::from(SERVICE_PASSWORD)),
         user_base: PEOPLE_DN.into(),
         user_filter: "(&(objectClass=inetOrgPerson)(uid={username})(!(description=disabled)))"
             .into(),

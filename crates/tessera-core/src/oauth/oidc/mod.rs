@@ -25,6 +25,9 @@ pub use logout::{EndSession, LogoutRequest};
 
 use std::sync::Arc;
 
+/// The MAC purpose of an upstream sign-in's browser state.
+const UPSTREAM_PURPOSE: &str = "upstream sign-in v1";
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -144,6 +147,19 @@ impl Oidc {
     }
 
     /// A new random value for the browser's sign-in form cookie.
+    /// Seals what the browser carries through an upstream sign-in (state, nonce, PKCE
+    /// verifier, the pending request): authentic, not secret from the browser itself.
+    pub(crate) fn seal_upstream(&self, value: &str) -> String {
+        self.key
+            .seal(UPSTREAM_PURPOSE, &URL_SAFE_NO_PAD.encode(value))
+    }
+
+    /// The value of [`Oidc::seal_upstream`], if authentic.
+    pub(crate) fn open_upstream(&self, sealed: &str) -> Option<String> {
+        let value = self.key.open(UPSTREAM_PURPOSE, sealed)?;
+        String::from_utf8(URL_SAFE_NO_PAD.decode(value).ok()?).ok()
+    }
+
     pub(crate) fn form_nonce() -> Result<String, AuthError> {
         let mut bytes = [0u8; 32];
         aws_lc_rs::rand::fill(&mut bytes)

@@ -167,8 +167,19 @@ fn refusal(e: AuthorizeError) -> Response {
     }
 }
 
+/// The sign-in page's upstream buttons: (id, label).
+pub(crate) fn upstream_buttons(state: &AppState) -> Vec<(String, String)> {
+    state
+        .auth()
+        .identity_providers()
+        .upstreams()
+        .iter()
+        .map(|u| (u.rules.id.clone(), u.name.clone()))
+        .collect()
+}
+
 /// What the browser sees next for `request`.
-async fn respond(
+pub(crate) async fn respond(
     state: &AppState,
     headers: &HeaderMap,
     request: &Authorization,
@@ -193,6 +204,7 @@ async fn respond(
             &form.token(state),
             request.login_hint.as_deref(),
             None,
+            &upstream_buttons(state),
         ),
         Next::Consent(scopes) => {
             let username = sign_in
@@ -330,6 +342,7 @@ pub(crate) async fn login(
             &cookie.token(&state),
             Some(username),
             Some(message),
+            &upstream_buttons(&state),
         )
     };
     let Some(password) = field(&form, "password") else {

@@ -9,6 +9,7 @@ pub(crate) mod introspect;
 pub(crate) mod logout;
 mod pages;
 pub(crate) mod token;
+pub(crate) mod upstream;
 pub(crate) mod userinfo;
 
 use axum::Router;
@@ -36,6 +37,8 @@ pub(crate) fn router() -> Router<AppState> {
             "/oauth/logout",
             get(logout::logout).post(logout::logout_form),
         )
+        .route("/oauth/upstream/{id}/start", get(upstream::start))
+        .route("/oauth/upstream/{id}/callback", get(upstream::callback))
         .route("/oauth/token", post(token::token))
         .route("/oauth/introspect", post(introspect::introspect))
         .route("/oauth/revoke", post(introspect::revoke))

@@ -143,6 +143,7 @@ pub(crate) fn sign_in(
     csrf: &str,
     username: Option<&str>,
     error: Option<&str>,
+    upstreams: &[(String, String)],
 ) -> Response {
     let mut body = String::new();
     let _ = writeln!(
@@ -166,6 +167,21 @@ pub(crate) fn sign_in(
         escape(username.unwrap_or_default())
     );
     body.push_str("      <label for=\"password\">Password</label>\n      <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\n      <button id=\"sign-in\" type=\"submit\">Sign in</button>\n    </form>");
+    // One link per upstream provider: a plain GET, so no form-action is needed for the
+    // provider's origin, and `state` (bound to this browser by a cookie) stops login CSRF.
+    for (id, name) in upstreams {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("request", sealed)
+            .finish();
+        let _ = write!(
+            body,
+            "\n    <p><a class=\"button upstream\" id=\"upstream-{}\" href=\"/oauth/upstream/{}/start?{}\">Sign in with {}</a></p>",
+            escape(id),
+            escape(id),
+            escape(&query),
+            escape(name)
+        );
+    }
     page(
         status,
         "Sign in",

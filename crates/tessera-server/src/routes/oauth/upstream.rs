@@ -1,0 +1,264 @@
+//! Signing in through an upstream OpenID Connect provider from the sign-in page:
+//! `GET /oauth/upstream/{id}/start` sends the browser to the provider (with `state`, `nonce`
+//! and a PKCE challenge, the browser's part kept in a `__Host-` cookie authenticated with the
+//! server's key), and `GET /oauth/upstream/{id}/callback` takes the answer: `state` compared
+//! in constant time, `iss` (RFC 9207) checked when present, the code redeemed and the ID
+//! token verified (`crate::upstream`), then a Tessera session for the linked (or provisioned)
+//! user and on with the pending authorization request, as after a password sign-in.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use tessera_core::error::AuthError;
+use tessera_core::session::{IssueOptions, LoginContext};
+
+use super::authorize::{SSO_COOKIE, failure, respond, set_cookie};
+use super::pages;
+use crate::extract::ClientIp;
+use crate::extract::browser;
+use crate::state::AppState;
+use crate::upstream::{UpstreamError, same_secret};
+
+/// The cookie that carries an upstream sign-in between start and callback.
+const UPSTREAM_COOKIE: &str = "__Host-tessera-upstream";
+/// How long a started upstream sign-in may take.
+const LIFETIME_SECS: i64 = 600;
+
+/// What the browser carries to the callback (authenticated, not secret from the browser).
+#[derive(Debug, Serialize, Deserialize)]
+struct Pending {
+    provider: String,
+    state: String,
+    nonce: String,
+    verifier: String,
+    /// The sealed authorization request to go on with.
+    request: String,
+    expires_at: i64,
+}
+
+fn callback_uri(state: &AppState, id: &str) -> String {
+    let issuer = state.auth().issuer().issuer().trim_end_matches('/');
+    format!("{issuer}/oauth/upstream/{id}/callback")
+}
+
+fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+fn upstream_failure(e: &UpstreamError) -> Response {
+    match e {
+        UpstreamError::Unavailable(why) => {
+            tracing::warn!(event = "upstream.unavailable", error.message = %why, "an upstream provider did not answer");
+            let mut response = pages::error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The sign-in service does not answer. Try again in a moment.",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            response
+        }
+        UpstreamError::Refused(why) => {
+            tracing::warn!(event = "upstream.refused", error.message = %why, "an upstream sign-in was refused");
+            pages::error_page(
+                StatusCode::BAD_REQUEST,
+                "The sign-in service's answer could not be accepted. Go back to the application and sign in again.",
+            )
+        }
+    }
+}
+
+/// Starts a sign-in at the upstream provider `id` for a pending authorization request.
+#[utoipa::path(
+    get,
+    path = "/oauth/upstream/{id}/start",
+    operation_id = "oauth_upstream_start",
+    tag = "oidc",
+    params(
+        ("id" = String, Path, description = "the provider's id in `[[identity_providers]]`"),
+        ("request" = Option<String>, Query, description = "the sealed authorization request from the sign-in page"),
+    ),
+    responses(
+        (status = 303, description = "To the provider's authorization endpoint",
+            headers(("Location" = String, description = "the provider's authorization request"))),
+        (status = 400, description = "The page expired or did not come from this server", content_type = "text/html", body = String),
+        (status = 404, description = "No such provider", content_type = "text/html", body = String),
+        (status = 503, description = "The provider does not answer", content_type = "text/html", body = String),
+    )
+)]
+pub(crate) async fn start(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let Some(client) = state.upstreams().get(&id) else {
+        return pages::error_page(StatusCode::NOT_FOUND, "There is no such sign-in service.");
+    };
+    let pairs = query_pairs(query.as_deref());
+    let Some(sealed) = get(&pairs, "request") else {
+        return expired();
+    };
+    if state.auth().open_authorization(sealed).is_none() {
+        return expired();
+    }
+    let started = match client.start(&callback_uri(&state, &id)).await {
+        Ok(started) => started,
+        Err(e) => return upstream_failure(&e),
+    };
+    let pending = Pending {
+        provider: id,
+        state: started.state,
+        nonce: started.nonce,
+        verifier: started.verifier,
+        request: sealed.to_owned(),
+        expires_at: state.auth().clock().unix() + LIFETIME_SECS,
+    };
+    let Ok(json) = serde_json::to_string(&pending) else {
+        return failure(&AuthError::Internal("cannot encode the pending sign-in".into()));
+    };
+    let Ok(location) = HeaderValue::from_str(&started.url) else {
+        return upstream_failure(&UpstreamError::Refused("an unusable authorization endpoint".into()));
+    };
+    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
+    // Lax: the provider sends the browser back with a top-level GET from its own site.
+    set_cookie(
+        response.headers_mut(),
+        UPSTREAM_COOKIE,
+        &state.auth().seal_upstream(&json),
+        LIFETIME_SECS,
+        "Lax",
+    );
+    response
+}
+
+/// The provider's answer: a session for the user it vouches for, then on with the request.
+#[utoipa::path(
+    get,
+    path = "/oauth/upstream/{id}/callback",
+    operation_id = "oauth_upstream_callback",
+    tag = "oidc",
+    params(
+        ("id" = String, Path, description = "the provider's id"),
+        ("code" = Option<String>, Query, description = "the provider's authorization code"),
+        ("state" = Option<String>, Query, description = "the state sent at the start"),
+        ("iss" = Option<String>, Query, description = "RFC 9207: the provider's issuer"),
+        ("error" = Option<String>, Query, description = "the provider's refusal"),
+    ),
+    responses(
+        (status = 200, description = "The consent page", content_type = "text/html", body = String),
+        (status = 303, description = "Back to the client with a code",
+            headers(("Location" = String, description = "the client's redirect URI with the response"))),
+        (status = 400, description = "No sign-in under way in this browser, a wrong state, a refused answer", content_type = "text/html", body = String),
+        (status = 401, description = "The user is disabled", content_type = "text/html", body = String),
+        (status = 503, description = "The provider does not answer", content_type = "text/html", body = String),
+    )
+)]
+pub(crate) async fn callback(
+    State(state): State<AppState>,
+    ClientIp(client_ip): ClientIp,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let pending = browser::cookie(&headers, UPSTREAM_COOKIE)
+        .and_then(|sealed| state.auth().open_upstream(sealed))
+        .and_then(|json| serde_json::from_str::<Pending>(&json).ok())
+        .filter(|p| p.provider == id && p.expires_at >= state.auth().clock().unix());
+    let Some(pending) = pending else {
+        tracing::info!(event = "upstream.no_pending", "an upstream callback without a sign-in under way in this browser");
+        return cleared(expired());
+    };
+    let pairs = query_pairs(query.as_deref());
+    if !get(&pairs, "state").is_some_and(|s| same_secret(s, &pending.state)) {
+        tracing::info!(event = "upstream.wrong_state", "an upstream callback with another state");
+        return cleared(expired());
+    }
+    let Some(client) = state.upstreams().get(&id) else {
+        return cleared(pages::error_page(StatusCode::NOT_FOUND, "There is no such sign-in service."));
+    };
+    if let Some(error) = get(&pairs, "error") {
+        tracing::info!(event = "upstream.error", error, "the upstream provider refused the sign-in");
+        return cleared(pages::error_page(
+            StatusCode::BAD_REQUEST,
+            "The sign-in service did not sign you in. Go back to the application and try again.",
+        ));
+    }
+    let Some(code) = get(&pairs, "code") else {
+        return cleared(expired());
+    };
+    let identity = match client
+        .finish(code, &callback_uri(&state, &id), &pending.nonce, &pending.verifier)
+        .await
+    {
+        Ok(identity) => identity,
+        Err(e) => return cleared(upstream_failure(&e)),
+    };
+    if let Some(iss) = get(&pairs, "iss")
+        && !identity.subject.starts_with(&format!("{iss} "))
+    {
+        return cleared(upstream_failure(&UpstreamError::Refused("iss names another issuer".into())));
+    }
+    let Some(request) = state.auth().open_authorization(&pending.request) else {
+        return cleared(expired());
+    };
+    let context = LoginContext {
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        client_ip: Some(client_ip.to_string()),
+        issue: IssueOptions {
+            cookie: true,
+            ..IssueOptions::default()
+        },
+    };
+    let pair = match state.auth().login_upstream(&id, identity, context).await {
+        Ok(pair) => pair,
+        Err(AuthError::InvalidCredentials) => {
+            return cleared(pages::error_page(
+                StatusCode::UNAUTHORIZED,
+                "This account cannot sign in. Ask your administrator.",
+            ));
+        }
+        Err(e) => return cleared(failure(&e)),
+    };
+    let session_id = tessera_core::domain::SessionId::from_trusted(
+        pair.access.claims.sid.clone().unwrap_or_default(),
+    );
+    let sso = state.auth().sso_cookie(&session_id);
+    let sign_in = match state.auth().sign_in_of(&sso).await {
+        Ok(Some(sign_in)) => sign_in,
+        Ok(None) => return cleared(expired()),
+        Err(e) => return cleared(failure(&e)),
+    };
+    let mut response = respond(&state, &headers, &request, Some(&sign_in), true).await;
+    let lifetime =
+        i64::try_from(state.auth().rules().session_lifetime.as_secs()).unwrap_or(i64::MAX);
+    set_cookie(response.headers_mut(), SSO_COOKIE, &sso, lifetime, "Lax");
+    browser::append_session_cookies(response.headers_mut(), &pair);
+    cleared(response)
+}
+
+/// The response, with the pending sign-in's cookie removed (one use only).
+fn cleared(mut response: Response) -> Response {
+    set_cookie(response.headers_mut(), UPSTREAM_COOKIE, "", 0, "Lax");
+    response
+}
+
+fn expired() -> Response {
+    pages::error_page(
+        StatusCode::BAD_REQUEST,
+        "This sign-in has expired or did not start in this browser. Go back to the application and sign in again.",
+    )
+}
