@@ -24,7 +24,7 @@ use tessera_core::identity::{
 };
 use tokio::sync::Semaphore;
 
-use crate::config::{SecretSource, IdentityProviderSettings, LdapProviderSettings};
+use crate::config::{IdentityProviderSettings, LdapProviderSettings, SecretSource};
 
 /// LDAP result code `invalidCredentials` (RFC 4511 §4.1.9).
 const INVALID_CREDENTIALS: u32 = 49;

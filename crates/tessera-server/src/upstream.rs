@@ -120,7 +120,10 @@ impl Upstreams {
     ///
     /// # Errors
     /// A client secret left unresolved, or an HTTP client that cannot be built.
-    pub fn new(settings: &[IdentityProviderSettings], clock: Arc<dyn Clock>) -> Result<Self, String> {
+    pub fn new(
+        settings: &[IdentityProviderSettings],
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, String> {
         let mut clients = Vec::new();
         for provider in settings {
             let IdentityProviderSettings::Oidc(oidc) = provider else {
@@ -129,7 +132,10 @@ impl Upstreams {
             let secret = match &oidc.client_secret {
                 SecretSource::Known(secret) => secret.clone(),
                 SecretSource::Env(name) => {
-                    return Err(format!("{}: client_secret_env {name} was not resolved", oidc.id));
+                    return Err(format!(
+                        "{}: client_secret_env {name} was not resolved",
+                        oidc.id
+                    ));
                 }
             };
             let http = reqwest::Client::builder()
@@ -162,7 +168,8 @@ impl Upstreams {
 
 fn random_token() -> Result<String, UpstreamError> {
     let mut bytes = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| UpstreamError::Unavailable("no randomness".into()))?;
+    aws_lc_rs::rand::fill(&mut bytes)
+        .map_err(|_| UpstreamError::Unavailable("no randomness".into()))?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
@@ -252,24 +259,33 @@ impl UpstreamClient {
         let status = response.status();
         let body: Value = read_json(response, "token endpoint").await?;
         if !status.is_success() {
-            let error = body["error"].as_str().unwrap_or("an error").to_owned();
+            let error = body
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("an error")
+                .to_owned();
             return Err(if status.is_server_error() {
                 UpstreamError::Unavailable(format!("token endpoint: {status}"))
             } else {
                 UpstreamError::Refused(format!("the token endpoint answered {error}"))
             });
         }
-        let id_token = body["id_token"]
-            .as_str()
+        let id_token = body
+            .get("id_token")
+            .and_then(Value::as_str)
             .ok_or_else(|| UpstreamError::Refused("no id_token in the token response".into()))?;
         let mut claims = self.verify_id_token(&metadata, id_token, nonce).await?;
         if self.settings.userinfo
-            && let (Some(endpoint), Some(access)) =
-                (&metadata.userinfo_endpoint, body["access_token"].as_str())
+            && let (Some(endpoint), Some(access)) = (
+                &metadata.userinfo_endpoint,
+                body.get("access_token").and_then(Value::as_str),
+            )
         {
             let info = self.userinfo(endpoint, access).await?;
             if info.get("sub") != claims.get("sub") {
-                return Err(UpstreamError::Refused("userinfo names another subject".into()));
+                return Err(UpstreamError::Refused(
+                    "userinfo names another subject".into(),
+                ));
             }
             for (name, value) in info {
                 claims.entry(name).or_insert(value);
@@ -324,7 +340,14 @@ impl UpstreamClient {
             return Err(refused("not signed with an asymmetric algorithm"));
         }
         let jwk = self.key_for(metadata, header.kid.as_deref()).await?;
-        verify_with(&jwk, header.alg, &metadata.issuer, &self.settings.client_id, token, nonce)
+        verify_with(
+            &jwk,
+            header.alg,
+            &metadata.issuer,
+            &self.settings.client_id,
+            token,
+            nonce,
+        )
     }
 
     /// The key named `kid` (or the only key), refetching the set once for an unknown `kid`.
@@ -378,12 +401,19 @@ impl UpstreamClient {
             .await
             .map_err(|e| UpstreamError::Unavailable(format!("jwks: {e}")))?;
         if !response.status().is_success() {
-            return Err(UpstreamError::Unavailable(format!("jwks: {}", response.status())));
+            return Err(UpstreamError::Unavailable(format!(
+                "jwks: {}",
+                response.status()
+            )));
         }
         read_json(response, "jwks").await
     }
 
-    async fn userinfo(&self, endpoint: &str, access: &str) -> Result<Map<String, Value>, UpstreamError> {
+    async fn userinfo(
+        &self,
+        endpoint: &str,
+        access: &str,
+    ) -> Result<Map<String, Value>, UpstreamError> {
         let response = self
             .http
             .get(endpoint)
@@ -393,7 +423,10 @@ impl UpstreamClient {
             .await
             .map_err(|e| UpstreamError::Unavailable(format!("userinfo: {e}")))?;
         if !response.status().is_success() {
-            return Err(UpstreamError::Refused(format!("userinfo answered {}", response.status())));
+            return Err(UpstreamError::Refused(format!(
+                "userinfo answered {}",
+                response.status()
+            )));
         }
         read_json(response, "userinfo").await
     }
@@ -466,7 +499,11 @@ fn verify_with(
 }
 
 /// The claims `jsonwebtoken` does not check: `nonce`, `azp`, `iat`.
-fn check_claims(claims: &Map<String, Value>, client_id: &str, nonce: &str) -> Result<(), &'static str> {
+fn check_claims(
+    claims: &Map<String, Value>,
+    client_id: &str,
+    nonce: &str,
+) -> Result<(), &'static str> {
     match claims.get("nonce").and_then(Value::as_str) {
         Some(n) if same_secret(n, nonce) => {}
         Some(_) => return Err("the nonce is not this sign-in's"),
@@ -495,15 +532,187 @@ async fn read_json<T: serde::de::DeserializeOwned>(
         .content_length()
         .is_some_and(|len| len > MAX_BODY as u64)
     {
-        return Err(UpstreamError::Refused(format!("{what}: the answer is too large")));
+        return Err(UpstreamError::Refused(format!(
+            "{what}: the answer is too large"
+        )));
     }
     let bytes = response
         .bytes()
         .await
         .map_err(|e| UpstreamError::Unavailable(format!("{what}: {e}")))?;
     if bytes.len() > MAX_BODY {
-        return Err(UpstreamError::Refused(format!("{what}: the answer is too large")));
+        return Err(UpstreamError::Refused(format!(
+            "{what}: the answer is too large"
+        )));
     }
     serde_json::from_slice(&bytes)
         .map_err(|_| UpstreamError::Refused(format!("{what}: not the expected JSON")))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The ID token checks against tokens signed here with the fixture keys: each claim
+    //! that must hold, refused when it does not.
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use jsonwebtoken::{EncodingKey, Header};
+    use serde_json::json;
+
+    use super::*;
+
+    const ISSUER: &str = "https://idp.example";
+    const CLIENT: &str = "tessera";
+    const NONCE: &str = "n-0S6_WzA2Mj";
+
+    fn data(file: &str) -> Vec<u8> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tessera-verify/tests/data")
+            .join(file);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    fn public_jwk() -> jsonwebtoken::jwk::Jwk {
+        let mut jwk: Value = serde_json::from_slice(&data("rsa2048.private.jwk.json")).unwrap();
+        let object = jwk.as_object_mut().unwrap();
+        for private in ["d", "p", "q", "dp", "dq", "qi"] {
+            object.remove(private);
+        }
+        object.insert("alg".into(), json!("RS256"));
+        serde_json::from_value(jwk).unwrap()
+    }
+
+    fn now() -> i64 {
+        i64::try_from(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+        )
+        .unwrap()
+    }
+
+    fn claims() -> Value {
+        let now = now();
+        json!({"iss": ISSUER, "aud": CLIENT, "sub": "248289761001", "iat": now, "exp": now + 300, "nonce": NONCE})
+    }
+
+    fn sign(claims: &Value, key_file: &str) -> String {
+        let key = EncodingKey::from_rsa_pem(&data(key_file)).unwrap();
+        jsonwebtoken::encode(&Header::new(Algorithm::RS256), claims, &key).unwrap()
+    }
+
+    fn check(token: &str) -> Result<Map<String, Value>, UpstreamError> {
+        verify_with(
+            &public_jwk(),
+            Algorithm::RS256,
+            ISSUER,
+            CLIENT,
+            token,
+            NONCE,
+        )
+    }
+
+    fn with(change: impl FnOnce(&mut Map<String, Value>)) -> String {
+        let mut claims = claims();
+        change(claims.as_object_mut().unwrap());
+        sign(&claims, "rsa2048.pem")
+    }
+
+    #[test]
+    fn a_token_that_meets_every_check_is_accepted() {
+        let accepted = check(&sign(&claims(), "rsa2048.pem")).unwrap();
+        assert_eq!(accepted["sub"], "248289761001");
+        let two = with(|c| {
+            c.insert("aud".into(), json!([CLIENT, "another"]));
+            c.insert("azp".into(), json!(CLIENT));
+        });
+        check(&two).unwrap();
+    }
+
+    #[test]
+    fn each_failed_check_refuses_the_token() {
+        let now = now();
+        let cases: Vec<(&str, String)> = vec![
+            (
+                "another audience",
+                with(|c| drop(c.insert("aud".into(), json!("someone-else")))),
+            ),
+            (
+                "another issuer",
+                with(|c| drop(c.insert("iss".into(), json!("https://evil.example")))),
+            ),
+            (
+                "expired",
+                with(|c| drop(c.insert("exp".into(), json!(now - 3600)))),
+            ),
+            (
+                "another nonce (a replay)",
+                with(|c| drop(c.insert("nonce".into(), json!("replayed")))),
+            ),
+            ("no nonce", with(|c| drop(c.remove("nonce")))),
+            ("no iat", with(|c| drop(c.remove("iat")))),
+            ("no sub", with(|c| drop(c.remove("sub")))),
+            (
+                "azp names another client",
+                with(|c| drop(c.insert("azp".into(), json!("other")))),
+            ),
+            (
+                "several audiences, no azp",
+                with(|c| drop(c.insert("aud".into(), json!([CLIENT, "other"])))),
+            ),
+            (
+                "signed by another key",
+                sign(&claims(), "rsa2048-other.pem"),
+            ),
+        ];
+        for (what, token) in cases {
+            assert!(
+                matches!(check(&token), Err(UpstreamError::Refused(_))),
+                "{what} must be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn symmetric_and_unsigned_tokens_are_refused_whatever_the_key() {
+        // HS256 "signed" with the public key's bytes: algorithm confusion.
+        let hmac = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims(),
+            &EncodingKey::from_secret(&data("rsa2048.pub.pem")),
+        )
+        .unwrap();
+        let header = jsonwebtoken::decode_header(&hmac).unwrap();
+        assert!(matches!(
+            verify_with(&public_jwk(), header.alg, ISSUER, CLIENT, &hmac, NONCE),
+            Err(UpstreamError::Refused(_))
+        ));
+        // An RS256 key does not verify a PS256 header (the key's alg decides).
+        assert!(matches!(
+            verify_with(
+                &public_jwk(),
+                Algorithm::PS256,
+                ISSUER,
+                CLIENT,
+                &sign(&claims(), "rsa2048.pem"),
+                NONCE
+            ),
+            Err(UpstreamError::Refused(_))
+        ));
+        // `alg: none` is not even a header jsonwebtoken parses: refused as malformed.
+        let payload = URL_SAFE_NO_PAD.encode(claims().to_string());
+        let none = format!("{}.{payload}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#));
+        assert!(jsonwebtoken::decode_header(&none).is_err());
+    }
+
+    #[test]
+    fn claims_outside_jose_are_checked_in_constant_shape() {
+        let mut c = claims().as_object().unwrap().clone();
+        assert!(check_claims(&c, CLIENT, NONCE).is_ok());
+        c.insert("nonce".into(), json!(format!("{NONCE}x")));
+        assert_eq!(
+            check_claims(&c, CLIENT, NONCE),
+            Err("the nonce is not this sign-in's")
+        );
+    }
 }

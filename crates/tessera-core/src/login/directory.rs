@@ -76,7 +76,10 @@ impl Login {
                     return Ok(Some(Authenticated::Rejected(rejection)));
                 }
                 DirectoryCheck::Valid(entry) => {
-                    return self.signed_in(&provider.rules, entry, Some(user)).await.map(Some);
+                    return self
+                        .signed_in(&provider.rules, entry, Some(user))
+                        .await
+                        .map(Some);
                 }
             }
         }
@@ -119,7 +122,9 @@ impl Login {
                     );
                     Authenticated::Rejected(Rejection::WrongPassword(id))
                 }
-                DirectoryCheck::Valid(entry) => self.signed_in(&provider.rules, entry, None).await?,
+                DirectoryCheck::Valid(entry) => {
+                    self.signed_in(&provider.rules, entry, None).await?
+                }
             },
         )
     }
@@ -143,7 +148,8 @@ impl Login {
                 Ok(pair)
             }
             Authenticated::Rejected(rejection) => {
-                self.providers.observe(&rules.id, ProviderOutcome::WrongPassword);
+                self.providers
+                    .observe(&rules.id, ProviderOutcome::WrongPassword);
                 tracing::info!(event = "login.failed", provider = %rules.id, "upstream sign-in refused");
                 let ip = context.client_ip.clone().unwrap_or_default();
                 let attempt = super::audit::FailedLogin {

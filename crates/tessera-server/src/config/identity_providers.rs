@@ -125,7 +125,7 @@ impl fmt::Debug for LdapProviderSettings {
 #[derive(Clone)]
 pub struct OidcProviderSettings {
     /// Stable id; links name it, and it is in the callback URL
-    /// (`{issuer}/auth/upstream/{id}/callback`, to register at the provider).
+    /// (`{issuer}/oauth/upstream/{id}/callback`, to register at the provider).
     pub id: String,
     /// The button's label ("Sign in with {name}").
     pub name: String,
@@ -365,10 +365,11 @@ fn check_groups(id: &str, l: &IdentityProviderLayer) -> Result<(), ConfigError> 
 }
 
 fn parse_oidc(id: String, l: IdentityProviderLayer) -> Result<OidcProviderSettings, ConfigError> {
-    let issuer = l
-        .issuer
-        .filter(|v| !v.trim().is_empty())
-        .ok_or_else(|| invalid(format!("{id}: `issuer` is missing (for example \"https://accounts.google.com\")")))?;
+    let issuer = l.issuer.filter(|v| !v.trim().is_empty()).ok_or_else(|| {
+        invalid(format!(
+            "{id}: `issuer` is missing (for example \"https://accounts.google.com\")"
+        ))
+    })?;
     let host = issuer
         .strip_prefix("https://")
         .or_else(|| issuer.strip_prefix("http://"))
@@ -388,7 +389,11 @@ fn parse_oidc(id: String, l: IdentityProviderLayer) -> Result<OidcProviderSettin
     let client_id = l
         .client_id
         .filter(|v| !v.trim().is_empty())
-        .ok_or_else(|| invalid(format!("{id}: `client_id` is missing: Tessera's client id at the provider")))?;
+        .ok_or_else(|| {
+            invalid(format!(
+                "{id}: `client_id` is missing: Tessera's client id at the provider"
+            ))
+        })?;
     if l.client_secret.is_some() {
         return Err(invalid(format!(
             "{id}: `client_secret` is not accepted in the file; set `client_secret_file` or `client_secret_env`"
@@ -408,12 +413,19 @@ fn parse_oidc(id: String, l: IdentityProviderLayer) -> Result<OidcProviderSettin
             )));
         }
     };
-    let mut scopes = l.scopes.unwrap_or_else(|| vec!["openid".into(), "profile".into()]);
+    let mut scopes = l
+        .scopes
+        .unwrap_or_else(|| vec!["openid".into(), "profile".into()]);
     if !scopes.iter().any(|s| s == "openid") {
         scopes.insert(0, "openid".into());
     }
-    if scopes.iter().any(|s| s.is_empty() || s.contains(char::is_whitespace)) {
-        return Err(invalid(format!("{id}: scopes are single words such as \"profile\"")));
+    if scopes
+        .iter()
+        .any(|s| s.is_empty() || s.contains(char::is_whitespace))
+    {
+        return Err(invalid(format!(
+            "{id}: scopes are single words such as \"profile\""
+        )));
     }
     let timeout_secs = l.timeout_secs.unwrap_or(5);
     if !(1..=60).contains(&timeout_secs) {
@@ -427,7 +439,9 @@ fn parse_oidc(id: String, l: IdentityProviderLayer) -> Result<OidcProviderSettin
         ("link_existing", l.link_existing.is_some()),
     ];
     if let Some((key, _)) = ldap_only.iter().find(|(_, set)| *set) {
-        return Err(invalid(format!("{id}: `{key}` is an LDAP setting; an oidc provider has none")));
+        return Err(invalid(format!(
+            "{id}: `{key}` is an LDAP setting; an oidc provider has none"
+        )));
     }
     Ok(OidcProviderSettings {
         name: l.name.unwrap_or_else(|| id.clone()),
@@ -437,7 +451,9 @@ fn parse_oidc(id: String, l: IdentityProviderLayer) -> Result<OidcProviderSettin
         client_id,
         client_secret,
         scopes,
-        username_claim: l.username_claim.unwrap_or_else(|| "preferred_username".into()),
+        username_claim: l
+            .username_claim
+            .unwrap_or_else(|| "preferred_username".into()),
         groups_claim: l.groups_claim.unwrap_or_else(|| "groups".into()),
         userinfo: l.userinfo.unwrap_or(false),
         timeout: Duration::from_secs(timeout_secs),

@@ -991,10 +991,15 @@ fn an_ldap_provider_loads_with_its_defaults_and_a_password_from_the_environment(
         &[("LDAP_PW", "s3cret service password")],
     );
     assert_eq!(s.identity_providers.len(), 1);
-    let IdentityProviderSettings::Ldap(ldap) = &s.identity_providers[0];
+    let IdentityProviderSettings::Ldap(ldap) = &s.identity_providers[0] else {
+        panic!("an ldap provider");
+    };
     assert_eq!(ldap.id, "corp");
     assert_eq!(
-        (ldap.username_attribute.as_str(), ldap.subject_attribute.as_str()),
+        (
+            ldap.username_attribute.as_str(),
+            ldap.subject_attribute.as_str()
+        ),
         ("uid", "entryUUID")
     );
     assert_eq!((ldap.timeout, ldap.pool_size), (Duration::from_secs(5), 4));
@@ -1036,7 +1041,11 @@ fn ldap_mistakes_are_refused_with_how_to_fix_them() {
             &pw,
             "balanced",
         ),
-        (ldap_table("link_existing = \"email\"\n"), &pw, "link_existing"),
+        (
+            ldap_table("link_existing = \"email\"\n"),
+            &pw,
+            "link_existing",
+        ),
         (
             ldap_table("[identity_providers.roles]\n\"cn=a,dc=x\" = [\"admin\"]\n"),
             &pw,
@@ -1075,5 +1084,69 @@ fn ldap_mistakes_are_refused_with_how_to_fix_them() {
     settings(
         &ldap_table("").replace("ldaps://ldap.example.org", "ldap://127.0.0.1:3890"),
         &pw,
+    );
+}
+
+fn oidc_table(extra: &str) -> String {
+    format!(
+        "[[identity_providers]]\nid = \"google\"\nkind = \"oidc\"\nname = \"Google\"\n\
+         issuer = \"https://accounts.google.com\"\nclient_id = \"tessera-client\"\n\
+         client_secret_env = \"GOOGLE_SECRET\"\n{extra}"
+    )
+}
+
+#[test]
+fn an_oidc_provider_loads_and_its_mistakes_are_refused() {
+    let env = [("GOOGLE_SECRET", "the client secret")];
+    let s = settings(
+        &oidc_table(
+            "scopes = [\"profile\", \"email\"]\n[identity_providers.roles]\nadmins = [\"admin\"]\n",
+        ),
+        &env,
+    );
+    let IdentityProviderSettings::Oidc(oidc) = &s.identity_providers[0] else {
+        panic!("an oidc provider");
+    };
+    assert_eq!((oidc.id.as_str(), oidc.name.as_str()), ("google", "Google"));
+    assert_eq!(
+        oidc.scopes,
+        ["openid", "profile", "email"],
+        "openid always first"
+    );
+    assert_eq!(oidc.username_claim, "preferred_username");
+    assert_eq!(oidc.groups_claim, "groups");
+    assert!(!format!("{oidc:?}").contains("the client secret"));
+    let cases: &[(String, &str)] = &[
+        (
+            oidc_table("client_secret = \"inline\"\n"),
+            "not accepted in the file",
+        ),
+        (
+            oidc_table("").replace("https://accounts.google.com", "http://accounts.google.com"),
+            "https://",
+        ),
+        (
+            oidc_table("").replace(
+                "https://accounts.google.com",
+                "https://accounts.google.com/?x=1",
+            ),
+            "without query",
+        ),
+        (oidc_table("url = \"ldaps://x\"\n"), "LDAP setting"),
+        (
+            oidc_table("").replace("client_id = \"tessera-client\"\n", ""),
+            "client_id",
+        ),
+        (oidc_table("scopes = [\"a b\"]\n"), "single words"),
+    ];
+    for (toml, expected) in cases {
+        let message = refusal(toml, &env);
+        assert!(message.contains(expected), "{expected:?} in {message:?}");
+    }
+    assert!(refusal(&oidc_table(""), &[]).contains("GOOGLE_SECRET, which is not set"));
+    // A provider on loopback may use plain http (a test or a local provider).
+    settings(
+        &oidc_table("").replace("https://accounts.google.com", "http://127.0.0.1:9000"),
+        &env,
     );
 }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tessera_core::clients::ClientKeys;
 use tessera_core::domain::{Permission, RoleName};
 use tessera_core::store::{AuditEntry, AuditFilter, GrantType, Role};
-use tessera_server::config::{SecretSource, IdentityProviderSettings, LdapProviderSettings};
+use tessera_server::config::{IdentityProviderSettings, LdapProviderSettings, SecretSource};
 use tessera_testkit::ldap::{GROUPS_DN, PEOPLE_DN, SERVICE_DN, SERVICE_PASSWORD, Slapd};
 use tessera_testkit::{Backend, GOOD_PASSWORD, TestApp, backend_tests};
 

@@ -89,15 +89,15 @@ type Client = openidconnect::Client<
 
 /// What one completed sign-in gave the relying party, each part checked by the library.
 #[derive(Debug, Clone)]
-struct SignIn {
-    sub: String,
+pub(crate) struct SignIn {
+    pub(crate) sub: String,
     aud: Vec<String>,
     sid: Option<String>,
     amr: Vec<String>,
     auth_time: Option<i64>,
     id_token: TesseraIdToken,
-    userinfo_username: Option<String>,
-    userinfo_roles: Option<Vec<String>>,
+    pub(crate) userinfo_username: Option<String>,
+    pub(crate) userinfo_roles: Option<Vec<String>>,
     scopes: Vec<String>,
     /// Access and refresh token after the refresh.
     access: String,
@@ -107,16 +107,16 @@ struct SignIn {
 }
 
 /// The relying party: the library's client and what it remembers between requests.
-struct Rp {
+pub(crate) struct Rp {
     client: Client,
     issuer: String,
     end_session: openidconnect::EndSessionUrl,
-    client_id: String,
-    base: String,
+    pub(crate) client_id: String,
+    pub(crate) base: String,
     clock: Arc<ManualClock>,
     /// `state` -> (PKCE verifier, nonce) of a sign-in under way.
     pending: Mutex<HashMap<String, (PkceCodeVerifier, Nonce)>>,
-    sign_ins: Mutex<Vec<SignIn>>,
+    pub(crate) sign_ins: Mutex<Vec<SignIn>>,
     /// The `state` of the logout under way, and whether it came back.
     logout_state: Mutex<Option<String>>,
     logged_out: Mutex<bool>,
@@ -151,7 +151,7 @@ impl Rp {
         chrono::DateTime::from_timestamp(i64::try_from(secs).unwrap(), 0).unwrap()
     }
 
-    fn last_sign_in(&self) -> SignIn {
+    pub(crate) fn last_sign_in(&self) -> SignIn {
         self.sign_ins
             .lock()
             .unwrap()
@@ -359,7 +359,7 @@ async fn bye(State(rp): State<Arc<Rp>>, Query(bye): Query<Bye>) -> Response {
 }
 
 /// A free loopback port (bound and released: the server binds it again at once).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .unwrap()
@@ -368,7 +368,7 @@ fn free_port() -> u16 {
 
 /// Starts the relying party for `app` on its own port: registers it (confidential, not
 /// first-party, so the consent page shows), discovers the server, and serves its routes.
-async fn start_rp(app: &TestApp) -> Arc<Rp> {
+pub(crate) async fn start_rp(app: &TestApp) -> Arc<Rp> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let registered = app
@@ -456,7 +456,7 @@ async fn user(app: &TestApp, name: &str) -> String {
 
 /// Waits for an element of the relying party's answer page; an error page fails the test
 /// with what the relying party said.
-async fn wait_for_rp(browser: &Browser, css: &str) {
+pub(crate) async fn wait_for_rp(browser: &Browser, css: &str) {
     let either = format!("{css}, #rp-error");
     browser.wait_for_visible(&either).await;
     let text = browser.page_text().await;

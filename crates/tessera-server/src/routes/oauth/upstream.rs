@@ -125,10 +125,14 @@ pub(crate) async fn start(
         expires_at: state.auth().clock().unix() + LIFETIME_SECS,
     };
     let Ok(json) = serde_json::to_string(&pending) else {
-        return failure(&AuthError::Internal("cannot encode the pending sign-in".into()));
+        return failure(&AuthError::Internal(
+            "cannot encode the pending sign-in".into(),
+        ));
     };
     let Ok(location) = HeaderValue::from_str(&started.url) else {
-        return upstream_failure(&UpstreamError::Refused("an unusable authorization endpoint".into()));
+        return upstream_failure(&UpstreamError::Refused(
+            "an unusable authorization endpoint".into(),
+        ));
     };
     let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
     // Lax: the provider sends the browser back with a top-level GET from its own site.
@@ -176,19 +180,32 @@ pub(crate) async fn callback(
         .and_then(|json| serde_json::from_str::<Pending>(&json).ok())
         .filter(|p| p.provider == id && p.expires_at >= state.auth().clock().unix());
     let Some(pending) = pending else {
-        tracing::info!(event = "upstream.no_pending", "an upstream callback without a sign-in under way in this browser");
+        tracing::info!(
+            event = "upstream.no_pending",
+            "an upstream callback without a sign-in under way in this browser"
+        );
         return cleared(expired());
     };
     let pairs = query_pairs(query.as_deref());
     if !get(&pairs, "state").is_some_and(|s| same_secret(s, &pending.state)) {
-        tracing::info!(event = "upstream.wrong_state", "an upstream callback with another state");
+        tracing::info!(
+            event = "upstream.wrong_state",
+            "an upstream callback with another state"
+        );
         return cleared(expired());
     }
     let Some(client) = state.upstreams().get(&id) else {
-        return cleared(pages::error_page(StatusCode::NOT_FOUND, "There is no such sign-in service."));
+        return cleared(pages::error_page(
+            StatusCode::NOT_FOUND,
+            "There is no such sign-in service.",
+        ));
     };
     if let Some(error) = get(&pairs, "error") {
-        tracing::info!(event = "upstream.error", error, "the upstream provider refused the sign-in");
+        tracing::info!(
+            event = "upstream.error",
+            error,
+            "the upstream provider refused the sign-in"
+        );
         return cleared(pages::error_page(
             StatusCode::BAD_REQUEST,
             "The sign-in service did not sign you in. Go back to the application and try again.",
@@ -198,7 +215,12 @@ pub(crate) async fn callback(
         return cleared(expired());
     };
     let identity = match client
-        .finish(code, &callback_uri(&state, &id), &pending.nonce, &pending.verifier)
+        .finish(
+            code,
+            &callback_uri(&state, &id),
+            &pending.nonce,
+            &pending.verifier,
+        )
         .await
     {
         Ok(identity) => identity,
@@ -207,7 +229,9 @@ pub(crate) async fn callback(
     if let Some(iss) = get(&pairs, "iss")
         && !identity.subject.starts_with(&format!("{iss} "))
     {
-        return cleared(upstream_failure(&UpstreamError::Refused("iss names another issuer".into())));
+        return cleared(upstream_failure(&UpstreamError::Refused(
+            "iss names another issuer".into(),
+        )));
     }
     let Some(request) = state.auth().open_authorization(&pending.request) else {
         return cleared(expired());
