@@ -553,8 +553,6 @@ async fn read_json<T: serde::de::DeserializeOwned>(
 mod tests {
     //! The ID token checks against tokens signed here with the fixture keys: each claim
     //! that must hold, refused when it does not.
-    use std::time::{SystemTime, UNIX_EPOCH};
-
     use jsonwebtoken::{EncodingKey, Header};
     use serde_json::json;
 
@@ -581,14 +579,9 @@ mod tests {
         serde_json::from_value(jwk).unwrap()
     }
 
+    /// The wall clock: the tokens are checked against it, as an upstream's are.
     fn now() -> i64 {
-        i64::try_from(
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_secs(),
-        )
-        .unwrap()
+        tessera_core::clock::SystemClock.unix()
     }
 
     fn claims() -> Value {

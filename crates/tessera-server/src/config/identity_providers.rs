@@ -244,8 +244,9 @@ fn parse_ldap(id: String, l: IdentityProviderLayer) -> Result<LdapProviderSettin
     let url = need(l.url, "url", "\"ldaps://ldap.example.org\"")?;
     let start_tls = l.start_tls.unwrap_or(false);
     check_url(&id, &url, start_tls)?;
-    let bind_password = bind_password_of(
+    let bind_password = secret_of(
         &id,
+        "bind_password",
         l.bind_password.is_some(),
         l.bind_password_file,
         l.bind_password_env,
@@ -310,18 +311,20 @@ fn parse_ldap(id: String, l: IdentityProviderLayer) -> Result<LdapProviderSettin
     })
 }
 
-/// The service account's password: from a file or a variable, never inline.
-fn bind_password_of(
+/// A secret (`key` is `bind_password` or `client_secret`): from `{key}_file` or
+/// `{key}_env`, never inline.
+fn secret_of(
     id: &str,
+    key: &str,
     inline: bool,
     file: Option<PathBuf>,
     env: Option<String>,
 ) -> Result<SecretSource, ConfigError> {
     if inline {
         return Err(invalid(format!(
-            "{id}: `bind_password` is not accepted in the file; put the password in a file only \
-             the server can read and set `bind_password_file`, or set `bind_password_env` to the \
-             name of an environment variable"
+            "{id}: `{key}` is not accepted in the file; put the secret in a file only the \
+             server can read and set `{key}_file`, or set `{key}_env` to the name of an \
+             environment variable"
         )));
     }
     Ok(match (file, env) {
@@ -329,13 +332,13 @@ fn bind_password_of(
         (None, Some(name)) if !name.trim().is_empty() => SecretSource::Env(name),
         (Some(_), Some(_)) => {
             return Err(invalid(format!(
-                "{id}: set one of `bind_password_file` and `bind_password_env`, not both"
+                "{id}: set one of `{key}_file` and `{key}_env`, not both"
             )));
         }
         _ => {
             return Err(invalid(format!(
-                "{id}: the service account's password is missing; set `bind_password_file` (a \
-                 file only the server can read) or `bind_password_env` (a variable's name)"
+                "{id}: the {key} is missing; set `{key}_file` (a file only the server can \
+                 read) or `{key}_env` (a variable's name)"
             )));
         }
     })
@@ -370,22 +373,7 @@ fn parse_oidc(id: String, l: IdentityProviderLayer) -> Result<OidcProviderSettin
             "{id}: `issuer` is missing (for example \"https://accounts.google.com\")"
         ))
     })?;
-    let host = issuer
-        .strip_prefix("https://")
-        .or_else(|| issuer.strip_prefix("http://"))
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_default();
-    let loopback = ["127.0.0.1", "[::1]", "localhost"]
-        .iter()
-        .any(|h| host == *h || host.starts_with(&format!("{h}:")));
-    if !(issuer.starts_with("https://") || (issuer.starts_with("http://") && loopback))
-        || host.is_empty()
-        || issuer.contains(['?', '#'])
-    {
-        return Err(invalid(format!(
-            "{id}: issuer {issuer:?} must be an https:// URL without query or fragment (http:// only on loopback)"
-        )));
-    }
+    check_issuer(&id, &issuer)?;
     let client_id = l
         .client_id
         .filter(|v| !v.trim().is_empty())
@@ -394,25 +382,13 @@ fn parse_oidc(id: String, l: IdentityProviderLayer) -> Result<OidcProviderSettin
                 "{id}: `client_id` is missing: Tessera's client id at the provider"
             ))
         })?;
-    if l.client_secret.is_some() {
-        return Err(invalid(format!(
-            "{id}: `client_secret` is not accepted in the file; set `client_secret_file` or `client_secret_env`"
-        )));
-    }
-    let client_secret = match (l.client_secret_file, l.client_secret_env) {
-        (Some(file), None) => SecretSource::Known(read_secret(&id, &file)?),
-        (None, Some(name)) if !name.trim().is_empty() => SecretSource::Env(name),
-        (Some(_), Some(_)) => {
-            return Err(invalid(format!(
-                "{id}: set one of `client_secret_file` and `client_secret_env`, not both"
-            )));
-        }
-        _ => {
-            return Err(invalid(format!(
-                "{id}: the client secret is missing; set `client_secret_file` or `client_secret_env`"
-            )));
-        }
-    };
+    let client_secret = secret_of(
+        &id,
+        "client_secret",
+        l.client_secret.is_some(),
+        l.client_secret_file,
+        l.client_secret_env,
+    )?;
     let mut scopes = l
         .scopes
         .unwrap_or_else(|| vec!["openid".into(), "profile".into()]);
@@ -458,6 +434,27 @@ fn parse_oidc(id: String, l: IdentityProviderLayer) -> Result<OidcProviderSettin
         userinfo: l.userinfo.unwrap_or(false),
         timeout: Duration::from_secs(timeout_secs),
     })
+}
+
+/// An issuer is `https://` (plain `http://` on loopback only), without query or fragment.
+fn check_issuer(id: &str, issuer: &str) -> Result<(), ConfigError> {
+    let host = issuer
+        .strip_prefix("https://")
+        .or_else(|| issuer.strip_prefix("http://"))
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_default();
+    let loopback = ["127.0.0.1", "[::1]", "localhost"]
+        .iter()
+        .any(|h| host == *h || host.starts_with(&format!("{h}:")));
+    if !(issuer.starts_with("https://") || (issuer.starts_with("http://") && loopback))
+        || host.is_empty()
+        || issuer.contains(['?', '#'])
+    {
+        return Err(invalid(format!(
+            "{id}: issuer {issuer:?} must be an https:// URL without query or fragment (http:// only on loopback)"
+        )));
+    }
+    Ok(())
 }
 
 /// `ldaps://` anywhere; `ldap://` only on loopback or with StartTLS.

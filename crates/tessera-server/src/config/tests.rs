@@ -1019,7 +1019,8 @@ fn an_ldap_provider_loads_with_its_defaults_and_a_password_from_the_environment(
 #[test]
 fn ldap_mistakes_are_refused_with_how_to_fix_them() {
     let pw = [("LDAP_PW", "pw")];
-    let cases: &[(String, &[(&str, &str)], &str)] = &[
+    type Case<'a> = (String, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case<'_>] = &[
         (ldap_table(""), &[], "LDAP_PW, which is not set"),
         (
             ldap_table("bind_password = \"inline\"\n"),

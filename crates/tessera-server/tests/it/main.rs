@@ -33,6 +33,7 @@ mod register;
 mod restart;
 mod sessions;
 mod throttle;
+mod upstream_oidc;
 mod well_known;
 
 use reqwest::Response;

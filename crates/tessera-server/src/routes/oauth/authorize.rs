@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use secrecy::SecretString;
 use tessera_core::error::AuthError;
 use tessera_core::oidc::{Authorization, AuthorizeError, AuthorizeParams, BrowserSignIn, Next};
-use tessera_core::session::{IssueOptions, LoginContext};
+use tessera_core::session::{IssueOptions, LoginContext, TokenPair};
 use zeroize::Zeroizing;
 
 use super::pages;
@@ -380,6 +380,17 @@ pub(crate) async fn login(
         }
         Err(e) => return failure(&e),
     };
+    signed_in(&state, &headers, &request, &pair).await
+}
+
+/// After a sign-in (a password here, or an upstream provider): the browser's single sign-on
+/// cookie and session cookies, and on with `request`.
+pub(crate) async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: &Authorization,
+    pair: &TokenPair,
+) -> Response {
     let session_id = tessera_core::domain::SessionId::from_trusted(
         pair.access.claims.sid.clone().unwrap_or_default(),
     );
@@ -389,11 +400,11 @@ pub(crate) async fn login(
         Ok(None) => return expired(),
         Err(e) => return failure(&e),
     };
-    let mut response = respond(&state, &headers, &request, Some(&sign_in), true).await;
+    let mut response = respond(state, headers, request, Some(&sign_in), true).await;
     let lifetime =
         i64::try_from(state.auth().rules().session_lifetime.as_secs()).unwrap_or(i64::MAX);
     set_cookie(response.headers_mut(), SSO_COOKIE, &sso, lifetime, "Lax");
-    browser::append_session_cookies(response.headers_mut(), &pair);
+    browser::append_session_cookies(response.headers_mut(), pair);
     response
 }
 

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use tessera_core::error::AuthError;
 use tessera_core::session::{IssueOptions, LoginContext};
 
-use super::authorize::{SSO_COOKIE, failure, respond, set_cookie};
+use super::authorize::{failure, set_cookie, signed_in};
 use super::pages;
 use crate::extract::ClientIp;
 use crate::extract::browser;
@@ -175,11 +175,7 @@ pub(crate) async fn callback(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let pending = browser::cookie(&headers, UPSTREAM_COOKIE)
-        .and_then(|sealed| state.auth().open_upstream(sealed))
-        .and_then(|json| serde_json::from_str::<Pending>(&json).ok())
-        .filter(|p| p.provider == id && p.expires_at >= state.auth().clock().unix());
-    let Some(pending) = pending else {
+    let Some(pending) = pending_of(&state, &headers, &id) else {
         tracing::info!(
             event = "upstream.no_pending",
             "an upstream callback without a sign-in under way in this browser"
@@ -236,17 +232,7 @@ pub(crate) async fn callback(
     let Some(request) = state.auth().open_authorization(&pending.request) else {
         return cleared(expired());
     };
-    let context = LoginContext {
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        client_ip: Some(client_ip.to_string()),
-        issue: IssueOptions {
-            cookie: true,
-            ..IssueOptions::default()
-        },
-    };
+    let context = context_of(&headers, &client_ip.to_string());
     let pair = match state.auth().login_upstream(&id, identity, context).await {
         Ok(pair) => pair,
         Err(AuthError::InvalidCredentials) => {
@@ -257,21 +243,30 @@ pub(crate) async fn callback(
         }
         Err(e) => return cleared(failure(&e)),
     };
-    let session_id = tessera_core::domain::SessionId::from_trusted(
-        pair.access.claims.sid.clone().unwrap_or_default(),
-    );
-    let sso = state.auth().sso_cookie(&session_id);
-    let sign_in = match state.auth().sign_in_of(&sso).await {
-        Ok(Some(sign_in)) => sign_in,
-        Ok(None) => return cleared(expired()),
-        Err(e) => return cleared(failure(&e)),
-    };
-    let mut response = respond(&state, &headers, &request, Some(&sign_in), true).await;
-    let lifetime =
-        i64::try_from(state.auth().rules().session_lifetime.as_secs()).unwrap_or(i64::MAX);
-    set_cookie(response.headers_mut(), SSO_COOKIE, &sso, lifetime, "Lax");
-    browser::append_session_cookies(response.headers_mut(), &pair);
-    cleared(response)
+    cleared(signed_in(&state, &headers, &request, &pair).await)
+}
+
+/// A browser sign-in's context: its user agent and address, tokens in cookies.
+fn context_of(headers: &HeaderMap, client_ip: &str) -> LoginContext {
+    LoginContext {
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        client_ip: Some(client_ip.to_owned()),
+        issue: IssueOptions {
+            cookie: true,
+            ..IssueOptions::default()
+        },
+    }
+}
+
+/// The sign-in to provider `id` this browser started, if it has not expired.
+fn pending_of(state: &AppState, headers: &HeaderMap, id: &str) -> Option<Pending> {
+    browser::cookie(headers, UPSTREAM_COOKIE)
+        .and_then(|sealed| state.auth().open_upstream(sealed))
+        .and_then(|json| serde_json::from_str::<Pending>(&json).ok())
+        .filter(|p| p.provider == id && p.expires_at >= state.auth().clock().unix())
 }
 
 /// The response, with the pending sign-in's cookie removed (one use only).
