@@ -205,6 +205,33 @@ impl AuthService {
         self.login.login_upstream(provider, identity, context).await
     }
 
+    /// Records an upstream sign-in that failed at the provider or on its answer (audit
+    /// `identity.provider_failed`, and the provider's metric).
+    pub async fn upstream_failed(&self, provider: &str, unavailable: bool) {
+        use crate::identity::ProviderOutcome;
+        let outcome = if unavailable {
+            ProviderOutcome::Unavailable
+        } else {
+            ProviderOutcome::Refused
+        };
+        self.rules.identity_providers.observe(provider, outcome);
+        self.accounts
+            .audit()
+            .record(
+                crate::audit::AuditRecord::new(crate::audit::AuditEvent::ProviderFailed).detail(
+                    format!(
+                        "provider {provider}: {}",
+                        if unavailable {
+                            "did not answer"
+                        } else {
+                            "answer refused"
+                        }
+                    ),
+                ),
+            )
+            .await;
+    }
+
     /// The configured identity providers.
     pub fn identity_providers(&self) -> &IdentityProviders {
         &self.rules.identity_providers

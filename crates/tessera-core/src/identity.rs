@@ -140,6 +140,8 @@ pub enum ProviderOutcome {
     NoSuchUser,
     /// The provider did not answer.
     Unavailable,
+    /// An upstream provider's answer was refused (a bad token, an error answer).
+    Refused,
 }
 
 impl ProviderOutcome {
@@ -150,6 +152,7 @@ impl ProviderOutcome {
             Self::WrongPassword => "wrong_password",
             Self::NoSuchUser => "no_such_user",
             Self::Unavailable => "unavailable",
+            Self::Refused => "refused",
         }
     }
 }

@@ -6,6 +6,7 @@
 //! script or style, no other origin, no framing.
 
 use axum::Router;
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -51,8 +52,25 @@ pub(crate) async fn account() -> Redirect {
 /// The sign-in page (browser mode), when `browser.signin_page` is on.
 #[utoipa::path(get, path = "/account/", operation_id = "account_page", tag = "browser",
     responses((status = 200, description = "The page", content_type = "text/html", body = String)))]
-pub(crate) async fn index() -> Response {
-    file("text/html; charset=utf-8", INDEX)
+pub(crate) async fn index(State(state): State<AppState>) -> Response {
+    let buttons: String = state
+        .upstreams()
+        .all()
+        .map(|u| {
+            let id = super::oauth::pages_escape(u.id());
+            format!(
+                "<p><a class=\"button upstream\" id=\"upstream-{id}\" href=\"/oauth/upstream/{id}/start\">Sign in with {}</a></p>",
+                super::oauth::pages_escape(u.name())
+            )
+        })
+        .collect();
+    if buttons.is_empty() {
+        return file("text/html; charset=utf-8", INDEX);
+    }
+    let page = INDEX.replace("<!--upstream providers-->", &buttons);
+    let mut response = file("text/html; charset=utf-8", "");
+    *response.body_mut() = axum::body::Body::from(page);
+    response
 }
 
 /// The sign-in page's script.

@@ -288,6 +288,22 @@ backend_tests! {
         assert!(browser.page_text().await.contains("did not start in this browser"));
         browser.quit().await;
 
+        // From the account page: the same button, back to the page signed in (cookie mode).
+        let browser = Browser::launch().await;
+        browser.goto(&format!("{}/account/", app.address)).await;
+        browser.wait_for_visible("#upstream-upstream").await;
+        browser.find("#upstream-upstream").await.click().await;
+        browser.wait_for_visible("input[name=login]").await;
+        browser.find("input[name=login]").await.send_keys("ursula").await;
+        browser.find("input[name=password]").await.send_keys("any password").await;
+        browser.find("button.login-submit").await.click().await;
+        if one_of(&browser, &["input[name=prompt][value=consent]", "#who-username"]).await == 0 {
+            browser.find("button.login-submit").await.click().await;
+        }
+        browser.wait_for_text("#who-username", "ursula", Duration::from_secs(20)).await;
+        assert_eq!(browser.find("#who-roles").await.text().await, "editor");
+        browser.quit().await;
+
         // The provider rotates its keys: Tessera fetches the new set for the unknown kid.
         upstream.stop();
         upstream.launch(&["rsa2048-other.pem", "rsa2048.pem"]).await;
@@ -306,8 +322,9 @@ backend_tests! {
         assert!(page.contains("does not answer"), "{page}");
         browser.quit().await;
         assert_eq!(rp.sign_ins.lock().unwrap().len(), 3);
+        assert_eq!(audit_count(&app, "identity.provider_failed").await, 1, "the provider down");
         let metrics = app.scrape_metrics().await;
-        let line = format!(r#"tessera_identity_provider_checks_total{{provider="{PROVIDER}",outcome="success"}} 3"#);
+        let line = format!(r#"tessera_identity_provider_checks_total{{provider="{PROVIDER}",outcome="success"}} 4"#);
         assert!(metrics.lines().any(|l| l == line), "{line} in {metrics}");
         app.finish().await;
     }

@@ -32,8 +32,8 @@ struct Pending {
     state: String,
     nonce: String,
     verifier: String,
-    /// The sealed authorization request to go on with.
-    request: String,
+    /// The sealed authorization request to go on with; none from the account page.
+    request: Option<String>,
     expires_at: i64,
 }
 
@@ -54,6 +54,13 @@ fn get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .find(|(n, _)| n == name)
         .map(|(_, v)| v.as_str())
         .filter(|v| !v.is_empty())
+}
+
+/// A failure at the provider or of its answer: audited and counted, then its page.
+async fn failed(state: &AppState, id: &str, e: &UpstreamError) -> Response {
+    let unavailable = matches!(e, UpstreamError::Unavailable(_));
+    state.auth().upstream_failed(id, unavailable).await;
+    upstream_failure(e)
 }
 
 fn upstream_failure(e: &UpstreamError) -> Response {
@@ -87,7 +94,7 @@ fn upstream_failure(e: &UpstreamError) -> Response {
     tag = "oidc",
     params(
         ("id" = String, Path, description = "the provider's id in `[[identity_providers]]`"),
-        ("request" = Option<String>, Query, description = "the sealed authorization request from the sign-in page"),
+        ("request" = Option<String>, Query, description = "the sealed authorization request from the sign-in page; without it, the account page's sign-in (back to `/account/`)"),
     ),
     responses(
         (status = 303, description = "To the provider's authorization endpoint",
@@ -106,22 +113,20 @@ pub(crate) async fn start(
         return pages::error_page(StatusCode::NOT_FOUND, "There is no such sign-in service.");
     };
     let pairs = query_pairs(query.as_deref());
-    let Some(sealed) = get(&pairs, "request") else {
-        return expired();
-    };
-    if state.auth().open_authorization(sealed).is_none() {
+    let sealed = get(&pairs, "request");
+    if sealed.is_some_and(|s| state.auth().open_authorization(s).is_none()) {
         return expired();
     }
     let started = match client.start(&callback_uri(&state, &id)).await {
         Ok(started) => started,
-        Err(e) => return upstream_failure(&e),
+        Err(e) => return failed(&state, &id, &e).await,
     };
     let pending = Pending {
         provider: id,
         state: started.state,
         nonce: started.nonce,
         verifier: started.verifier,
-        request: sealed.to_owned(),
+        request: sealed.map(str::to_owned),
         expires_at: state.auth().clock().unix() + LIFETIME_SECS,
     };
     let Ok(json) = serde_json::to_string(&pending) else {
@@ -161,7 +166,7 @@ pub(crate) async fn start(
     ),
     responses(
         (status = 200, description = "The consent page", content_type = "text/html", body = String),
-        (status = 303, description = "Back to the client with a code",
+        (status = 303, description = "Back to the client with a code, or to `/account/`",
             headers(("Location" = String, description = "the client's redirect URI with the response"))),
         (status = 400, description = "No sign-in under way in this browser, a wrong state, a refused answer", content_type = "text/html", body = String),
         (status = 401, description = "The user is disabled", content_type = "text/html", body = String),
@@ -220,7 +225,7 @@ pub(crate) async fn callback(
         .await
     {
         Ok(identity) => identity,
-        Err(e) => return cleared(upstream_failure(&e)),
+        Err(e) => return cleared(failed(&state, &id, &e).await),
     };
     if let Some(iss) = get(&pairs, "iss")
         && !identity.subject.starts_with(&format!("{iss} "))
@@ -229,8 +234,12 @@ pub(crate) async fn callback(
             "iss names another issuer".into(),
         )));
     }
-    let Some(request) = state.auth().open_authorization(&pending.request) else {
-        return cleared(expired());
+    let request = match &pending.request {
+        Some(sealed) => match state.auth().open_authorization(sealed) {
+            Some(request) => Some(request),
+            None => return cleared(expired()),
+        },
+        None => None,
     };
     let context = context_of(&headers, &client_ip.to_string());
     let pair = match state.auth().login_upstream(&id, identity, context).await {
@@ -243,7 +252,10 @@ pub(crate) async fn callback(
         }
         Err(e) => return cleared(failure(&e)),
     };
-    cleared(signed_in(&state, &headers, &request, &pair).await)
+    cleared(match request {
+        Some(request) => signed_in(&state, &headers, &request, &pair).await,
+        None => to_account(&state, &pair),
+    })
 }
 
 /// A browser sign-in's context: its user agent and address, tokens in cookies.
@@ -267,6 +279,30 @@ fn pending_of(state: &AppState, headers: &HeaderMap, id: &str) -> Option<Pending
         .and_then(|sealed| state.auth().open_upstream(sealed))
         .and_then(|json| serde_json::from_str::<Pending>(&json).ok())
         .filter(|p| p.provider == id && p.expires_at >= state.auth().clock().unix())
+}
+
+/// Signed in from the account page: its session cookies and the single sign-on cookie, then
+/// back to the page.
+fn to_account(state: &AppState, pair: &tessera_core::session::TokenPair) -> Response {
+    let mut response = (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, HeaderValue::from_static("/account/"))],
+    )
+        .into_response();
+    let session_id = tessera_core::domain::SessionId::from_trusted(
+        pair.access.claims.sid.clone().unwrap_or_default(),
+    );
+    let lifetime =
+        i64::try_from(state.auth().rules().session_lifetime.as_secs()).unwrap_or(i64::MAX);
+    set_cookie(
+        response.headers_mut(),
+        super::authorize::SSO_COOKIE,
+        &state.auth().sso_cookie(&session_id),
+        lifetime,
+        "Lax",
+    );
+    browser::append_session_cookies(response.headers_mut(), pair);
+    response
 }
 
 /// The response, with the pending sign-in's cookie removed (one use only).
