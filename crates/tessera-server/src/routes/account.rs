@@ -57,10 +57,10 @@ pub(crate) async fn index(State(state): State<AppState>) -> Response {
         .upstreams()
         .all()
         .map(|u| {
-            let id = super::oauth::pages_escape(u.id());
+            let id = escape(u.id());
             format!(
                 "<p><a class=\"button upstream\" id=\"upstream-{id}\" href=\"/oauth/upstream/{id}/start\">Sign in with {}</a></p>",
-                super::oauth::pages_escape(u.name())
+                escape(u.name())
             )
         })
         .collect();
@@ -101,4 +101,20 @@ fn file(content_type: &'static str, body: &'static str) -> Response {
         body,
     )
         .into_response()
+}
+
+/// Escapes text for HTML content and double-quoted attribute values.
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }

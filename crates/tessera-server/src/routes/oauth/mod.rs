@@ -8,7 +8,6 @@ pub(crate) mod authorize;
 pub(crate) mod introspect;
 pub(crate) mod logout;
 mod pages;
-pub(crate) use pages::escape as pages_escape;
 pub(crate) mod token;
 pub(crate) mod upstream;
 pub(crate) mod userinfo;

@@ -8,6 +8,7 @@
 
 use std::fmt::Write as _;
 
+use crate::routes::account::escape;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tessera_core::oidc::Authorization;
@@ -43,22 +44,6 @@ pub(crate) fn origin_source(uri: &str) -> Option<String> {
         }
         None => Some(format!("{scheme}:")),
     }
-}
-
-/// Escapes text for HTML content and double-quoted attribute values.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// A page: `title`, then `body` (HTML, already escaped), answered with `status`.
