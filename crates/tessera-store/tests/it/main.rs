@@ -13,6 +13,7 @@
 mod audit;
 mod clients;
 mod feed;
+mod identities;
 mod keys;
 mod oidc;
 mod pool;

@@ -140,3 +140,132 @@ async fn admin_commands_work_while_the_server_runs() {
         .unwrap();
     assert_eq!(response.status(), 401);
 }
+
+#[test]
+fn identity_providers_are_checked_listed_and_users_linked_and_unlinked() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("ldap.secret"), "service password\n").unwrap();
+    let config = d.join("tessera.toml");
+    std::fs::write(
+        &config,
+        "[[identity_providers]]\nid = \"corp\"\nkind = \"ldap\"\nurl = \"ldap://127.0.0.1:3890\"\n\
+         bind_dn = \"cn=svc,dc=example,dc=org\"\nbind_password_file = \"ldap.secret\"\n\
+         user_base = \"ou=people,dc=example,dc=org\"\n\
+         user_filter = \"(&(objectClass=inetOrgPerson)(uid={username}))\"\n\
+         [[identity_providers]]\nid = \"keycloak\"\nkind = \"oidc\"\n\
+         issuer = \"https://keycloak.example.org/realms/staff\"\nclient_id = \"tessera\"\n\
+         client_secret_env = \"KEYCLOAK_SECRET\"\n",
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let mut check = crate::tessera(d);
+    check.args(["check-config", "--config", &config]);
+    // The client secret's variable is missing: refused, naming it.
+    let refused = crate::run_command(&mut check, "");
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(
+        stderr.contains("KEYCLOAK_SECRET, which is not set"),
+        "{stderr}"
+    );
+    check.env("KEYCLOAK_SECRET", "the client secret");
+    let listed = crate::run_command(&mut check, "");
+    let stdout = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(
+        listed.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    assert!(
+        stdout.contains("identity provider corp: ldap ldap://127.0.0.1:3890"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .contains("identity provider keycloak: oidc https://keycloak.example.org/realms/staff"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("service password") && !stdout.contains("the client secret"));
+
+    let run = |a: &[&str]| {
+        let mut cmd = crate::tessera(d);
+        cmd.args(a)
+            .env("TESSERA_CONFIG", &config)
+            .env("KEYCLOAK_SECRET", "the client secret");
+        crate::run_command(&mut cmd, &format!("{PASSWORD}\n"))
+    };
+    assert!(
+        run(&["user", "add", "alice", "--password-stdin"])
+            .status
+            .success()
+    );
+    let linked = run(&[
+        "user",
+        "link",
+        "alice",
+        "--provider",
+        "corp",
+        "--subject",
+        "5b4d8c1e-0000-4000-8000-000000000001",
+    ]);
+    assert!(
+        linked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&linked.stderr)
+    );
+    let shown: Value =
+        serde_json::from_slice(&run(&["user", "show", "alice", "--json"]).stdout).unwrap();
+    assert_eq!(shown["identities"][0]["provider"], "corp");
+    assert_eq!(
+        shown["identities"][0]["subject"],
+        "5b4d8c1e-0000-4000-8000-000000000001"
+    );
+    assert_eq!(shown["identities"][0]["upstream_username"], "alice");
+    // An unknown provider, and the same subject twice, are refused.
+    assert!(
+        !run(&[
+            "user",
+            "link",
+            "alice",
+            "--provider",
+            "nope",
+            "--subject",
+            "x"
+        ])
+        .status
+        .success()
+    );
+    assert!(
+        run(&["user", "add", "bob", "--password-stdin"])
+            .status
+            .success()
+    );
+    assert!(
+        !run(&[
+            "user",
+            "link",
+            "bob",
+            "--provider",
+            "corp",
+            "--subject",
+            "5b4d8c1e-0000-4000-8000-000000000001"
+        ])
+        .status
+        .success()
+    );
+    assert!(
+        run(&["user", "unlink", "alice", "--provider", "corp"])
+            .status
+            .success()
+    );
+    let shown: Value =
+        serde_json::from_slice(&run(&["user", "show", "alice", "--json"]).stdout).unwrap();
+    assert_eq!(shown["identities"], json!([]));
+    assert!(
+        !run(&["user", "unlink", "alice", "--provider", "corp"])
+            .status
+            .success(),
+        "nothing left to unlink"
+    );
+}
