@@ -301,6 +301,32 @@ backend_tests! {
         app.finish().await;
     }
 
+    async fn a_directory_that_accepts_but_never_answers_gives_503_within_its_timeout(backend: Backend) {
+        // A listener that takes connections and says nothing (a hung server, a black hole).
+        let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("ldap://{}", hung.local_addr().unwrap());
+        let held = std::thread::spawn(move || {
+            let mut open = Vec::new();
+            for stream in hung.incoming().take(8).flatten() {
+                open.push(stream);
+            }
+        });
+        let slapd = Slapd::start(&entries()).await;
+        let IdentityProviderSettings::Ldap(mut provider) = corp(&slapd) else { unreachable!() };
+        provider.url = url;
+        provider.timeout = Duration::from_secs(1);
+        let app = TestApp::spawn_with(backend, |s| {
+            s.identity_providers = vec![IdentityProviderSettings::Ldap(provider)];
+        }).await;
+        app.register("alice").await;
+        let refused = login(&app, "bob", BOB_PASSWORD).await;
+        assert!(refused.headers().contains_key("retry-after"));
+        assert_error(refused, 503, "temporarily_unavailable").await;
+        signed_in(&app, "alice", GOOD_PASSWORD).await;
+        app.finish().await;
+        drop(held);
+    }
+
     async fn a_stopped_directory_gives_503_and_local_users_still_sign_in(backend: Backend) {
         let mut slapd = Slapd::start(&entries()).await;
         let app = server(backend, &slapd).await;

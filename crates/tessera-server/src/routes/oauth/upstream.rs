@@ -99,9 +99,9 @@ fn upstream_failure(e: &UpstreamError) -> Response {
     responses(
         (status = 303, description = "To the provider's authorization endpoint",
             headers(("Location" = String, description = "the provider's authorization request"))),
-        (status = 400, description = "The page expired or did not come from this server", content_type = "text/html", body = String),
-        (status = 404, description = "No such provider", content_type = "text/html", body = String),
-        (status = 503, description = "The provider does not answer", content_type = "text/html", body = String),
+        (status = 400, description = "No such provider, or the page expired or did not come from this server", content_type = "text/html", body = String),
+        (status = 503, description = "The provider does not answer", content_type = "text/html", body = String,
+            headers(("Retry-After" = String, description = "seconds to wait"))),
     )
 )]
 pub(crate) async fn start(
@@ -110,7 +110,7 @@ pub(crate) async fn start(
     RawQuery(query): RawQuery,
 ) -> Response {
     let Some(client) = state.upstreams().get(&id) else {
-        return pages::error_page(StatusCode::NOT_FOUND, "There is no such sign-in service.");
+        return pages::error_page(StatusCode::BAD_REQUEST, "There is no such sign-in service.");
     };
     let pairs = query_pairs(query.as_deref());
     let sealed = get(&pairs, "request");
@@ -170,7 +170,8 @@ pub(crate) async fn start(
             headers(("Location" = String, description = "the client's redirect URI with the response"))),
         (status = 400, description = "No sign-in under way in this browser, a wrong state, a refused answer", content_type = "text/html", body = String),
         (status = 401, description = "The user is disabled", content_type = "text/html", body = String),
-        (status = 503, description = "The provider does not answer", content_type = "text/html", body = String),
+        (status = 503, description = "The provider does not answer", content_type = "text/html", body = String,
+            headers(("Retry-After" = String, description = "seconds to wait"))),
     )
 )]
 pub(crate) async fn callback(
@@ -197,7 +198,7 @@ pub(crate) async fn callback(
     }
     let Some(client) = state.upstreams().get(&id) else {
         return cleared(pages::error_page(
-            StatusCode::NOT_FOUND,
+            StatusCode::BAD_REQUEST,
             "There is no such sign-in service.",
         ));
     };
