@@ -175,7 +175,8 @@ backend_tests! {
         // The second sign-in finds the same user; the directory's case rules apply to the name.
         let second = signed_in(&app, "Bob", BOB_PASSWORD).await;
         let again: Value = me(&app, &second).await.json().await.unwrap();
-        assert_eq!(again["id"], profile["id"]);
+        assert!(profile["sub"].is_string());
+        assert_eq!(again["sub"], profile["sub"]);
         assert_eq!(audit_of(&app, "identity.provisioned").await.len(), 1);
 
         // A user in no mapped group gets no role.
@@ -253,6 +254,29 @@ backend_tests! {
         assert_error(login(&app, "alice", "the directory's alice").await, 401, "invalid_credentials").await;
         signed_in(&app, "alice", GOOD_PASSWORD).await;
         assert!(linked(&app, "alice").await.is_empty());
+        app.finish().await;
+    }
+
+    async fn link_existing_links_a_local_user_of_the_same_name_at_their_directory_sign_in(backend: Backend) {
+        let slapd = Slapd::start(&entries()).await;
+        let IdentityProviderSettings::Ldap(mut provider) = corp(&slapd) else { unreachable!() };
+        provider.link_existing = true;
+        let app = TestApp::spawn_with(backend, |s| {
+            s.identity_providers = vec![IdentityProviderSettings::Ldap(provider)];
+        }).await;
+        let local = app.register("alice").await;
+        // The operator trusts the directory with the name: its password decides, and links.
+        let tokens = signed_in(&app, "alice", "the directory's alice").await;
+        let profile: Value = me(&app, &tokens).await.json().await.unwrap();
+        assert!(local["id"].is_string());
+        assert_eq!(profile["sub"], local["id"], "the existing user, not a new one");
+        let links = linked(&app, "alice").await;
+        assert_eq!(links.len(), 1);
+        assert_eq!(links[0].subject, entry_uuid(&slapd, &format!("uid=alice,{PEOPLE_DN}")));
+        assert_error(login(&app, "alice", GOOD_PASSWORD).await, 401, "invalid_credentials").await;
+        let linked_by = audit_of(&app, "identity.linked").await;
+        assert_eq!(linked_by.len(), 1);
+        assert!(linked_by[0].detail.as_deref().unwrap().contains("link_existing"));
         app.finish().await;
     }
 
