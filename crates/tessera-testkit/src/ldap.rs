@@ -79,6 +79,8 @@ userPassword: service-secret
 #[derive(Debug)]
 pub struct Slapd {
     port: u16,
+    /// The `ldaps://` port, when started with TLS ([`Slapd::start_with_tls`]).
+    tls_port: Option<u16>,
     /// `slapd.conf`, `data/` (mdb), `slapd.log`, the pid and args files.
     dir: TempDir,
     /// `None` after [`Slapd::stop`].
@@ -90,6 +92,16 @@ impl Slapd {
     /// `ou=groups`; a clear-text `userPassword` works for simple binds) with `slapadd`, then
     /// starts `slapd` on a free loopback port and waits until it answers.
     pub async fn start(entries: &str) -> Slapd {
+        Self::start_inner(entries, None).await
+    }
+
+    /// [`Slapd::start`] with TLS: the certificate chain and key (PEM) serve `ldaps://` on a
+    /// second port ([`Slapd::ldaps_url`]) and StartTLS on the `ldap://` one.
+    pub async fn start_with_tls(entries: &str, cert_pem: &str, key_pem: &str) -> Slapd {
+        Self::start_inner(entries, Some((cert_pem, key_pem))).await
+    }
+
+    async fn start_inner(entries: &str, tls: Option<(&str, &str)>) -> Slapd {
         for binary in [SLAPD, SLAPADD, LDAPMODIFY, LDAPSEARCH] {
             if !Path::new(binary).exists() {
                 panic!(
@@ -103,7 +115,17 @@ impl Slapd {
             .tempdir()
             .expect("a temporary directory for slapd");
         fs::create_dir(dir.path().join("data")).expect("slapd's data directory");
-        fs::write(config_path(dir.path()), config(dir.path())).expect("slapd.conf written");
+        let mut conf = config(dir.path());
+        if let Some((cert, key)) = tls {
+            fs::write(dir.path().join("cert.pem"), cert).expect("cert.pem written");
+            fs::write(dir.path().join("key.pem"), key).expect("key.pem written");
+            let global = format!(
+                "TLSCertificateFile \"{0}/cert.pem\"\nTLSCertificateKeyFile \"{0}/key.pem\"\n\n",
+                dir.path().display()
+            );
+            conf = conf.replacen("modulepath", &format!("{global}modulepath"), 1);
+        }
+        fs::write(config_path(dir.path()), conf).expect("slapd.conf written");
         let mut ldif = String::from(BASE_ENTRIES);
         if !entries.trim().is_empty() {
             let _ = write!(ldif, "\n{}\n", entries.trim());
@@ -127,12 +149,14 @@ impl Slapd {
         }
         let mut slapd = Slapd {
             port: 0,
+            tls_port: None,
             dir,
             child: None,
         };
         // The free port can be taken between choosing and binding it: try another then.
         for attempt in 1..=3 {
             slapd.port = free_port();
+            slapd.tls_port = tls.map(|_| free_port());
             slapd.spawn();
             match slapd.wait_ready().await {
                 Ok(()) => return slapd,
@@ -146,6 +170,12 @@ impl Slapd {
     /// `ldap://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("ldap://127.0.0.1:{}", self.port)
+    }
+
+    /// `ldaps://127.0.0.1:PORT` of a server started with TLS.
+    pub fn ldaps_url(&self) -> String {
+        let port = self.tls_port.expect("started with Slapd::start_with_tls");
+        format!("ldaps://127.0.0.1:{port}")
     }
 
     /// The port it listens on (the same across [`Slapd::restart`]).
@@ -232,7 +262,10 @@ impl Slapd {
             .args(["-d", debug, "-f"])
             .arg(config_path(self.dir.path()))
             .arg("-h")
-            .arg(format!("ldap://127.0.0.1:{}/", self.port))
+            .arg(match self.tls_port {
+                Some(tls) => format!("ldap://127.0.0.1:{}/ ldaps://127.0.0.1:{tls}/", self.port),
+                None => format!("ldap://127.0.0.1:{}/", self.port),
+            })
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)

@@ -32,7 +32,7 @@ use tessera_core::token::TokenIssuer;
 use tessera_store::ConnectOptions;
 use thiserror::Error;
 
-use crate::config::Settings;
+use crate::config::{IdentityProviderSettings, Settings};
 use crate::metrics::Metrics;
 use crate::state::{AppState, Edge, Published};
 
@@ -329,6 +329,38 @@ async fn apply_configured_roles(
 ) -> Result<(), StartupError> {
     for role in settings.roles() {
         store.ensure_role(role, clock.unix()).await?;
+    }
+    check_mapped_roles(store, settings).await
+}
+
+/// Every role an identity provider maps groups to must exist (in `[roles]` or made with
+/// `tessera role add`): a typo would otherwise fail each sign-in of that group.
+async fn check_mapped_roles(
+    store: &Arc<dyn Store>,
+    settings: &Settings,
+) -> Result<(), StartupError> {
+    let known: Vec<String> = store
+        .list_roles()
+        .await?
+        .into_iter()
+        .map(|r| r.name.as_str().to_owned())
+        .collect();
+    for provider in &settings.identity_providers {
+        let (id, roles) = match provider {
+            IdentityProviderSettings::Ldap(l) => (&l.id, &l.roles),
+            IdentityProviderSettings::Oidc(o) => (&o.id, &o.roles),
+        };
+        for (group, names) in roles {
+            if let Some(missing) = names
+                .iter()
+                .find(|n| !known.iter().any(|k| k == n.as_str()))
+            {
+                return Err(StartupError::Config(format!(
+                    "identity provider {id} maps {group:?} to the role {missing}, which does not \
+                     exist; declare it in [roles] or create it with `tessera role add {missing}`"
+                )));
+            }
+        }
     }
     Ok(())
 }

@@ -73,20 +73,35 @@ fn corp(slapd: &Slapd) -> IdentityProviderSettings {
     })
 }
 
-/// A server with `corp`, the role `admin`, and a local user alice.
-async fn server(backend: Backend, slapd: &Slapd) -> TestApp {
-    let provider = corp(slapd);
-    let app = TestApp::spawn_with(backend, |s| s.identity_providers = vec![provider]).await;
-    let admin = Role {
+/// The role `corp` maps its admins to.
+fn admin() -> Role {
+    Role {
         name: RoleName::parse("admin").unwrap(),
         permissions: vec![Permission::parse("users:admin").unwrap()],
+    }
+}
+
+/// A server with `provider` (and the role `admin`, declared in the settings: mapped roles
+/// must exist at start).
+async fn with_provider(backend: Backend, provider: LdapProviderSettings) -> TestApp {
+    TestApp::spawn_with(backend, |s| {
+        s.roles = vec![admin()];
+        s.identity_providers = vec![IdentityProviderSettings::Ldap(provider)];
+    })
+    .await
+}
+
+/// `corp`'s settings, to change.
+fn corp_settings(slapd: &Slapd) -> LdapProviderSettings {
+    let IdentityProviderSettings::Ldap(settings) = corp(slapd) else {
+        unreachable!("corp is an LDAP provider")
     };
-    app.state
-        .auth()
-        .store()
-        .ensure_role(&admin, 0)
-        .await
-        .unwrap();
+    settings
+}
+
+/// A server with `corp`, the role `admin`, and a local user alice.
+async fn server(backend: Backend, slapd: &Slapd) -> TestApp {
+    let app = with_provider(backend, corp_settings(slapd)).await;
     app.register("alice").await;
     app
 }
@@ -259,11 +274,7 @@ backend_tests! {
 
     async fn link_existing_links_a_local_user_of_the_same_name_at_their_directory_sign_in(backend: Backend) {
         let slapd = Slapd::start(&entries()).await;
-        let IdentityProviderSettings::Ldap(mut provider) = corp(&slapd) else { unreachable!() };
-        provider.link_existing = true;
-        let app = TestApp::spawn_with(backend, |s| {
-            s.identity_providers = vec![IdentityProviderSettings::Ldap(provider)];
-        }).await;
+        let app = with_provider(backend, LdapProviderSettings { link_existing: true, ..corp_settings(&slapd) }).await;
         let local = app.register("alice").await;
         // The operator trusts the directory with the name: its password decides, and links.
         let tokens = signed_in(&app, "alice", "the directory's alice").await;
@@ -325,6 +336,30 @@ backend_tests! {
         app.finish().await;
     }
 
+    async fn ldaps_and_starttls_verify_the_directorys_certificate(backend: Backend) {
+        let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+        let slapd = Slapd::start_with_tls(&entries(), &cert.cert.pem(), &cert.signing_key.serialize_pem()).await;
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, cert.cert.pem()).unwrap();
+        let base = corp_settings(&slapd);
+        let trusted_ldaps = LdapProviderSettings { id: "ldaps".into(), url: slapd.ldaps_url(), ca_file: Some(ca.clone()), ..base.clone() };
+        let trusted_starttls = LdapProviderSettings { id: "starttls".into(), start_tls: true, ca_file: Some(ca), ..base.clone() };
+        // The system's roots do not know this certificate: refused, so the login is a 503.
+        let untrusted = LdapProviderSettings { id: "untrusted".into(), url: slapd.ldaps_url(), ..base };
+        for (settings, expected) in [(trusted_ldaps, 200), (trusted_starttls, 200), (untrusted, 503)] {
+            let id = settings.id.clone();
+            let app = with_provider(backend, settings).await;
+            let response = login(&app, "bob", BOB_PASSWORD).await;
+            assert_eq!(response.status().as_u16(), expected, "{id}");
+            if expected == 200 {
+                let wrong = login(&app, "bob", "not bob's password").await;
+                assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED, "{id}");
+            }
+            app.finish().await;
+        }
+    }
+
     async fn a_directory_that_accepts_but_never_answers_gives_503_within_its_timeout(backend: Backend) {
         // A listener that takes connections and says nothing (a hung server, a black hole).
         let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -336,12 +371,7 @@ backend_tests! {
             }
         });
         let slapd = Slapd::start(&entries()).await;
-        let IdentityProviderSettings::Ldap(mut provider) = corp(&slapd) else { unreachable!() };
-        provider.url = url;
-        provider.timeout = Duration::from_secs(1);
-        let app = TestApp::spawn_with(backend, |s| {
-            s.identity_providers = vec![IdentityProviderSettings::Ldap(provider)];
-        }).await;
+        let app = with_provider(backend, LdapProviderSettings { url, timeout: Duration::from_secs(1), ..corp_settings(&slapd) }).await;
         app.register("alice").await;
         let refused = login(&app, "bob", BOB_PASSWORD).await;
         assert!(refused.headers().contains_key("retry-after"));
@@ -349,6 +379,17 @@ backend_tests! {
         signed_in(&app, "alice", GOOD_PASSWORD).await;
         app.finish().await;
         drop(held);
+    }
+
+    async fn a_mapping_to_a_role_that_does_not_exist_is_refused_at_start(backend: Backend) {
+        let slapd = Slapd::start(&entries()).await;
+        let db = tessera_testkit::TestDb::create(backend).await;
+        let mut settings = tessera_server::config::Settings::for_test(&db.dir());
+        settings.database_url = Some(db.url().clone());
+        settings.identity_providers = vec![corp(&slapd)];
+        let refused = tessera_server::startup::App::build(settings).await.unwrap_err().to_string();
+        assert!(refused.contains("role admin, which does not exist") && refused.contains("corp"), "{refused}");
+        db.drop_now().await;
     }
 
     async fn a_stopped_directory_gives_503_and_local_users_still_sign_in(backend: Backend) {

@@ -139,23 +139,17 @@ async fn tessera(backend: Backend, port: u16, upstream_port: u16) -> TestApp {
         userinfo: true,
         timeout: Duration::from_secs(5),
     });
-    let app = TestApp::spawn_with(backend, |s| {
-        s.listen = SocketAddr::from(([127, 0, 0, 1], port));
-        s.issuer = Some(format!("http://127.0.0.1:{port}"));
-        s.identity_providers = vec![provider];
-    })
-    .await;
     let editor = Role {
         name: RoleName::parse("editor").unwrap(),
         permissions: vec![Permission::parse("posts:read").unwrap()],
     };
-    app.state
-        .auth()
-        .store()
-        .ensure_role(&editor, 0)
-        .await
-        .unwrap();
-    app
+    TestApp::spawn_with(backend, |s| {
+        s.listen = SocketAddr::from(([127, 0, 0, 1], port));
+        s.issuer = Some(format!("http://127.0.0.1:{port}"));
+        s.roles = vec![editor];
+        s.identity_providers = vec![provider];
+    })
+    .await
 }
 
 /// Whether an element matching `css` is in the page (visible or not).
