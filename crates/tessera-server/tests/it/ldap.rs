@@ -11,12 +11,12 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use tessera_core::clients::ClientKeys;
 use tessera_core::domain::{Permission, RoleName};
-use tessera_core::store::{AuditEntry, AuditFilter, GrantType, Role};
+use tessera_core::store::{GrantType, Role};
 use tessera_server::config::{IdentityProviderSettings, LdapProviderSettings, SecretSource};
 use tessera_testkit::ldap::{GROUPS_DN, PEOPLE_DN, SERVICE_DN, SERVICE_PASSWORD, Slapd};
 use tessera_testkit::{Backend, GOOD_PASSWORD, TestApp, backend_tests};
 
-use crate::assert_error;
+use crate::{assert_error, audit_of};
 
 const BOB_PASSWORD: &str = "bob's directory password";
 const CAROL_PASSWORD: &str = "carol's directory password";
@@ -122,20 +122,6 @@ async fn signed_in(app: &TestApp, username: &str, password: &str) -> Value {
 
 async fn me(app: &TestApp, tokens: &Value) -> reqwest::Response {
     app.get("/auth/me", tokens["access_token"].as_str()).await
-}
-
-async fn audit_of(app: &TestApp, event: &str) -> Vec<AuditEntry> {
-    let filter = AuditFilter {
-        event: Some(event.to_owned()),
-        limit: 100,
-        ..AuditFilter::default()
-    };
-    app.state
-        .auth()
-        .store()
-        .audit_entries(&filter)
-        .await
-        .unwrap()
 }
 
 /// The entryUUID of `dn`, read with `ldapsearch` as the service account.

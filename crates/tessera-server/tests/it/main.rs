@@ -65,3 +65,21 @@ pub async fn assert_error(response: Response, status: u16, code: &str) -> Value 
     );
     body
 }
+
+/// The audit entries of `event`, newest first.
+pub async fn audit_of(
+    app: &tessera_testkit::TestApp,
+    event: &str,
+) -> Vec<tessera_core::store::AuditEntry> {
+    let filter = tessera_core::store::AuditFilter {
+        event: Some(event.to_owned()),
+        limit: 1000,
+        ..tessera_core::store::AuditFilter::default()
+    };
+    app.state
+        .auth()
+        .store()
+        .audit_entries(&filter)
+        .await
+        .unwrap()
+}

@@ -24,11 +24,11 @@ use oauth2::{
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tessera_core::clients::ClientKeys;
-use tessera_core::store::{AuditEntry, AuditFilter, GrantType};
+use tessera_core::store::GrantType;
 use tessera_testkit::{GOOD_PASSWORD, TestApp, backend_tests, fixture_path};
 
-use crate::assert_error;
 use crate::oauth::{Registered, add_client, machine, post_form};
+use crate::{assert_error, audit_of};
 
 /// The `oauth2` client with the token, introspection and revocation endpoints set.
 type Lib = BasicClient<EndpointNotSet, EndpointNotSet, EndpointSet, EndpointSet, EndpointSet>;
@@ -122,19 +122,6 @@ async fn active(lib: &Lib, token: &str) -> bool {
 }
 
 /// The audit entries of `event`, newest first.
-async fn audit_of(app: &TestApp, event: &str) -> Vec<AuditEntry> {
-    let filter = AuditFilter {
-        event: Some(event.to_owned()),
-        limit: 1000,
-        ..AuditFilter::default()
-    };
-    app.state
-        .auth()
-        .store()
-        .audit_entries(&filter)
-        .await
-        .unwrap()
-}
 
 /// A first-party public client with the password and refresh grants, and a user.
 async fn mobile(app: &TestApp) -> Registered {

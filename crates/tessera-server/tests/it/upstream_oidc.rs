@@ -17,7 +17,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde_json::json;
 use tessera_core::domain::{Permission, RoleName};
-use tessera_core::store::{AuditFilter, Role};
+use tessera_core::store::Role;
 use tessera_server::config::{IdentityProviderSettings, OidcProviderSettings, SecretSource};
 use tessera_testkit::browser::Browser;
 use tessera_testkit::{Backend, TestApp, backend_tests};
@@ -230,18 +230,7 @@ async fn sign_in(rp: &Rp, javascript: bool) {
 }
 
 async fn audit_count(app: &TestApp, event: &str) -> usize {
-    let filter = AuditFilter {
-        event: Some(event.to_owned()),
-        limit: 100,
-        ..AuditFilter::default()
-    };
-    app.state
-        .auth()
-        .store()
-        .audit_entries(&filter)
-        .await
-        .unwrap()
-        .len()
+    crate::audit_of(app, event).await.len()
 }
 
 backend_tests! {

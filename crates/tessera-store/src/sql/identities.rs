@@ -2,7 +2,7 @@
 //! between users and their identities at external providers (`identities`).
 
 macro_rules! impls {
-    ($store:ident, $row:ty, $collate:literal) => {
+    ($store:ident, $db:ty, $row:ty, $collate:literal) => {
         const IDENTITY_COLUMNS: &str =
             "provider, subject, user_id, upstream_username, created_at, last_seen_at";
 
@@ -19,6 +19,36 @@ macro_rules! impls {
             })
         }
 
+        /// Inserts a link: `Conflict("identity")` if the provider subject is linked already,
+        /// `NotFound("user")` if the user does not exist.
+        async fn insert_identity(
+            conn: &mut <$db as ::sqlx::Database>::Connection,
+            i: &LinkedIdentity,
+        ) -> Result<(), StoreError> {
+            sqlx::query(
+                "INSERT INTO identities (provider, subject, user_id, upstream_username, \
+                 created_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&i.provider)
+            .bind(&i.subject)
+            .bind(i.user_id.as_str())
+            .bind(&i.upstream_username)
+            .bind(i.created_at)
+            .bind(i.last_seen_at)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict("identity")
+                } else if is_foreign_key_violation(&e) {
+                    StoreError::NotFound("user")
+                } else {
+                    db_error(e)
+                }
+            })?;
+            Ok(())
+        }
+
         #[async_trait]
         impl IdentityStore for $store {
             async fn provision_user(
@@ -28,43 +58,8 @@ macro_rules! impls {
             ) -> Result<User, StoreError> {
                 within(self.call_timeout, async {
                     let mut tx = self.begin_write().await?;
-                    sqlx::query(
-                        "INSERT INTO users (id, username, username_canonical, password_hash, \
-                         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
-                    )
-                    .bind(user.id.as_str())
-                    .bind(&user.username)
-                    .bind(&user.username_canonical)
-                    .bind(user.password_hash.as_ref())
-                    .bind(user.created_at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| {
-                        if is_unique_violation(&e) {
-                            StoreError::Conflict("username")
-                        } else {
-                            db_error(e)
-                        }
-                    })?;
-                    sqlx::query(
-                        "INSERT INTO identities (provider, subject, user_id, upstream_username, \
-                         created_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(&i.provider)
-                    .bind(&i.subject)
-                    .bind(user.id.as_str())
-                    .bind(&i.upstream_username)
-                    .bind(i.created_at)
-                    .bind(i.last_seen_at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| {
-                        if is_unique_violation(&e) {
-                            StoreError::Conflict("identity")
-                        } else {
-                            db_error(e)
-                        }
-                    })?;
+                    insert_user_row(&mut tx, user).await?;
+                    insert_identity(&mut *tx, i).await?;
                     tx.commit().await.map_err(db_error)?;
                     Ok(User {
                         id: user.id.clone(),
@@ -80,28 +75,8 @@ macro_rules! impls {
 
             async fn link_identity(&self, i: &LinkedIdentity) -> Result<(), StoreError> {
                 within(self.call_timeout, async {
-                    sqlx::query(
-                        "INSERT INTO identities (provider, subject, user_id, upstream_username, \
-                         created_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(&i.provider)
-                    .bind(&i.subject)
-                    .bind(i.user_id.as_str())
-                    .bind(&i.upstream_username)
-                    .bind(i.created_at)
-                    .bind(i.last_seen_at)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(|e| {
-                        if is_unique_violation(&e) {
-                            StoreError::Conflict("identity")
-                        } else if is_foreign_key_violation(&e) {
-                            StoreError::NotFound("user")
-                        } else {
-                            db_error(e)
-                        }
-                    })?;
-                    Ok(())
+                    let mut conn = self.pool.acquire().await.map_err(db_error)?;
+                    insert_identity(&mut *conn, i).await
                 })
                 .await
             }

@@ -150,7 +150,7 @@ macro_rules! store {
             $crate::sql::feed::impls!($store);
             $crate::sql::clients::impls!($store, $row, $collate);
             $crate::sql::authorization::impls!($store, $row, $collate);
-            $crate::sql::identities::impls!($store, $row, $collate);
+            $crate::sql::identities::impls!($store, $db, $row, $collate);
         }
     };
 }

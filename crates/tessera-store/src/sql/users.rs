@@ -7,6 +7,34 @@
 
 macro_rules! impls {
     ($store:ident, $db:ty, $row:ty, $collate:literal, $for_update:literal) => {
+        /// Inserts the user's row (no roles); a taken canonical name is `Conflict("username")`.
+        /// Shared with provisioning (`identities.rs`), which links the user in the same
+        /// transaction.
+        async fn insert_user_row(
+            tx: &mut Transaction<'_, $db>,
+            user: &NewUser,
+        ) -> Result<(), StoreError> {
+            sqlx::query(
+                "INSERT INTO users (id, username, username_canonical, password_hash, created_at, \
+                 updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
+            )
+            .bind(user.id.as_str())
+            .bind(&user.username)
+            .bind(&user.username_canonical)
+            .bind(user.password_hash.as_ref())
+            .bind(user.created_at)
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict("username")
+                } else {
+                    db_error(e)
+                }
+            })?;
+            Ok(())
+        }
+
         /// Grants `roles` to `user`; a role that does not exist is `UnknownRole`.
         async fn insert_roles(
             tx: &mut Transaction<'_, $db>,
@@ -91,24 +119,7 @@ macro_rules! impls {
             async fn create_user(&self, user: &NewUser) -> Result<User, StoreError> {
                 within(self.call_timeout, async {
                     let mut tx = self.begin_write().await?;
-                    sqlx::query(
-                        "INSERT INTO users (id, username, username_canonical, password_hash, created_at, \
-                         updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
-                    )
-                    .bind(user.id.as_str())
-                    .bind(&user.username)
-                    .bind(&user.username_canonical)
-                    .bind(user.password_hash.as_ref())
-                    .bind(user.created_at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| {
-                        if is_unique_violation(&e) {
-                            StoreError::Conflict("username")
-                        } else {
-                            db_error(e)
-                        }
-                    })?;
+                    insert_user_row(&mut tx, user).await?;
                     insert_roles(&mut tx, &user.id, &user.roles).await?;
                     tx.commit().await.map_err(db_error)?;
                     let mut roles: Vec<String> = user.roles.iter().map(|r| r.as_str().to_owned()).collect();
