@@ -29,9 +29,7 @@ async fn entries(app: &TestApp) -> Vec<AuditEntry> {
 
 /// The entries of one event, newest first.
 async fn of(app: &TestApp, event: &str) -> Vec<AuditEntry> {
-    let mut all = entries(app).await;
-    all.retain(|e| e.event == event);
-    all
+    crate::audit_of(app, event).await
 }
 
 /// The one entry of `event`.

@@ -121,8 +121,6 @@ async fn active(lib: &Lib, token: &str) -> bool {
         .active()
 }
 
-/// The audit entries of `event`, newest first.
-
 /// A first-party public client with the password and refresh grants, and a user.
 async fn mobile(app: &TestApp) -> Registered {
     app.register("alice").await;
