@@ -92,6 +92,7 @@ macro_rules! sources {
             11 "openid connect" "0011_oidc",
             12 "browser sessions" "0012_browser_sessions",
             13 "identities" "0013_identities",
+            14 "throttle sweep index" "0014_throttle_sweep_index",
         )
     };
     (@ $dir:literal; $($version:literal $description:literal $file:literal,)+) => {

@@ -16,6 +16,7 @@ mod feed;
 mod identities;
 mod keys;
 mod oidc;
+mod plans;
 mod pool;
 mod postgres;
 mod rates;
