@@ -214,22 +214,7 @@ impl AuthService {
         } else {
             ProviderOutcome::Refused
         };
-        self.rules.identity_providers.observe(provider, outcome);
-        self.accounts
-            .audit()
-            .record(
-                crate::audit::AuditRecord::new(crate::audit::AuditEvent::ProviderFailed).detail(
-                    format!(
-                        "provider {provider}: {}",
-                        if unavailable {
-                            "did not answer"
-                        } else {
-                            "answer refused"
-                        }
-                    ),
-                ),
-            )
-            .await;
+        self.login.provider_failed(provider, outcome).await;
     }
 
     /// The configured identity providers.

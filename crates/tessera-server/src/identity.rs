@@ -26,9 +26,6 @@ use tokio::sync::Semaphore;
 
 use crate::config::{IdentityProviderSettings, LdapProviderSettings, SecretSource};
 
-/// LDAP result code `invalidCredentials` (RFC 4511 §4.1.9).
-const INVALID_CREDENTIALS: u32 = 49;
-
 /// The registry of the configured providers, in the file's order.
 ///
 /// # Errors
@@ -239,11 +236,9 @@ impl LdapDirectory {
             .simple_bind(&entry.dn, password.expose_secret())
             .await
             .map_err(|e| format!("user bind: {e}"))?;
-        match bound.rc {
-            0 => {}
-            INVALID_CREDENTIALS => return Ok(DirectoryCheck::WrongPassword { subject }),
-            // Locked, expired, unwilling: refused, as a wrong password is.
-            _ => return Ok(DirectoryCheck::WrongPassword { subject }),
+        // invalidCredentials, and also locked, expired or unwilling: refused alike.
+        if bound.rc != 0 {
+            return Ok(DirectoryCheck::WrongPassword { subject });
         }
         let groups = self.groups_of(ldap, &entry.dn).await?;
         Ok(DirectoryCheck::Valid(DirectoryEntry {

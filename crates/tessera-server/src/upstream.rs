@@ -21,9 +21,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use subtle::ConstantTimeEq as _;
 use tessera_core::clock::Clock;
 use tessera_core::identity::UpstreamIdentity;
+use tessera_verify::csrf::constant_time_eq;
 use tokio::sync::Mutex;
 
 use crate::config::{IdentityProviderSettings, OidcProviderSettings, SecretSource};
@@ -171,11 +171,6 @@ fn random_token() -> Result<String, UpstreamError> {
     aws_lc_rs::rand::fill(&mut bytes)
         .map_err(|_| UpstreamError::Unavailable("no randomness".into()))?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
-}
-
-/// Whether two secrets are equal, in constant time.
-pub fn same_secret(a: &str, b: &str) -> bool {
-    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
 impl UpstreamClient {
@@ -505,7 +500,7 @@ fn check_claims(
     nonce: &str,
 ) -> Result<(), &'static str> {
     match claims.get("nonce").and_then(Value::as_str) {
-        Some(n) if same_secret(n, nonce) => {}
+        Some(n) if constant_time_eq(n.as_bytes(), nonce.as_bytes()) => {}
         Some(_) => return Err("the nonce is not this sign-in's"),
         None => return Err("no nonce"),
     }

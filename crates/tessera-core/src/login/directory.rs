@@ -140,6 +140,7 @@ impl Login {
             return Err(AuthError::NotFound);
         };
         let rules = upstream.rules.clone();
+        let name = identity.username.clone();
         match self.signed_in(&rules, identity, None).await? {
             Authenticated::User(user) => {
                 self.providers.observe(&rules.id, ProviderOutcome::Success);
@@ -154,7 +155,8 @@ impl Login {
                 let ip = context.client_ip.clone().unwrap_or_default();
                 let attempt = super::audit::FailedLogin {
                     rejection,
-                    submitted: "",
+                    // The name the provider gave, as the audit records a submitted one.
+                    submitted: &name,
                     ip: &ip,
                     now: self.accounts.clock().unix(),
                 };
@@ -183,18 +185,29 @@ impl Login {
                 Ok(check)
             }
             Err(e) => {
-                self.providers.observe(id, ProviderOutcome::Unavailable);
                 tracing::warn!(event = "identity.provider_failed", provider = %id, error.message = %e, "an identity provider did not answer");
-                self.accounts
-                    .audit()
-                    .record(
-                        AuditRecord::new(AuditEvent::ProviderFailed)
-                            .detail(format!("provider {id}")),
-                    )
-                    .await;
+                self.provider_failed(id, ProviderOutcome::Unavailable).await;
                 Err(AuthError::ProviderUnavailable)
             }
         }
+    }
+
+    /// A provider that did not answer (`Unavailable`) or whose answer was refused
+    /// (`Refused`): counted and audited, for directories and upstream providers alike.
+    pub(crate) async fn provider_failed(&self, id: &str, outcome: ProviderOutcome) {
+        self.providers.observe(id, outcome);
+        let why = if outcome == ProviderOutcome::Unavailable {
+            "did not answer"
+        } else {
+            "answer refused"
+        };
+        self.accounts
+            .audit()
+            .record(
+                AuditRecord::new(AuditEvent::ProviderFailed)
+                    .detail(format!("provider {id}: {why}")),
+            )
+            .await;
     }
 
     /// A directory said yes: the linked user (linking `local`, or provisioning one, on the

@@ -56,9 +56,22 @@ pub fn origin_of(url: &str) -> Option<String> {
 }
 
 fn is_loopback_origin(origin: &str) -> bool {
-    let host = origin
-        .trim_start_matches("http://")
-        .trim_start_matches("https://");
+    is_loopback_authority(
+        origin
+            .trim_start_matches("http://")
+            .trim_start_matches("https://"),
+    )
+}
+
+/// Whether `url`'s host, whatever its scheme (`http`, `ldap`, …), is this machine:
+/// `localhost` or a loopback address.
+pub(super) fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    is_loopback_authority(rest.split(['/', '?', '#']).next().unwrap_or_default())
+}
+
+/// Whether `host[:port]` names this machine.
+fn is_loopback_authority(host: &str) -> bool {
     let host = host
         .strip_prefix('[')
         .and_then(|h| h.split_once(']'))

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use tessera_core::domain::RoleName;
 
 use super::ConfigError;
+use super::browser::is_loopback_url;
 use super::schema::Conv;
 
 const KEY: &str = "identity_providers";
@@ -443,9 +444,7 @@ fn check_issuer(id: &str, issuer: &str) -> Result<(), ConfigError> {
         .or_else(|| issuer.strip_prefix("http://"))
         .and_then(|rest| rest.split('/').next())
         .unwrap_or_default();
-    let loopback = ["127.0.0.1", "[::1]", "localhost"]
-        .iter()
-        .any(|h| host == *h || host.starts_with(&format!("{h}:")));
+    let loopback = is_loopback_url(issuer);
     if !(issuer.starts_with("https://") || (issuer.starts_with("http://") && loopback))
         || host.is_empty()
         || issuer.contains(['?', '#'])
@@ -464,12 +463,7 @@ fn check_url(id: &str, url: &str, start_tls: bool) -> Result<(), ConfigError> {
             "{id}: url {url:?} must be ldaps://host[:port] or ldap://host[:port]"
         ))
     })?;
-    let host = rest.split('/').next().unwrap_or_default();
-    let host = match host.rsplit_once(':') {
-        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-        _ => host,
-    };
-    let loopback = matches!(host, "127.0.0.1" | "[::1]" | "localhost");
+    let loopback = !rest.is_empty() && is_loopback_url(url);
     match scheme {
         "ldaps" if !start_tls => Ok(()),
         "ldaps" => Err(invalid(format!(

@@ -67,10 +67,10 @@ pub(crate) async fn index(State(state): State<AppState>) -> Response {
     if buttons.is_empty() {
         return file("text/html; charset=utf-8", INDEX);
     }
-    let page = INDEX.replace("<!--upstream providers-->", &buttons);
-    let mut response = file("text/html; charset=utf-8", "");
-    *response.body_mut() = axum::body::Body::from(page);
-    response
+    file(
+        "text/html; charset=utf-8",
+        INDEX.replace("<!--upstream providers-->", &buttons),
+    )
 }
 
 /// The sign-in page's script.
@@ -87,7 +87,7 @@ pub(crate) async fn style() -> Response {
     file("text/css; charset=utf-8", STYLE)
 }
 
-fn file(content_type: &'static str, body: &'static str) -> Response {
+fn file(content_type: &'static str, body: impl Into<axum::body::Body>) -> Response {
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
@@ -98,7 +98,7 @@ fn file(content_type: &'static str, body: &'static str) -> Response {
             // Revalidate on each load, so an upgrade is seen at once; nothing here is secret.
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
         ],
-        body,
+        body.into(),
     )
         .into_response()
 }

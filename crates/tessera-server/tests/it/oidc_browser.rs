@@ -562,7 +562,9 @@ async fn journey(app: &TestApp, rp: &Rp, name: &str, javascript: bool) {
         StatusCode::OK
     );
 
-    // Single sign-on with remembered consent: a second sign-in asks nothing.
+    // Single sign-on with remembered consent: a second sign-in asks nothing, and carries the
+    // first one's auth_time (the clock moved on, so a new sign-in would show).
+    app.clock.advance(std::time::Duration::from_secs(5));
     browser.goto(&format!("{}/login", rp.base)).await;
     wait_for_rp(&browser, "#signed-in").await;
     let second = rp.last_sign_in();

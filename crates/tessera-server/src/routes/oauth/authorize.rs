@@ -349,17 +349,7 @@ pub(crate) async fn login(
         return again(StatusCode::BAD_REQUEST, "Enter your username and password.");
     };
     let password = SecretString::from(password.to_owned());
-    let context = LoginContext {
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        client_ip: Some(client.to_string()),
-        issue: IssueOptions {
-            cookie: true,
-            ..IssueOptions::default()
-        },
-    };
+    let context = browser_context(&headers, &client.to_string());
     let pair = match state.auth().login(username, &password, context).await {
         Ok(pair) => pair,
         Err(AuthError::InvalidCredentials) => {
@@ -391,21 +381,51 @@ pub(crate) async fn signed_in(
     request: &Authorization,
     pair: &TokenPair,
 ) -> Response {
-    let session_id = tessera_core::domain::SessionId::from_trusted(
-        pair.access.claims.sid.clone().unwrap_or_default(),
-    );
-    let sso = state.auth().sso_cookie(&session_id);
+    let sso = sso_of(state, pair);
     let sign_in = match state.auth().sign_in_of(&sso).await {
         Ok(Some(sign_in)) => sign_in,
         Ok(None) => return expired(),
         Err(e) => return failure(&e),
     };
     let mut response = respond(state, headers, request, Some(&sign_in), true).await;
+    set_sign_in_cookies(state, &mut response, &sso, pair);
+    response
+}
+
+/// The single sign-on cookie's value for the session of `pair`.
+pub(crate) fn sso_of(state: &AppState, pair: &TokenPair) -> String {
+    let session_id = tessera_core::domain::SessionId::from_trusted(
+        pair.access.claims.sid.clone().unwrap_or_default(),
+    );
+    state.auth().sso_cookie(&session_id)
+}
+
+/// A browser sign-in's cookies on `response`: single sign-on (`sso`) and the session's.
+pub(crate) fn set_sign_in_cookies(
+    state: &AppState,
+    response: &mut Response,
+    sso: &str,
+    pair: &TokenPair,
+) {
     let lifetime =
         i64::try_from(state.auth().rules().session_lifetime.as_secs()).unwrap_or(i64::MAX);
-    set_cookie(response.headers_mut(), SSO_COOKIE, &sso, lifetime, "Lax");
+    set_cookie(response.headers_mut(), SSO_COOKIE, sso, lifetime, "Lax");
     browser::append_session_cookies(response.headers_mut(), pair);
-    response
+}
+
+/// A browser sign-in's context: its user agent and address, tokens in cookies.
+pub(crate) fn browser_context(headers: &HeaderMap, client_ip: &str) -> LoginContext {
+    LoginContext {
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        client_ip: Some(client_ip.to_owned()),
+        issue: IssueOptions {
+            cookie: true,
+            ..IssueOptions::default()
+        },
+    }
 }
 
 /// The request of a posted form, if the form is this origin's and this browser's and its

@@ -11,22 +11,25 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tessera_core::error::AuthError;
-use tessera_core::session::{IssueOptions, LoginContext};
 
-use super::authorize::{failure, set_cookie, signed_in};
+use super::authorize::{
+    browser_context, failure, set_cookie, set_sign_in_cookies, signed_in, sso_of,
+};
 use super::pages;
 use crate::extract::ClientIp;
 use crate::extract::browser;
 use crate::state::AppState;
-use crate::upstream::{UpstreamError, same_secret};
+use crate::upstream::UpstreamError;
+use tessera_verify::csrf::constant_time_eq;
 
 /// The cookie that carries an upstream sign-in between start and callback.
 const UPSTREAM_COOKIE: &str = "__Host-tessera-upstream";
 /// How long a started upstream sign-in may take.
 const LIFETIME_SECS: i64 = 600;
 
-/// What the browser carries to the callback (authenticated, not secret from the browser).
-#[derive(Debug, Serialize, Deserialize)]
+/// What the browser carries to the callback (authenticated, not secret from the browser). No
+/// `Debug`: it holds the nonce and the PKCE verifier, which must not reach a log.
+#[derive(Serialize, Deserialize)]
 struct Pending {
     provider: String,
     state: String,
@@ -189,7 +192,9 @@ pub(crate) async fn callback(
         return cleared(expired());
     };
     let pairs = query_pairs(query.as_deref());
-    if !get(&pairs, "state").is_some_and(|s| same_secret(s, &pending.state)) {
+    if !get(&pairs, "state")
+        .is_some_and(|s| constant_time_eq(s.as_bytes(), pending.state.as_bytes()))
+    {
         tracing::info!(
             event = "upstream.wrong_state",
             "an upstream callback with another state"
@@ -242,7 +247,7 @@ pub(crate) async fn callback(
         },
         None => None,
     };
-    let context = context_of(&headers, &client_ip.to_string());
+    let context = browser_context(&headers, &client_ip.to_string());
     let pair = match state.auth().login_upstream(&id, identity, context).await {
         Ok(pair) => pair,
         Err(AuthError::InvalidCredentials) => {
@@ -257,21 +262,6 @@ pub(crate) async fn callback(
         Some(request) => signed_in(&state, &headers, &request, &pair).await,
         None => to_account(&state, &pair),
     })
-}
-
-/// A browser sign-in's context: its user agent and address, tokens in cookies.
-fn context_of(headers: &HeaderMap, client_ip: &str) -> LoginContext {
-    LoginContext {
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        client_ip: Some(client_ip.to_owned()),
-        issue: IssueOptions {
-            cookie: true,
-            ..IssueOptions::default()
-        },
-    }
 }
 
 /// The sign-in to provider `id` this browser started, if it has not expired.
@@ -290,19 +280,7 @@ fn to_account(state: &AppState, pair: &tessera_core::session::TokenPair) -> Resp
         [(header::LOCATION, HeaderValue::from_static("/account/"))],
     )
         .into_response();
-    let session_id = tessera_core::domain::SessionId::from_trusted(
-        pair.access.claims.sid.clone().unwrap_or_default(),
-    );
-    let lifetime =
-        i64::try_from(state.auth().rules().session_lifetime.as_secs()).unwrap_or(i64::MAX);
-    set_cookie(
-        response.headers_mut(),
-        super::authorize::SSO_COOKIE,
-        &state.auth().sso_cookie(&session_id),
-        lifetime,
-        "Lax",
-    );
-    browser::append_session_cookies(response.headers_mut(), pair);
+    set_sign_in_cookies(state, &mut response, &sso_of(state, pair), pair);
     response
 }
 
