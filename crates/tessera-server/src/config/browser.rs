@@ -7,6 +7,7 @@
 
 use tessera_verify::csrf::{AllowedOrigins, normalize_origin};
 
+use super::loopback::is_loopback_url;
 use super::schema::Conv;
 use super::{BrowserSettings, ConfigError};
 
@@ -20,7 +21,7 @@ impl Conv<Option<Vec<String>>> for AllowedOrigins {
         if let Some(plain) = allowed_origins
             .as_slice()
             .iter()
-            .find(|o| o.starts_with("http://") && !is_loopback_origin(o))
+            .find(|o| o.starts_with("http://") && !is_loopback_url(o))
         {
             return Err(ConfigError::invalid(
                 "browser.allowed_origins",
@@ -53,33 +54,6 @@ pub fn origin_of(url: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
     let authority = rest.split(['/', '?', '#']).next()?;
     normalize_origin(&format!("{scheme}://{authority}")).ok()
-}
-
-fn is_loopback_origin(origin: &str) -> bool {
-    is_loopback_authority(
-        origin
-            .trim_start_matches("http://")
-            .trim_start_matches("https://"),
-    )
-}
-
-/// Whether `url`'s host, whatever its scheme (`http`, `ldap`, …), is this machine:
-/// `localhost` or a loopback address.
-pub(super) fn is_loopback_url(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    is_loopback_authority(rest.split(['/', '?', '#']).next().unwrap_or_default())
-}
-
-/// Whether `host[:port]` names this machine.
-fn is_loopback_authority(host: &str) -> bool {
-    let host = host
-        .strip_prefix('[')
-        .and_then(|h| h.split_once(']'))
-        .map_or_else(|| host.split(':').next().unwrap_or(host), |(h, _)| h);
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use tessera_core::domain::RoleName;
 
 use super::ConfigError;
-use super::browser::is_loopback_url;
+use super::loopback::is_loopback_url;
 use super::schema::Conv;
 
 const KEY: &str = "identity_providers";

@@ -26,6 +26,7 @@ mod declared;
 mod env;
 mod file;
 mod identity_providers;
+mod loopback;
 mod proxies;
 mod resource_servers;
 mod schema;
